@@ -1,0 +1,101 @@
+"""Configuration classes; secrets and the database come from the environment."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+#: Keys that must never be used outside development and tests.
+UNSAFE_SECRET_KEYS = {"", "dev", "development-only-not-secret", "change-me"}
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "development-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'groupvisits.sqlite'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Session cookie: the signed cookie carries only an opaque sign-in token.
+    SESSION_COOKIE_NAME = "gv_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    #: Sign-ins idle for longer than this are ended on the server.
+    IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("IDLE_TIMEOUT_MINUTES", "15")))
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the sign-in
+
+    # argon2id, RFC 9106 second recommended option.
+    PASSWORD_HASH_TIME_COST = 3
+    PASSWORD_HASH_MEMORY_COST = 64 * 1024
+    PASSWORD_HASH_PARALLELISM = 4
+    PASSWORD_MIN_LENGTH = 12
+
+    INVITATION_MAX_AGE = timedelta(days=7)
+    PASSWORD_RESET_MAX_AGE = timedelta(hours=2)
+
+    # Throttling of sign-in attempts.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = False
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+    LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+
+    # Outgoing mail (invitations, password resets); unset server means "queue only".
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "") == "1"
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_SENDER = os.environ.get("MAIL_SENDER", "GroupVisits <no-reply@localhost>")
+
+    #: Address shown in links sent by mail, e.g. https://groupvisits.example.org
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+
+
+class DevelopmentConfig(Config):
+    """Local development: cookies over plain HTTP, an embedded SQLite database."""
+
+    DEBUG = True
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+
+
+class TestingConfig(Config):
+    """Tests: cheap password hashing, a database chosen by the test run."""
+
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-not-for-production"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_SQLITE_URL", "sqlite://")
+    PASSWORD_HASH_TIME_COST = 1
+    PASSWORD_HASH_MEMORY_COST = 8
+    PASSWORD_HASH_PARALLELISM = 1
+    SERVER_NAME = "localhost"
+
+
+class ProductionConfig(Config):
+    """Production: refuses to start without a real secret key."""
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise if the environment is not fit for production."""
+        key = os.environ.get("SECRET_KEY", "")
+        if key in UNSAFE_SECRET_KEYS or len(key) < 32:
+            raise RuntimeError(
+                "ProductionConfig needs SECRET_KEY set to a random value of at least 32 characters."
+            )
+        if "DATABASE_URL" not in os.environ:
+            raise RuntimeError("ProductionConfig needs DATABASE_URL.")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,132 @@
+"""GroupVisits: shared medical appointments, run by patients and clinicians together."""
+
+from pathlib import Path
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import CONFIGS, Config, ProductionConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: No page loads anything from another host.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(config: str | type[Config] | dict = "development") -> Flask:
+    """Build the application from a config name, class or mapping (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(ROOT / "instance"),
+    )
+    register_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_security(app)
+    register_templates(app)
+    register_errors(app)
+    register_commands(app)
+    return app
+
+
+def register_config(app: Flask, config) -> None:
+    overrides = {}
+    if isinstance(config, dict):
+        overrides = config
+        config = overrides.get("CONFIG", "testing")
+    if isinstance(config, str):
+        config = CONFIGS[config]
+    if issubclass(config, ProductionConfig):
+        config.check()
+    app.config.from_object(config)
+    app.config.update({k: v for k, v in overrides.items() if k != "CONFIG"})
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+
+def register_extensions(app: Flask) -> None:
+    import groupvisits.models  # noqa: F401  (every table on the metadata)
+    from groupvisits.accounts.services import load_sign_in
+    from groupvisits.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        return load_sign_in(token, idle_timeout=app.config["IDLE_TIMEOUT"])
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite: enforce foreign keys, wait for locks, let readers run beside a writer."""
+    module = type(dbapi_connection).__module__
+    if "sqlite" not in module:
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    import importlib
+
+    for area in ("accounts", "dashboard", "people", "sites"):
+        views = importlib.import_module(f"groupvisits.{area}.views")
+        app.register_blueprint(views.bp)
+
+
+def register_security(app: Flask) -> None:
+    """Deny-by-default access checks, security headers, no caching of private pages."""
+    from groupvisits.permissions import register_permissions
+
+    register_permissions(app)
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.endpoint != "static":
+            # Pages may hold patient data: never keep them in shared or browser caches.
+            headers["Cache-Control"] = "no-store"
+        return response
+
+
+def register_templates(app: Flask) -> None:
+    from groupvisits.accounts.models import DISCIPLINES, ROLE_LABELS
+
+    app.jinja_env.globals.update(ROLE_LABELS=ROLE_LABELS, DISCIPLINES=DISCIPLINES)
+
+
+def register_errors(app: Flask) -> None:
+    from groupvisits.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from groupvisits.cli import bp as cli_bp
+
+    app.register_blueprint(cli_bp)

@@ -1,0 +1,228 @@
+"""People and their sign-ins: one account per person, with a role."""
+
+import hashlib
+import secrets
+from datetime import date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from groupvisits.extensions import db
+from groupvisits.sites.models import Site
+from groupvisits.timeutil import UTCDateTime, utcnow
+
+COORDINATOR = "coordinator"
+CLINICIAN = "clinician"
+PATIENT = "patient"
+ROLES = (COORDINATOR, CLINICIAN, PATIENT)
+ROLE_LABELS = {COORDINATOR: "Coordinator", CLINICIAN: "Clinician", PATIENT: "Patient"}
+
+#: Clinical disciplines of staff, in the order the forms offer them.
+DISCIPLINES = {
+    "attending": "Attending physician",
+    "resident": "Resident physician",
+    "nurse_practitioner": "Nurse practitioner",
+    "registered_nurse": "Registered nurse",
+    "dietitian": "Dietitian",
+    "pharmacist": "Pharmacist",
+    "behavioural_health": "Behavioural health clinician",
+    "community_health_worker": "Community health worker",
+    "medical_assistant": "Medical assistant",
+    "social_worker": "Social worker",
+}
+
+#: Which sites a person belongs to: the sites staff serve, or a patient's clinics.
+user_sites = Table(
+    "user_sites",
+    db.metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+def new_stamp() -> str:
+    """A random value that changes whenever a password changes."""
+    return secrets.token_hex(16)
+
+
+class User(UserMixin, db.Model):
+    """One person: a coordinator, a clinician or a patient."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN {ROLES!r}", name="role_known"),
+        CheckConstraint(
+            "discipline IS NULL OR role <> 'patient'", name="patients_have_no_discipline"
+        ),
+        CheckConstraint(
+            "training_year IS NULL OR (training_year BETWEEN 1 AND 8)",
+            name="training_year_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stored lower-cased; one account per address.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), index=True)
+    given_name: Mapped[str] = mapped_column(String(80))
+    family_name: Mapped[str] = mapped_column(String(80))
+    #: The first name the person wants to be called by, shown to their group.
+    preferred_name: Mapped[str] = mapped_column(String(80), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    #: Clinicians only: see DISCIPLINES.
+    discipline: Mapped[str | None] = mapped_column(String(40))
+    #: Residents only: postgraduate year (PGY).
+    training_year: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Rotated when the password changes, so earlier links stop working.
+    security_stamp: Mapped[str] = mapped_column(String(32), default=new_stamp)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    sites: Mapped[list[Site]] = relationship(secondary=user_sites, order_by=Site.name)
+    patient_profile: Mapped["PatientProfile | None"] = relationship(
+        back_populates="user", cascade="all, delete-orphan", uselist=False
+    )
+
+    #: The sign-in this request belongs to (set by the user loader; not a column).
+    current_sign_in = None
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str | None:
+        """Flask-Login keeps the sign-in token, not the user id, in the cookie."""
+        return self.current_sign_in.token if self.current_sign_in else None
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role == COORDINATOR
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role == CLINICIAN
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == PATIENT
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (COORDINATOR, CLINICIAN)
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
+    @property
+    def first_name(self) -> str:
+        return self.preferred_name or self.given_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.family_name}".strip()
+
+    @property
+    def group_name(self) -> str:
+        """How fellow group members see this person: first name and last initial."""
+        initial = f" {self.family_name[:1]}." if self.family_name else ""
+        return f"{self.first_name}{initial}"
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+    @property
+    def discipline_label(self) -> str:
+        label = DISCIPLINES.get(self.discipline or "", "")
+        if self.discipline == "resident" and self.training_year:
+            label = f"{label} (PGY-{self.training_year})"
+        return label
+
+    @property
+    def site_ids(self) -> set[int]:
+        return {site.id for site in self.sites}
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+class PatientProfile(db.Model):
+    """A patient's personal and clinical details: protected health information."""
+
+    __tablename__ = "patient_profiles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    preferred_language: Mapped[str] = mapped_column(String(60), default="English")
+    #: Free text, e.g. "vegetarian, no nuts"; used for the session meal.
+    dietary_needs: Mapped[str] = mapped_column(Text, default="")
+    #: Free text, e.g. "wheelchair user, large print".
+    accessibility_needs: Mapped[str] = mapped_column(Text, default="")
+    #: The clinic's medical record number, when known.
+    medical_record_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+
+    user: Mapped[User] = relationship(back_populates="patient_profile")
+
+
+class SignIn(db.Model):
+    """One signed-in browser: ended on sign-out or after the idle timeout."""
+
+    __tablename__ = "sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: SHA-256 of the token held in the browser's cookie; the token itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: "signed out", "idle", "password changed", "deactivated".
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+
+    user: Mapped[User] = relationship()
+
+    #: The raw token, known only in the request that created or presented it.
+    token = None
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+
+class Invitation(db.Model):
+    """A record that a coordinator invited someone; the link itself is signed, not stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])

@@ -1,0 +1,377 @@
+"""Account rules: creating people, invitations, sign-in, sign-out and profiles."""
+
+import secrets
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from groupvisits import audit
+from groupvisits.accounts import passwords
+from groupvisits.accounts.models import (
+    CLINICIAN,
+    DISCIPLINES,
+    PATIENT,
+    ROLES,
+    Invitation,
+    PatientProfile,
+    SignIn,
+    User,
+    new_stamp,
+)
+from groupvisits.errors import Conflict, InvalidToken, NotAllowed, ValidationFailed
+from groupvisits.extensions import db
+from groupvisits.mail import services as mail
+from groupvisits.sites.models import Site
+from groupvisits.timeutil import utcnow
+
+#: Fields a patient may change on their own profile page.
+PATIENT_SELF_FIELDS = ("preferred_name", "phone")
+PATIENT_PROFILE_FIELDS = ("preferred_language", "dietary_needs", "accessibility_needs")
+
+
+class SignInFailed(ValidationFailed):
+    """Wrong email or password (deliberately vague)."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def create_user(
+    *,
+    email: str,
+    role: str,
+    given_name: str,
+    family_name: str,
+    sites: list[Site],
+    actor: User | None,
+    preferred_name: str = "",
+    phone: str = "",
+    discipline: str | None = None,
+    training_year: int | None = None,
+    password: str | None = None,
+    date_of_birth: date | None = None,
+    preferred_language: str = "English",
+    dietary_needs: str = "",
+    accessibility_needs: str = "",
+    medical_record_number: str | None = None,
+) -> User:
+    """Create an account; patients get a profile, staff a discipline.
+
+    :param actor: the coordinator doing it, or None from the command line.
+    :raises Conflict: the email (or medical record number) is already used.
+    :raises ValidationFailed: the role, discipline or sites do not fit.
+    """
+    if role not in ROLES:
+        raise ValidationFailed(f"Unknown role {role!r}.")
+    if not sites:
+        raise ValidationFailed("Choose at least one site.")
+    if actor is not None:
+        outside = [site.name for site in sites if site.id not in actor.site_ids]
+        if not actor.is_coordinator or outside:
+            raise NotAllowed("You can only add people to sites you coordinate.")
+    if role == CLINICIAN:
+        if discipline not in DISCIPLINES:
+            raise ValidationFailed("Choose the clinician's discipline.")
+        if discipline == "resident" and not training_year:
+            raise ValidationFailed("Give the resident's training year (PGY).")
+        if discipline != "resident":
+            training_year = None
+    else:
+        discipline = training_year = None
+    email = normalise_email(email)
+    if find_user_by_email(email):
+        raise Conflict(f"There is already an account for {email}.")
+    if medical_record_number and db.session.scalar(
+        select(PatientProfile).where(PatientProfile.medical_record_number == medical_record_number)
+    ):
+        raise Conflict("Another patient already has that medical record number.")
+    user = User(
+        email=email,
+        role=role,
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
+        preferred_name=preferred_name.strip(),
+        phone=phone.strip(),
+        discipline=discipline,
+        training_year=training_year,
+        sites=list(sites),
+        password_hash=passwords.hash_password(password) if password else None,
+    )
+    if role == PATIENT:
+        user.patient_profile = PatientProfile(
+            date_of_birth=date_of_birth,
+            preferred_language=preferred_language or "English",
+            dietary_needs=dietary_needs,
+            accessibility_needs=accessibility_needs,
+            medical_record_number=medical_record_number or None,
+        )
+    db.session.add(user)
+    db.session.flush()
+    if role == PATIENT:
+        audit.record(actor, "create", user, "patient", user.id)
+    return user
+
+
+def update_user(user: User, changes: dict, *, actor: User) -> User:
+    """Apply a coordinator's edit of an account.
+
+    :raises Conflict: the new email belongs to someone else.
+    """
+    if "email" in changes:
+        email = normalise_email(changes.pop("email"))
+        other = find_user_by_email(email)
+        if other is not None and other.id != user.id:
+            raise Conflict(f"There is already an account for {email}.")
+        user.email = email
+    if "sites" in changes:
+        sites = changes.pop("sites")
+        if not sites:
+            raise ValidationFailed("Choose at least one site.")
+        # A coordinator may only add or remove the sites they coordinate.
+        kept = [site for site in user.sites if site.id not in actor.site_ids]
+        user.sites = kept + [site for site in sites if site.id in actor.site_ids]
+    profile_changes = {k: changes.pop(k) for k in list(changes) if k in PROFILE_COLUMNS}
+    for key, value in changes.items():
+        setattr(user, key, value)
+    if user.role != CLINICIAN:
+        user.discipline = user.training_year = None
+    elif user.discipline != "resident":
+        user.training_year = None
+    if user.patient_profile is not None:
+        if profile_changes.get("medical_record_number") == "":
+            profile_changes["medical_record_number"] = None
+        for key, value in profile_changes.items():
+            setattr(user.patient_profile, key, value)
+    db.session.flush()
+    if user.is_patient:
+        audit.record(actor, "update", user, "patient", user.id)
+    return user
+
+
+PROFILE_COLUMNS = (
+    "date_of_birth",
+    "preferred_language",
+    "dietary_needs",
+    "accessibility_needs",
+    "medical_record_number",
+)
+
+
+def update_own_profile(patient: User, changes: dict, *, actor: User) -> User:
+    """A patient changes their own contact details and needs."""
+    if actor.id != patient.id:
+        raise NotAllowed("Only the patient can change this page.")
+    for key in PATIENT_SELF_FIELDS:
+        if key in changes:
+            setattr(patient, key, (changes[key] or "").strip())
+    for key in PATIENT_PROFILE_FIELDS:
+        if key in changes:
+            setattr(patient.patient_profile, key, (changes[key] or "").strip())
+    db.session.flush()
+    audit.record(actor, "update", patient, "profile", patient.id)
+    return patient
+
+
+def set_active(user: User, active: bool, *, actor: User) -> None:
+    """Deactivate (ending every sign-in) or reactivate an account."""
+    if user.id == actor.id and not active:
+        raise NotAllowed("You cannot deactivate your own account.")
+    user.active = active
+    if not active:
+        end_all_sign_ins(user, "deactivated")
+    if user.is_patient:
+        audit.record(actor, "reactivate" if active else "deactivate", user, "patient", user.id)
+
+
+# Invitations and passwords
+
+
+def invite(user: User, *, actor: User | None) -> str:
+    """Queue an invitation email with a signed link; returns the link.
+
+    The link expires (INVITATION_MAX_AGE) and dies once a password is set.
+    """
+    if not user.active:
+        raise ValidationFailed("Reactivate the account before inviting this person.")
+    if user.has_password:
+        raise ValidationFailed(
+            "This person has already set a password; they can use “Forgot your password?”."
+        )
+    token = passwords.make_token(passwords.INVITATION, user.id, user.security_stamp)
+    link = mail.external_url("accounts.accept_invitation", token=token)
+    user.invited_at = utcnow()
+    db.session.add(Invitation(user=user, invited_by=actor))
+    mail.queue(
+        user.email,
+        "Your GroupVisits account",
+        "invitation.txt",
+        user=user,
+        link=link,
+        invited_by=actor,
+    )
+    if user.is_patient:
+        audit.record(actor, "invite", user, "patient", user.id)
+    return link
+
+
+def request_password_reset(email: str) -> str | None:
+    """Queue a reset link if the email belongs to an active account.
+
+    Returns the link (or None); the caller must show the same message either
+    way, so that the page does not reveal who has an account.
+    """
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        return None
+    token = passwords.make_token(passwords.PASSWORD_RESET, user.id, user.security_stamp)
+    link = mail.external_url("accounts.reset_password", token=token)
+    mail.queue(
+        user.email, "Reset your GroupVisits password", "password_reset.txt", user=user, link=link
+    )
+    return link
+
+
+def user_for_token(purpose: str, token: str) -> User:
+    """The account a signed link is for, if the link is still good.
+
+    :raises InvalidToken: forged, expired, or already used (the password changed since).
+    """
+    user_id, stamp = passwords.read_token(purpose, token)
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or not secrets.compare_digest(stamp, user.security_stamp):
+        raise InvalidToken("This link has already been used or is no longer valid.")
+    return user
+
+
+def set_password(user: User, password: str, *, reason: str = "password changed") -> None:
+    """Store a new password, kill earlier links and end every sign-in."""
+    check_password_strength(password, user)
+    user.password_hash = passwords.hash_password(password)
+    user.security_stamp = new_stamp()
+    end_all_sign_ins(user, reason)
+    invitation = db.session.scalar(
+        select(Invitation)
+        .where(Invitation.user_id == user.id, Invitation.accepted_at.is_(None))
+        .order_by(Invitation.id.desc())
+    )
+    if invitation is not None:
+        invitation.accepted_at = utcnow()
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """A signed-in person changes their password, proving the current one.
+
+    :raises ValidationFailed: the current password is wrong.
+    """
+    if not passwords.verify_password(user.password_hash, current_password):
+        raise ValidationFailed("Your current password is not right.")
+    set_password(user, new_password)
+
+
+COMMON_PASSWORDS = {"password1234", "123456789012", "qwertyuiopas", "groupvisits1"}
+
+
+def check_password_strength(password: str, user: User) -> None:
+    """:raises ValidationFailed: too short, too common or built from the email."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        raise ValidationFailed(f"Use at least {minimum} characters.")
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or lowered == user.email.split("@")[0]:
+        raise ValidationFailed("That password is too easy to guess. Try a short sentence.")
+
+
+# Sign-in sessions kept on the server
+
+
+def authenticate(email: str, password: str) -> User:
+    """The active account with this email and password.
+
+    :raises SignInFailed: unknown email, wrong password or inactive account.
+    """
+    user = find_user_by_email(email)
+    if not passwords.verify_password(user.password_hash if user else None, password):
+        raise SignInFailed("That email and password do not match an account.")
+    if not user.active:
+        raise SignInFailed("That email and password do not match an account.")
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    return user
+
+
+def start_sign_in(user: User, *, ip_address: str = "", user_agent: str = "") -> SignIn:
+    """Open a server-side sign-in; its raw token goes into the browser's cookie."""
+    token = secrets.token_urlsafe(32)
+    sign_in = SignIn(
+        user=user,
+        token_hash=SignIn.hash_token(token),
+        ip_address=ip_address[:64],
+        user_agent=user_agent[:255],
+    )
+    sign_in.token = token
+    user.last_sign_in_at = utcnow()
+    db.session.add(sign_in)
+    db.session.flush()
+    return sign_in
+
+
+def end_sign_in(sign_in: SignIn, reason: str) -> None:
+    """Close one sign-in: its cookie no longer works anywhere."""
+    if sign_in.ended_at is None:
+        sign_in.ended_at = utcnow()
+        sign_in.ended_reason = reason
+
+
+def end_all_sign_ins(user: User, reason: str) -> None:
+    """Close every open sign-in of ``user`` (password change, deactivation)."""
+    db.session.execute(
+        update(SignIn)
+        .where(SignIn.user_id == user.id, SignIn.ended_at.is_(None))
+        .values(ended_at=utcnow(), ended_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def load_sign_in(
+    token: str, *, idle_timeout: timedelta, now: datetime | None = None
+) -> User | None:
+    """The user behind an open, recently used sign-in, or None.
+
+    A sign-in idle for longer than ``idle_timeout`` is ended for good. Its
+    ``last_seen_at`` is refreshed at most once a minute, in a small
+    transaction of its own so that the request's own work is not committed.
+    """
+    now = now or utcnow()
+    sign_in = db.session.scalar(select(SignIn).where(SignIn.token_hash == SignIn.hash_token(token)))
+    if sign_in is None or sign_in.ended_at is not None:
+        return None
+    if now - sign_in.last_seen_at > idle_timeout:
+        _write_apart(sign_in.id, ended_at=now, ended_reason="idle")
+        return None
+    if now - sign_in.last_seen_at > timedelta(minutes=1):
+        _write_apart(sign_in.id, last_seen_at=now)
+    user = sign_in.user
+    if not user.active:
+        return None
+    sign_in.token = token
+    user.current_sign_in = sign_in
+    return user
+
+
+def _write_apart(sign_in_id: int, **values) -> None:
+    with db.engine.begin() as connection:
+        connection.execute(update(SignIn).where(SignIn.id == sign_in_id).values(**values))
+
+
+def count_open_sign_ins(user: User) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(SignIn)
+        .where(SignIn.user_id == user.id, SignIn.ended_at.is_(None))
+    )

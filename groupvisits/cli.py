@@ -1,0 +1,117 @@
+"""``flask --app wsgi groupvisits ...`` commands: demo data, accounts, mail."""
+
+import click
+from flask import Blueprint, current_app
+from sqlalchemy import func, select
+
+from groupvisits.accounts import services as accounts
+from groupvisits.accounts.models import DISCIPLINES, ROLES, User
+from groupvisits.errors import GroupVisitsError
+from groupvisits.extensions import db
+from groupvisits.mail import services as mail
+from groupvisits.sites.models import Site
+
+bp = Blueprint("groupvisits", __name__, cli_group="groupvisits")
+
+
+@bp.cli.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the database has any account.")
+@click.option(
+    "--password",
+    default="demo-password-1",
+    show_default=True,
+    help="Password of every demo account.",
+)
+def seed_demo(if_empty: bool, password: str) -> None:
+    """Load a demo clinic and print the demo logins."""
+    from groupvisits.demo import DEMO_DOMAIN, load_demo
+
+    if db.session.scalar(select(func.count()).select_from(User)):
+        if if_empty:
+            click.echo("The database already has accounts; demo data not loaded.")
+            _print_logins(password, DEMO_DOMAIN)
+            return
+        if db.session.scalar(select(Site).where(Site.name == "Riverside Community Clinic")):
+            raise click.ClickException("The demo data is already loaded.")
+    load_demo(password=password)
+    db.session.commit()
+    click.echo("Demo data loaded.")
+    _print_logins(password, DEMO_DOMAIN)
+
+
+def _print_logins(password: str, domain: str) -> None:
+    click.echo(f"Demo logins (password for all: {password}):")
+    for role, email in (
+        ("coordinator", f"coordinator@{domain}"),
+        ("attending", f"attending@{domain}"),
+        ("resident", f"resident1@{domain}"),
+        ("patient", f"patient01@{domain}"),
+    ):
+        click.echo(f"  {role:<12} {email}")
+
+
+@bp.cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--given-name", required=True)
+@click.option("--family-name", required=True)
+@click.option(
+    "--site",
+    "site_names",
+    multiple=True,
+    required=True,
+    help="Site name; repeat for several. A new site needs --timezone.",
+)
+@click.option("--timezone", default=None, help="IANA time zone for a site that does not exist.")
+@click.option("--discipline", type=click.Choice(sorted(DISCIPLINES)), default=None)
+@click.option("--training-year", type=click.IntRange(1, 8), default=None)
+@click.option(
+    "--password", default=None, help="Set a password now (otherwise an invitation is queued)."
+)
+def create_user(
+    email, role, given_name, family_name, site_names, timezone, discipline, training_year, password
+) -> None:
+    """Create an account from the command line (the first coordinator, say)."""
+    from groupvisits.sites.services import create_site
+
+    sites = []
+    try:
+        for name in site_names:
+            site = db.session.scalar(select(Site).where(Site.name == name))
+            if site is None:
+                if not timezone:
+                    raise click.UsageError(
+                        f"No site called {name!r}; give --timezone to create it."
+                    )
+                site = create_site(name, timezone, actor=None)
+                click.echo(f"Created site {name} ({timezone}).")
+            sites.append(site)
+        minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+        if password is not None and len(password) < minimum:
+            raise click.UsageError(f"The password needs at least {minimum} characters.")
+        user = accounts.create_user(
+            email=email,
+            role=role,
+            given_name=given_name,
+            family_name=family_name,
+            sites=sites,
+            actor=None,
+            discipline=discipline,
+            training_year=training_year,
+            password=password,
+        )
+        link = None if password else accounts.invite(user, actor=None)
+    except GroupVisitsError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Created {role} {user.email} (id {user.id}).")
+    if link:
+        click.echo(f"Invitation queued. Link (works once): {link}")
+
+
+@bp.cli.command("send-mail")
+def send_mail() -> None:
+    """Send the messages waiting in the outbox (safe to run every minute)."""
+    sent, failed = mail.deliver_pending()
+    click.echo(f"Sent {sent}, failed {failed}.")

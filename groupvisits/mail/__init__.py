@@ -1,0 +1,1 @@
+"""Outgoing mail through an outbox written in the same transaction as the change."""

@@ -1,0 +1,17 @@
+"""Every model, imported in one place so the metadata (and Alembic) sees all tables."""
+
+from groupvisits.accounts.models import Invitation, PatientProfile, SignIn, User, user_sites
+from groupvisits.audit import AuditEvent
+from groupvisits.mail.models import OutboxMessage
+from groupvisits.sites.models import Site
+
+__all__ = [
+    "AuditEvent",
+    "Invitation",
+    "OutboxMessage",
+    "PatientProfile",
+    "SignIn",
+    "Site",
+    "User",
+    "user_sites",
+]

@@ -1,0 +1,213 @@
+"""Routes for coordinators: list, add, edit, invite and deactivate people."""
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from groupvisits import audit
+from groupvisits.accounts import services
+from groupvisits.accounts.forms import ConfirmForm, UserForm
+from groupvisits.accounts.models import COORDINATOR, PATIENT, ROLE_LABELS, User, user_sites
+from groupvisits.errors import GroupVisitsError
+from groupvisits.extensions import db
+from groupvisits.mail import services as mail
+from groupvisits.people import bp
+from groupvisits.permissions import get_user_or_404, roles
+from groupvisits.sites.models import Site
+
+PAGE_SIZE = 50
+
+
+def _site_choices() -> list[tuple[int, str]]:
+    return [(site.id, site.name) for site in current_user.sites]
+
+
+@bp.get("/")
+@roles(COORDINATOR)
+def list_people():
+    """Everyone at the coordinator's sites, filtered by role and a search."""
+    role = request.args.get("role", "")
+    search = request.args.get("q", "").strip()[:100]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    in_my_sites = select(user_sites.c.user_id).where(
+        user_sites.c.site_id.in_(current_user.site_ids)
+    )
+    query = select(User).where(User.id.in_(in_my_sites))
+    if role in ROLE_LABELS:
+        query = query.where(User.role == role)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(User.given_name).like(pattern),
+                func.lower(User.family_name).like(pattern),
+                func.lower(User.preferred_name).like(pattern),
+                User.email.like(pattern),
+            )
+        )
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    people = db.session.scalars(
+        query.options(selectinload(User.sites))
+        .order_by(User.family_name, User.given_name, User.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return render_template(
+        "people/list.html",
+        people=people,
+        role=role,
+        search=search,
+        page=page,
+        total=total,
+        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        role_labels=ROLE_LABELS,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles(COORDINATOR)
+def new_person():
+    """Add a person and, if asked, send their invitation."""
+    form = UserForm()
+    form.sites.choices = _site_choices()
+    if request.method == "GET":
+        form.role.data = request.args.get("role", PATIENT)
+        form.sites.data = [site_id for site_id, _ in form.sites.choices[:1]]
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(actor=current_user, **_user_fields(form))
+            link = services.invite(user, actor=current_user)
+        except GroupVisitsError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            _after_invitation(user, link)
+            return redirect(url_for("people.show_person", user_id=user.id))
+    return render_template("people/form.html", form=form, person=None), (
+        422 if form.errors else 200
+    )
+
+
+@bp.get("/<int:user_id>")
+@roles(COORDINATOR)
+def show_person(user_id):
+    """One person's account, with invitation and sign-in status."""
+    person = get_user_or_404(user_id, manage=True)
+    if person.is_patient:
+        audit.record(current_user, "view", person, "patient", person.id)
+        db.session.commit()
+    return render_template(
+        "people/show.html",
+        person=person,
+        confirm_form=ConfirmForm(),
+        open_sign_ins=services.count_open_sign_ins(person),
+        mail_configured=bool(current_app.config["MAIL_SERVER"]),
+    )
+
+
+@bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
+@roles(COORDINATOR)
+def edit_person(user_id):
+    """Change a person's account details."""
+    person = get_user_or_404(user_id, manage=True)
+    profile = person.patient_profile
+    form = UserForm(obj=person)
+    form.sites.choices = _site_choices()
+    if request.method == "GET":
+        form.sites.data = [site.id for site in person.sites if site.id in current_user.site_ids]
+        if profile is not None:
+            for name in services.PROFILE_COLUMNS:
+                getattr(form, name).data = getattr(profile, name)
+    form.role.data = person.role  # the role of an account never changes
+    if form.validate_on_submit():
+        fields = _user_fields(form)
+        fields.pop("role")
+        try:
+            services.update_user(person, fields, actor=current_user)
+        except GroupVisitsError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("Saved.", "success")
+            return redirect(url_for("people.show_person", user_id=person.id))
+    elif request.method == "GET" and person.is_patient:
+        audit.record(current_user, "view", person, "patient", person.id)
+        db.session.commit()
+    return render_template("people/form.html", form=form, person=person), (
+        422 if form.errors else 200
+    )
+
+
+@bp.post("/<int:user_id>/invite")
+@roles(COORDINATOR)
+def invite_person(user_id):
+    """Send (again) the invitation to set a password."""
+    person = get_user_or_404(user_id, manage=True)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            link = services.invite(person, actor=current_user)
+        except GroupVisitsError as exc:
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            _after_invitation(person, link)
+    return redirect(url_for("people.show_person", user_id=person.id))
+
+
+@bp.post("/<int:user_id>/active")
+@roles(COORDINATOR)
+def set_person_active(user_id):
+    """Deactivate or reactivate an account (``active`` = 1 or 0 in the form)."""
+    person = get_user_or_404(user_id, manage=True)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        active = request.form.get("active") == "1"
+        try:
+            services.set_active(person, active, actor=current_user)
+        except GroupVisitsError as exc:
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash(
+                f"{person.full_name} can sign in again."
+                if active
+                else f"{person.full_name} can no longer sign in.",
+                "success",
+            )
+    return redirect(url_for("people.show_person", user_id=person.id))
+
+
+def _user_fields(form: UserForm) -> dict:
+    sites = db.session.scalars(select(Site).where(Site.id.in_(form.sites.data or []))).all()
+    return {
+        "email": form.email.data,
+        "role": form.role.data,
+        "given_name": form.given_name.data,
+        "family_name": form.family_name.data,
+        "preferred_name": form.preferred_name.data or "",
+        "phone": form.phone.data or "",
+        "sites": list(sites),
+        "discipline": form.discipline.data or None,
+        "training_year": form.training_year.data,
+        "date_of_birth": form.date_of_birth.data,
+        "preferred_language": form.preferred_language.data or "English",
+        "dietary_needs": form.dietary_needs.data or "",
+        "accessibility_needs": form.accessibility_needs.data or "",
+        "medical_record_number": form.medical_record_number.data or None,
+    }
+
+
+def _after_invitation(person: User, link: str) -> None:
+    sent, _failed = mail.deliver_pending()
+    if sent:
+        flash(f"Invitation sent to {person.email}.", "success")
+    elif current_app.config["MAIL_SERVER"]:
+        flash("The invitation is queued; the mail server did not answer yet.", "warning")
+    else:
+        flash(
+            "Mail is not set up on this server, so the invitation is queued. "
+            "Give this link to the person in a private way; it works once: " + link,
+            "info",
+        )

@@ -1,0 +1,165 @@
+"""Every access rule of GroupVisits, in one place, denying by default.
+
+Each view declares who may call it with one of the decorators below
+(``public``, ``signed_in``, ``roles``); a request to a view that declares
+nothing is refused. Object-level rules are ``can_*`` predicates, checked by
+the ``get_*_or_404`` loaders, and handed to templates under the same names.
+"""
+
+from collections.abc import Callable
+
+from flask import Flask, abort, current_app, request
+from flask_login import current_user
+
+from groupvisits.accounts.models import CLINICIAN, COORDINATOR, User
+from groupvisits.extensions import db, login_manager
+from groupvisits.sites.models import Site
+
+#: Attribute set on view functions by the access decorators.
+ACCESS_ATTR = "access_roles"
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+STAFF = (COORDINATOR, CLINICIAN)
+
+
+def public(view: Callable) -> Callable:
+    """Anyone may call this view, signed in or not."""
+    setattr(view, ACCESS_ATTR, PUBLIC)
+    return view
+
+
+def signed_in(view: Callable) -> Callable:
+    """Any signed-in person may call this view."""
+    setattr(view, ACCESS_ATTR, SIGNED_IN)
+    return view
+
+
+def roles(*allowed: str) -> Callable[[Callable], Callable]:
+    """Only signed-in people with one of these roles may call this view."""
+
+    def decorate(view: Callable) -> Callable:
+        setattr(view, ACCESS_ATTR, frozenset(allowed))
+        return view
+
+    return decorate
+
+
+def view_access(app: Flask, endpoint: str | None):
+    """The access declared by the view behind ``endpoint`` (None if undeclared)."""
+    if endpoint is None:
+        return None
+    if endpoint == "static":
+        return PUBLIC
+    view = app.view_functions.get(endpoint)
+    return getattr(view, ACCESS_ATTR, None)
+
+
+def check_request_access() -> None:
+    """Before every request: enforce the view's declared access, deny if none."""
+    if request.endpoint is None:
+        return  # routing failed; the 404 or 405 handler answers
+    access = view_access(current_app, request.endpoint)
+    if access == PUBLIC:
+        return
+    if access is None:
+        current_app.logger.error("View %s declares no access rule", request.endpoint)
+        abort(403)
+    if not current_user.is_authenticated:
+        abort(login_manager.unauthorized())
+    if access != SIGNED_IN and current_user.role not in access:
+        abort(403)
+
+
+# Object-level predicates. Each takes the acting user first.
+
+
+def serves_site(user: User, site: Site | int) -> bool:
+    """True if ``user`` is staff at ``site``."""
+    site_id = site if isinstance(site, int) else site.id
+    return user.is_authenticated and user.is_staff and site_id in user.site_ids
+
+
+def can_manage_site(user: User, site: Site) -> bool:
+    """Coordinators manage the sites they serve."""
+    return user.is_authenticated and user.is_coordinator and site.id in user.site_ids
+
+
+def can_view_patient(user: User, patient: User) -> bool:
+    """A patient sees themself; staff see patients of the sites they serve."""
+    if not user.is_authenticated or not patient.is_patient:
+        return False
+    if user.id == patient.id:
+        return True
+    return user.is_staff and bool(user.site_ids & patient.site_ids)
+
+
+def can_edit_own_profile(user: User, patient: User) -> bool:
+    """Patients edit their own contact details and needs."""
+    return user.is_authenticated and user.is_patient and user.id == patient.id
+
+
+def can_view_user(user: User, other: User) -> bool:
+    """Staff see colleagues and patients of their sites; everyone sees themself."""
+    if not user.is_authenticated:
+        return False
+    if user.id == other.id:
+        return True
+    return user.is_staff and bool(user.site_ids & other.site_ids)
+
+
+def can_manage_user(user: User, other: User) -> bool:
+    """Coordinators administer accounts of people at the sites they serve."""
+    if not user.is_authenticated or not user.is_coordinator:
+        return False
+    return bool(user.site_ids & other.site_ids)
+
+
+def can_view_audit(user: User, site: Site) -> bool:
+    """Coordinators read the audit trail of the sites they serve."""
+    return can_manage_site(user, site)
+
+
+def require(allowed: bool) -> None:
+    """Abort with 403 unless ``allowed``."""
+    if not allowed:
+        abort(403)
+
+
+# Loaders: fetch and check in one step. Objects outside a user's reach are 404,
+# so that a guessed id does not reveal that a record exists.
+
+
+def get_site_or_404(site_id: int, *, manage: bool = False) -> Site:
+    """A site the current user serves (and manages, with ``manage``)."""
+    site = db.session.get(Site, site_id)
+    if site is None or not serves_site(current_user, site):
+        abort(404)
+    if manage:
+        require(can_manage_site(current_user, site))
+    return site
+
+
+def get_user_or_404(user_id: int, *, manage: bool = False) -> User:
+    """A person the current user may see (and administer, with ``manage``)."""
+    user = db.session.get(User, user_id)
+    if user is None or not can_view_user(current_user, user):
+        abort(404)
+    if manage:
+        require(can_manage_user(current_user, user))
+    return user
+
+
+#: Predicates exposed to templates, so that templates never restate a rule.
+TEMPLATE_PREDICATES = {
+    "can_manage_site": can_manage_site,
+    "can_view_patient": can_view_patient,
+    "can_manage_user": can_manage_user,
+    "can_view_audit": can_view_audit,
+    "serves_site": serves_site,
+}
+
+
+def register_permissions(app: Flask) -> None:
+    """Install the deny-by-default guard and expose predicates to Jinja."""
+    app.before_request(check_request_access)
+    app.jinja_env.globals.update(TEMPLATE_PREDICATES)

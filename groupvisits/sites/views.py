@@ -1,0 +1,145 @@
+"""Routes for clinic sites and their audit trail."""
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from groupvisits import audit
+from groupvisits.accounts.models import COORDINATOR, PATIENT, User, user_sites
+from groupvisits.errors import GroupVisitsError
+from groupvisits.extensions import db
+from groupvisits.permissions import STAFF, get_site_or_404, roles
+from groupvisits.sites import bp, services
+from groupvisits.sites.forms import AuditFilterForm, SiteForm
+from groupvisits.sites.models import Site
+
+AUDIT_PAGE_SIZE = 100
+
+
+@bp.get("/")
+@roles(*STAFF)
+def list_sites():
+    """The sites the signed-in staff member serves, with head counts."""
+    counts = dict(
+        db.session.execute(
+            select(user_sites.c.site_id, func.count())
+            .join(User, User.id == user_sites.c.user_id)
+            .where(user_sites.c.site_id.in_(current_user.site_ids), User.role == PATIENT)
+            .group_by(user_sites.c.site_id)
+        ).all()
+    )
+    return render_template("sites/list.html", sites=current_user.sites, patient_counts=counts)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles(COORDINATOR)
+def new_site():
+    """Add a clinic site."""
+    form = SiteForm()
+    if form.validate_on_submit():
+        try:
+            site = services.create_site(
+                form.name.data, form.timezone.data, form.address.data or "", actor=current_user
+            )
+        except GroupVisitsError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"{site.name} is added.", "success")
+            return redirect(url_for("sites.show_site", site_id=site.id))
+    return render_template("sites/form.html", form=form, site=None), 422 if form.errors else 200
+
+
+@bp.get("/<int:site_id>")
+@roles(*STAFF)
+def show_site(site_id):
+    """One site: its details and its staff."""
+    site = get_site_or_404(site_id)
+    staff = db.session.scalars(
+        select(User)
+        .join(user_sites, user_sites.c.user_id == User.id)
+        .where(user_sites.c.site_id == site.id, User.role != PATIENT)
+        .order_by(User.role, User.family_name, User.given_name)
+    ).all()
+    return render_template("sites/show.html", site=site, staff=staff)
+
+
+@bp.route("/<int:site_id>/edit", methods=["GET", "POST"])
+@roles(COORDINATOR)
+def edit_site(site_id):
+    """Change a site's name, time zone or address."""
+    site = get_site_or_404(site_id, manage=True)
+    form = SiteForm(obj=site)
+    if form.validate_on_submit():
+        try:
+            services.update_site(
+                site,
+                name=form.name.data,
+                timezone=form.timezone.data,
+                address=form.address.data or "",
+                actor=current_user,
+            )
+        except GroupVisitsError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("Saved.", "success")
+            return redirect(url_for("sites.show_site", site_id=site.id))
+    return render_template("sites/form.html", form=form, site=site), 422 if form.errors else 200
+
+
+@bp.get("/<int:site_id>/audit")
+@roles(COORDINATOR)
+def show_audit(site_id):
+    """The audit trail of access to the site's patients' data, filterable."""
+    site = get_site_or_404(site_id, manage=True)
+    people = db.session.scalars(
+        select(User)
+        .join(user_sites, user_sites.c.user_id == User.id)
+        .where(user_sites.c.site_id == site.id)
+        .order_by(User.family_name, User.given_name)
+    ).all()
+    form = AuditFilterForm(request.args)
+    form.patient.choices = [(0, "Any patient")] + [
+        (p.id, f"{p.family_name}, {p.given_name}") for p in people if p.is_patient
+    ]
+    form.actor.choices = [(0, "Anyone")] + [
+        (p.id, f"{p.family_name}, {p.given_name}") for p in people
+    ]
+    events = []
+    if form.validate():
+        zone = ZoneInfo(site.timezone)
+        since = until = None
+        if form.since.data:
+            since = datetime.combine(form.since.data, time(0), zone).astimezone(UTC)
+        if form.until.data:
+            until = datetime.combine(form.until.data + timedelta(days=1), time(0), zone)
+            until = until.astimezone(UTC)
+        query = audit.events_for_sites(
+            {site.id},
+            patient_id=form.patient.data or None,
+            actor_id=form.actor.data or None,
+            action=form.action.data or None,
+            since=since,
+            until=until,
+        )
+        events = db.session.scalars(
+            query.options(
+                selectinload(audit.AuditEvent.actor), selectinload(audit.AuditEvent.patient)
+            ).limit(AUDIT_PAGE_SIZE)
+        ).all()
+    return render_template(
+        "sites/audit.html", site=site, form=form, events=events, limit=AUDIT_PAGE_SIZE
+    ), (400 if form.errors else 200)
+
+
+@bp.app_template_filter("site_time")
+def site_time(instant, site: Site, fmt: str = "%d %b %Y, %H:%M"):
+    """Show a UTC instant in a site's local time."""
+    if instant is None:
+        return ""
+    return instant.astimezone(ZoneInfo(site.timezone)).strftime(fmt)
