@@ -1,5 +1,6 @@
 """GroupVisits: shared medical appointments, run by patients and clinicians together."""
 
+import os
 from pathlib import Path
 
 from flask import Flask, request
@@ -42,9 +43,12 @@ def register_config(app: Flask, config) -> None:
         config = overrides.get("CONFIG", "testing")
     if isinstance(config, str):
         config = CONFIGS[config]
+    app.config.from_object(config)
     if issubclass(config, ProductionConfig):
         config.check()
-    app.config.from_object(config)
+        # Use the values just checked, not those read when config.py was imported.
+        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     app.config.update({k: v for k, v in overrides.items() if k != "CONFIG"})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

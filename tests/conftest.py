@@ -35,7 +35,16 @@ def service_missing(reason: str) -> None:
 
 
 class FormClient(FlaskClient):
-    """A test client that sends the CSRF token with forms, as a browser would."""
+    """A test client that sends the CSRF token with forms, as a browser would.
+
+    Each request runs in an app context of its own, as in production, so that
+    ``g`` (the signed-in user, the CSRF token) never leaks from the test's own
+    context or from another client's request.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
         with self.session_transaction() as flask_session:

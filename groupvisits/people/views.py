@@ -72,7 +72,8 @@ def new_person():
     form = UserForm()
     form.sites.choices = _site_choices()
     if request.method == "GET":
-        form.role.data = request.args.get("role", PATIENT)
+        requested = request.args.get("role", PATIENT)
+        form.role.data = requested if requested in ROLE_LABELS else PATIENT
         form.sites.data = [site_id for site_id, _ in form.sites.choices[:1]]
     if form.validate_on_submit():
         try:

@@ -1,0 +1,281 @@
+"""Audit trail: every view and change of patient data writes one row, and coordinators read it."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from groupvisits import audit
+from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT, User
+from groupvisits.audit import AuditEvent
+
+
+def audit_events(db, **criteria) -> list[AuditEvent]:
+    """The audit rows committed by requests (not the factories' own), oldest first."""
+    db.session.rollback()
+    query = (
+        select(AuditEvent)
+        .filter_by(**criteria)
+        .where(AuditEvent.actor_id.is_not(None))
+        .order_by(AuditEvent.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def patient_form(patient: User, site, **changes) -> dict:
+    """The coordinator's edit form of ``patient``, filled in as the page shows it."""
+    profile = patient.patient_profile
+    data = {
+        "role": PATIENT,
+        "given_name": patient.given_name,
+        "family_name": patient.family_name,
+        "preferred_name": patient.preferred_name,
+        "email": patient.email,
+        "phone": patient.phone,
+        "sites": [site.id],
+        "date_of_birth": profile.date_of_birth.isoformat(),
+        "preferred_language": profile.preferred_language,
+        "dietary_needs": profile.dietary_needs,
+        "accessibility_needs": profile.accessibility_needs,
+        "medical_record_number": "",
+    }
+    data.update(changes)
+    return data
+
+
+def assert_one_event(events, *, actor, action, patient, object_type):
+    assert len(events) == 1, events
+    event = events[0]
+    assert event.actor_id == actor.id
+    assert event.action == action
+    assert event.patient_id == patient.id
+    assert event.object_type == object_type
+    assert event.occurred_at.tzinfo is not None
+    assert event.occurred_at.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - event.occurred_at) < timedelta(minutes=5)
+    assert event.ip_address == "127.0.0.1"
+
+
+# Writing the trail
+
+
+def test_coordinator_viewing_a_patient_writes_one_view_row(
+    coordinator_client, coordinator, patient, db
+):
+    assert coordinator_client.get(f"/people/{patient.id}").status_code == 200
+    assert_one_event(
+        audit_events(db), actor=coordinator, action="view", patient=patient, object_type="patient"
+    )
+    assert audit_events(db)[0].object_id == patient.id
+
+
+def test_coordinator_opening_a_patients_edit_page_writes_one_view_row(
+    coordinator_client, coordinator, patient, db
+):
+    assert coordinator_client.get(f"/people/{patient.id}/edit").status_code == 200
+    assert_one_event(
+        audit_events(db), actor=coordinator, action="view", patient=patient, object_type="patient"
+    )
+
+
+def test_coordinator_saving_a_patient_writes_one_update_row(
+    coordinator_client, coordinator, patient, site, db
+):
+    response = coordinator_client.post_form(
+        f"/people/{patient.id}/edit", patient_form(patient, site, phone="555-0101")
+    )
+    assert response.status_code == 302
+    assert_one_event(
+        audit_events(db), actor=coordinator, action="update", patient=patient, object_type="patient"
+    )
+
+
+def test_a_refused_edit_writes_no_row(coordinator_client, patient, site, db):
+    response = coordinator_client.post_form(
+        f"/people/{patient.id}/edit", patient_form(patient, site, given_name="")
+    )
+    assert response.status_code == 422
+    assert audit_events(db) == []
+
+
+def test_viewing_a_clinicians_page_writes_no_row(coordinator_client, clinician, db):
+    assert coordinator_client.get(f"/people/{clinician.id}").status_code == 200
+    assert coordinator_client.get(f"/people/{clinician.id}/edit").status_code == 200
+    assert audit_events(db) == []
+
+
+def test_patient_viewing_their_profile_writes_a_view_row_for_themself(patient_client, patient, db):
+    assert patient_client.get("/profile").status_code == 200
+    assert_one_event(
+        audit_events(db), actor=patient, action="view", patient=patient, object_type="profile"
+    )
+
+
+def test_patient_saving_their_profile_writes_an_update_row_for_themself(
+    patient_client, patient, db
+):
+    response = patient_client.post_form("/profile", {"phone": "555-0199"})
+    assert response.status_code == 302
+    assert_one_event(
+        audit_events(db), actor=patient, action="update", patient=patient, object_type="profile"
+    )
+
+
+def test_creating_a_patient_writes_a_create_row(coordinator_client, coordinator, site, db):
+    response = coordinator_client.post_form(
+        "/people/new",
+        {
+            "role": PATIENT,
+            "given_name": "Nadia",
+            "family_name": "Newcomer",
+            "email": "nadia@example.org",
+            "sites": [site.id],
+            "date_of_birth": "1955-02-01",
+        },
+    )
+    assert response.status_code == 302
+    created = db.session.scalar(select(User).where(User.email == "nadia@example.org"))
+    assert_one_event(
+        audit_events(db, action="create"),
+        actor=coordinator,
+        action="create",
+        patient=created,
+        object_type="patient",
+    )
+
+
+# Reading the trail
+
+
+def audit_rows(page: str) -> list[str]:
+    """The text of each row of the audit table (empty if the page shows none)."""
+    body = re.search(r"<tbody>(.*?)</tbody>", page, re.S)
+    if body is None:
+        return []
+    rows = re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
+
+
+def shown_ids(response) -> list[int]:
+    """The ids of the ``encounter #n`` rows on an audit page, in the order shown."""
+    assert response.status_code == 200, response.status_code
+    return [
+        int(n)
+        for row in audit_rows(response.get_data(as_text=True))
+        for n in re.findall(r"encounter #(\d+)", row)
+    ]
+
+
+@pytest.fixture
+def trail(db, site, other_site, coordinator, clinician, create_user):
+    """Audit rows at known instants; each row's object id names it.
+
+    ``site`` is in New York. 2024-03-10 03:30 UTC is still 9 March there
+    (22:30 EST); 2024-03-10 12:00 UTC is 08:00 EDT on 10 March.
+    """
+    anna = create_user(PATIENT, given_name="Anna", family_name="Alpha", sites=[site])
+    bert = create_user(PATIENT, given_name="Bert", family_name="Beta", sites=[site])
+    far = create_user(PATIENT, given_name="Farah", family_name="Faraway", sites=[other_site])
+    far_coordinator = create_user(COORDINATOR, sites=[other_site])
+    rows = [
+        (1, coordinator, "view", anna, datetime(2024, 3, 8, 15, 0, tzinfo=UTC)),
+        (2, clinician, "view", anna, datetime(2024, 3, 10, 3, 30, tzinfo=UTC)),
+        (3, coordinator, "update", bert, datetime(2024, 3, 10, 12, 0, tzinfo=UTC)),
+        (4, clinician, "update", bert, datetime(2024, 3, 11, 15, 0, tzinfo=UTC)),
+        (5, far_coordinator, "view", far, datetime(2024, 3, 10, 12, 0, tzinfo=UTC)),
+    ]
+    for object_id, actor, action, patient, at in rows:
+        event = audit.record(actor, action, patient, "encounter", object_id, ip_address="10.1.1.1")
+        event.occurred_at = at
+    db.session.commit()
+    return {"anna": anna, "bert": bert, "far": far}
+
+
+def test_audit_page_lists_the_rows_of_the_site_newest_first(coordinator_client, site, trail):
+    response = coordinator_client.get(f"/sites/{site.id}/audit")
+    rows = audit_rows(response.get_data(as_text=True))
+    assert shown_ids(response) == [4, 3, 2, 1]
+    by_id = {
+        int(re.search(r"encounter #(\d+)", row).group(1)): row for row in rows if "encounter" in row
+    }
+    assert "Alpha, Anna" in by_id[1]
+    assert "10.1.1.1" in by_id[1]
+    assert "09 Mar 2024 22:30:00" in by_id[2]  # shown in the site's time
+
+
+def test_audit_page_does_not_show_patients_of_another_site(coordinator_client, site, trail):
+    page = coordinator_client.get(f"/sites/{site.id}/audit").get_data(as_text=True)
+    assert 5 not in shown_ids(coordinator_client.get(f"/sites/{site.id}/audit"))
+    assert "encounter #" in page
+    assert "Faraway" not in page
+
+
+def test_audit_page_filters_by_patient(coordinator_client, site, trail):
+    response = coordinator_client.get(f"/sites/{site.id}/audit?patient={trail['bert'].id}")
+    assert sorted(shown_ids(response)) == [3, 4]
+
+
+def test_audit_page_filters_by_actor(coordinator_client, site, clinician, trail):
+    response = coordinator_client.get(f"/sites/{site.id}/audit?actor={clinician.id}")
+    assert sorted(shown_ids(response)) == [2, 4]
+
+
+def test_audit_page_filters_by_action(coordinator_client, site, trail):
+    response = coordinator_client.get(f"/sites/{site.id}/audit?action=update")
+    assert sorted(shown_ids(response)) == [3, 4]
+
+
+def test_audit_page_combines_filters(coordinator_client, site, clinician, trail):
+    url = f"/sites/{site.id}/audit?action=view&actor={clinician.id}&patient={trail['anna'].id}"
+    assert sorted(shown_ids(coordinator_client.get(url))) == [2]
+
+
+def test_audit_date_filter_uses_the_sites_local_dates(coordinator_client, site, trail):
+    url = f"/sites/{site.id}/audit"
+    assert sorted(
+        shown_ids(coordinator_client.get(f"{url}?since=2024-03-09&until=2024-03-09"))
+    ) == [2]
+    assert sorted(
+        shown_ids(coordinator_client.get(f"{url}?since=2024-03-10&until=2024-03-10"))
+    ) == [3]
+    assert sorted(shown_ids(coordinator_client.get(f"{url}?since=2024-03-10"))) == [3, 4]
+    assert sorted(shown_ids(coordinator_client.get(f"{url}?until=2024-03-09"))) == [1, 2]
+
+
+def test_audit_filter_shows_no_rows_when_nothing_matches(coordinator_client, site, trail):
+    response = coordinator_client.get(f"/sites/{site.id}/audit?since=2030-01-01")
+    assert shown_ids(response) == []
+    assert "No audit rows match." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "query", ["since=not-a-date", "until=2024-13-45", "patient=abc", "action=delete"]
+)
+def test_bad_audit_filter_is_a_400_not_a_500(coordinator_client, site, trail, query):
+    response = coordinator_client.get(f"/sites/{site.id}/audit?{query}")
+    assert response.status_code == 400
+    assert audit_rows(response.get_data(as_text=True)) == []
+
+
+def test_filtering_on_a_patient_of_another_site_shows_nothing(coordinator_client, site, trail):
+    response = coordinator_client.get(f"/sites/{site.id}/audit?patient={trail['far'].id}")
+    assert response.status_code == 400
+    assert audit_rows(response.get_data(as_text=True)) == []
+
+
+def test_coordinator_of_another_site_gets_404_on_the_audit_page(
+    sign_in_as, create_user, other_site, site, trail
+):
+    client = sign_in_as(create_user(COORDINATOR, sites=[other_site]))
+    assert client.get(f"/sites/{site.id}/audit").status_code == 404
+
+
+def test_clinician_gets_403_on_the_audit_page(clinician_client, site, trail):
+    assert clinician_client.get(f"/sites/{site.id}/audit").status_code == 403
+
+
+def test_clinician_of_the_site_is_no_coordinator(sign_in_as, create_user, site):
+    client = sign_in_as(create_user(CLINICIAN, discipline="resident", training_year=2))
+    response = client.get(f"/sites/{site.id}/audit")
+    assert response.status_code == 403

@@ -1,0 +1,384 @@
+"""Coordinators manage people and sites; patients keep their own details; dashboards per role."""
+
+import re
+from datetime import date
+
+from sqlalchemy import func, select
+
+from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT, User
+from groupvisits.sites.models import Site
+from tests.conftest import DEFAULT_PASSWORD
+
+
+def reload(db, model, id_):
+    """A fresh copy of a row, as the requests committed it."""
+    db.session.rollback()
+    return db.session.get(model, id_)
+
+
+def count_users(db) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(User))
+
+
+def listed_names(page: str) -> list[str]:
+    """The ``Family, Given`` names linked in the people table."""
+    return re.findall(r'<a href="/people/\d+">([^<]+)</a>', page)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# Listing people
+
+
+def test_list_shows_people_of_the_coordinators_sites_only(
+    coordinator_client, create_user, other_site
+):
+    create_user(PATIENT, given_name="Hana", family_name="Here")
+    create_user(PATIENT, given_name="Theo", family_name="There", sites=[other_site])
+    names = listed_names(text(coordinator_client.get("/people/")))
+    assert "Here, Hana" in names
+    assert "There, Theo" not in names
+
+
+def test_list_searches_by_name(coordinator_client, create_user):
+    create_user(PATIENT, given_name="Rosa", family_name="Parkes")
+    create_user(PATIENT, given_name="Ravi", family_name="Shankar")
+    create_user(PATIENT, given_name="Ana", family_name="Gomez", preferred_name="Rosie")
+    assert listed_names(text(coordinator_client.get("/people/?q=parkes"))) == ["Parkes, Rosa"]
+    assert sorted(listed_names(text(coordinator_client.get("/people/?q=ros")))) == [
+        "Gomez, Ana",
+        "Parkes, Rosa",
+    ]
+    page = text(coordinator_client.get("/people/?q=nobody-like-this"))
+    assert listed_names(page) == []
+    assert "No one matches." in page
+
+
+def test_list_filters_by_role(coordinator_client, coordinator, create_user):
+    create_user(PATIENT, given_name="Pia", family_name="Patient")
+    create_user(CLINICIAN, given_name="Cai", family_name="Clinician")
+    assert listed_names(text(coordinator_client.get("/people/?role=clinician"))) == [
+        "Clinician, Cai"
+    ]
+    assert listed_names(text(coordinator_client.get("/people/?role=patient"))) == ["Patient, Pia"]
+    everyone = listed_names(text(coordinator_client.get("/people/")))
+    assert len(everyone) == 3
+
+
+def test_list_of_sixty_patients_has_two_pages(coordinator_client, create_user):
+    for n in range(60):
+        create_user(PATIENT, given_name="Member", family_name=f"Zz{n:02d}")
+    first = text(coordinator_client.get("/people/?role=patient"))
+    second = text(coordinator_client.get("/people/?role=patient&page=2"))
+    assert "60 people, page 1 of 2" in first
+    assert "Next page" in first
+    assert "page 2 of 2" in second
+    assert "Previous page" in second
+    first_names, second_names = listed_names(first), listed_names(second)
+    assert len(first_names) == 50
+    assert len(second_names) == 10
+    assert set(first_names).isdisjoint(second_names)
+
+
+def test_people_list_runs_the_same_number_of_queries_for_5_and_40_patients(
+    coordinator_client, create_user, other_site, count_queries
+):
+    for n in range(5):
+        create_user(PATIENT, family_name=f"Few{n}")
+    coordinator_client.get("/people/")  # warm up: the first request sets up the engine
+    with count_queries() as few:
+        assert coordinator_client.get("/people/").status_code == 200
+    for n in range(35):
+        create_user(PATIENT, family_name=f"Many{n}")
+    with count_queries() as many:
+        response = coordinator_client.get("/people/")
+    assert response.status_code == 200
+    assert len(listed_names(text(response))) == 41
+    assert few.count == many.count, many.statements
+
+
+# Adding and editing people
+
+
+def clinician_form(site, **changes) -> dict:
+    data = {
+        "role": CLINICIAN,
+        "given_name": "Rhea",
+        "family_name": "Resident",
+        "email": "rhea@example.org",
+        "sites": [site.id],
+        "discipline": "resident",
+    }
+    data.update(changes)
+    return data
+
+
+def test_adding_a_resident_without_training_year_is_refused(coordinator_client, site, db):
+    before = count_users(db)
+    response = coordinator_client.post_form("/people/new", clinician_form(site))
+    assert response.status_code == 422
+    assert "training year" in text(response)
+    assert count_users(db) == before
+
+
+def test_adding_a_resident_with_training_year_saves_them(coordinator_client, site, db):
+    response = coordinator_client.post_form("/people/new", clinician_form(site, training_year=2))
+    assert response.status_code == 302
+    db.session.rollback()
+    rhea = db.session.scalar(select(User).where(User.email == "rhea@example.org"))
+    assert rhea.role == CLINICIAN
+    assert rhea.discipline == "resident"
+    assert rhea.training_year == 2
+    assert rhea.site_ids == {site.id}
+    assert response.headers["Location"].endswith(f"/people/{rhea.id}")
+
+
+def test_adding_a_patient_with_an_email_already_used_is_refused(
+    coordinator_client, site, create_user, db
+):
+    create_user(PATIENT, email="taken@example.org")
+    before = count_users(db)
+    response = coordinator_client.post_form(
+        "/people/new",
+        {
+            "role": PATIENT,
+            "given_name": "Second",
+            "family_name": "Person",
+            "email": "Taken@Example.org",
+            "sites": [site.id],
+        },
+    )
+    assert response.status_code == 422
+    assert "already an account" in text(response)
+    assert count_users(db) == before
+
+
+def test_coordinator_edits_a_persons_email_and_sites(create_user, sign_in_as, site, other_site, db):
+    coordinator = create_user(COORDINATOR, sites=[site, other_site])
+    client = sign_in_as(coordinator)
+    patient = create_user(PATIENT, given_name="Edda", family_name="Edit", sites=[site])
+    response = client.post_form(
+        f"/people/{patient.id}/edit",
+        {
+            "role": PATIENT,
+            "given_name": "Edda",
+            "family_name": "Edit",
+            "email": "Edda.New@Example.org",
+            "sites": [other_site.id],
+            "date_of_birth": "1970-01-02",
+            "preferred_language": "Spanish",
+        },
+    )
+    assert response.status_code == 302
+    edda = reload(db, User, patient.id)
+    assert edda.email == "edda.new@example.org"
+    assert edda.site_ids == {other_site.id}
+    assert edda.patient_profile.date_of_birth == date(1970, 1, 2)
+    assert edda.patient_profile.preferred_language == "Spanish"
+    assert "edda.new@example.org" in text(client.get(f"/people/{patient.id}"))
+
+
+def test_coordinator_cannot_add_a_person_to_a_site_they_do_not_coordinate(
+    coordinator_client, other_site, db
+):
+    before = count_users(db)
+    response = coordinator_client.post_form(
+        "/people/new",
+        {
+            "role": PATIENT,
+            "given_name": "Sneaky",
+            "family_name": "Add",
+            "email": "sneaky@example.org",
+            "sites": [other_site.id],
+        },
+    )
+    assert response.status_code == 422
+    assert count_users(db) == before
+    assert db.session.scalar(select(User).where(User.email == "sneaky@example.org")) is None
+
+
+def test_coordinator_cannot_move_a_person_to_a_site_they_do_not_coordinate(
+    coordinator_client, patient, site, other_site, db
+):
+    response = coordinator_client.post_form(
+        f"/people/{patient.id}/edit",
+        {
+            "role": PATIENT,
+            "given_name": patient.given_name,
+            "family_name": patient.family_name,
+            "email": patient.email,
+            "sites": [site.id, other_site.id],
+        },
+    )
+    assert response.status_code == 422
+    assert reload(db, User, patient.id).site_ids == {site.id}
+
+
+def test_deactivating_a_person_ends_their_open_sign_in(
+    app, coordinator_client, sign_in_as, patient, db
+):
+    patient_browser = sign_in_as(patient)
+    assert patient_browser.get("/profile").status_code == 200
+
+    response = coordinator_client.post_form(f"/people/{patient.id}/active", {"active": "0"})
+    assert response.status_code == 302
+    assert "can no longer sign in" in text(coordinator_client.get(f"/people/{patient.id}"))
+    assert reload(db, User, patient.id).active is False
+
+    refused = patient_browser.get("/profile")
+    assert refused.status_code == 302
+    assert refused.headers["Location"].startswith("/login")
+    again = app.test_client().post_form(
+        "/login", {"email": patient.email, "password": DEFAULT_PASSWORD}
+    )
+    assert again.status_code == 422
+
+
+def test_reactivated_person_can_sign_in_again(coordinator_client, sign_in_as, patient, db):
+    coordinator_client.post_form(f"/people/{patient.id}/active", {"active": "0"})
+    response = coordinator_client.post_form(f"/people/{patient.id}/active", {"active": "1"})
+    assert response.status_code == 302
+    assert reload(db, User, patient.id).active is True
+    assert sign_in_as(patient).get("/profile").status_code == 200
+
+
+def test_coordinator_cannot_deactivate_themself(coordinator_client, coordinator, db):
+    response = coordinator_client.post_form(
+        f"/people/{coordinator.id}/active", {"active": "0"}, follow_redirects=True
+    )
+    assert "You cannot deactivate your own account." in text(response)
+    assert reload(db, User, coordinator.id).active is True
+    assert coordinator_client.get("/people/").status_code == 200
+
+
+# Sites
+
+
+def test_adding_a_site_with_an_unknown_time_zone_is_refused(coordinator_client, db):
+    response = coordinator_client.post_form(
+        "/sites/new", {"name": "Mars Clinic", "timezone": "Mars/Olympus_Mons"}
+    )
+    assert response.status_code == 422
+    assert "Unknown time zone" in text(response)
+    db.session.rollback()
+    assert db.session.scalar(select(Site).where(Site.name == "Mars Clinic")) is None
+
+
+def test_adding_a_site_makes_the_coordinator_serve_it(coordinator_client, coordinator, db):
+    response = coordinator_client.post_form(
+        "/sites/new",
+        {"name": "Northside Clinic", "timezone": "America/Chicago", "address": "1 North St"},
+    )
+    assert response.status_code == 302
+    db.session.rollback()
+    northside = db.session.scalar(select(Site).where(Site.name == "Northside Clinic"))
+    assert northside.timezone == "America/Chicago"
+    assert northside.address == "1 North St"
+    assert northside.id in reload(db, User, coordinator.id).site_ids
+    assert coordinator_client.get(f"/sites/{northside.id}").status_code == 200
+
+
+def test_coordinator_edits_a_site(coordinator_client, site, db):
+    response = coordinator_client.post_form(
+        f"/sites/{site.id}/edit",
+        {"name": "Eastside Family Clinic", "timezone": "America/Detroit", "address": "2 East Rd"},
+    )
+    assert response.status_code == 302
+    edited = reload(db, Site, site.id)
+    assert (edited.name, edited.timezone, edited.address) == (
+        "Eastside Family Clinic",
+        "America/Detroit",
+        "2 East Rd",
+    )
+
+
+def test_editing_a_site_to_an_unknown_time_zone_keeps_the_old_one(coordinator_client, site, db):
+    response = coordinator_client.post_form(
+        f"/sites/{site.id}/edit", {"name": site.name, "timezone": "Nowhere/Special"}
+    )
+    assert response.status_code == 422
+    assert "Unknown time zone" in text(response)
+    assert reload(db, Site, site.id).timezone == "America/New_York"
+
+
+# The patient's own profile
+
+
+def test_patient_edits_their_own_details(patient_client, patient, db):
+    response = patient_client.post_form(
+        "/profile",
+        {
+            "preferred_name": "Patty",
+            "phone": "555-0123",
+            "preferred_language": "Portuguese",
+            "dietary_needs": "no nuts",
+            "accessibility_needs": "large print",
+        },
+    )
+    assert response.status_code == 302
+    page = text(patient_client.get("/profile"))
+    for value in ("Patty", "555-0123", "Portuguese", "no nuts", "large print"):
+        assert value in page
+    saved = reload(db, User, patient.id)
+    assert saved.preferred_name == "Patty"
+    assert saved.phone == "555-0123"
+    assert saved.patient_profile.preferred_language == "Portuguese"
+    assert saved.patient_profile.dietary_needs == "no nuts"
+    assert saved.patient_profile.accessibility_needs == "large print"
+
+
+def test_patient_cannot_change_email_or_date_of_birth_through_profile(patient_client, patient, db):
+    email = patient.email
+    response = patient_client.post_form(
+        "/profile",
+        {
+            "phone": "555-0456",
+            "email": "hijack@example.org",
+            "date_of_birth": "2001-01-01",
+            "given_name": "Mallory",
+            "role": COORDINATOR,
+            "medical_record_number": "MRN-1",
+        },
+    )
+    assert response.status_code == 302
+    saved = reload(db, User, patient.id)
+    assert saved.phone == "555-0456"  # the allowed field is saved
+    assert saved.email == email
+    assert saved.patient_profile.date_of_birth == date(1960, 5, 17)
+    assert saved.given_name == "Pat"
+    assert saved.role == PATIENT
+    assert saved.patient_profile.medical_record_number is None
+
+
+# Dashboards
+
+
+def test_coordinator_dashboard_shows_site_names_and_counts(
+    create_user, sign_in_as, site, other_site
+):
+    coordinator = create_user(COORDINATOR, sites=[site, other_site])
+    for _ in range(3):
+        create_user(PATIENT, sites=[site])
+    create_user(PATIENT, sites=[other_site])
+    create_user(CLINICIAN, sites=[site])
+    page = text(sign_in_as(coordinator).get("/"))
+    assert site.name in page and other_site.name in page
+    east = page[page.index(site.name) :]
+    west = page[page.index(other_site.name) :]
+    assert re.search(r"3 patients.*1 clinicians.*1 coordinators", east, re.S)
+    assert re.search(r"1 patients.*0 clinicians.*1 coordinators", west, re.S)
+
+
+def test_clinician_dashboard_shows_my_upcoming_work(clinician_client):
+    page = text(clinician_client.get("/"))
+    assert "My upcoming work" in page
+    assert "My groups" not in page
+
+
+def test_patient_dashboard_shows_my_groups(patient_client):
+    page = text(patient_client.get("/"))
+    assert "My groups" in page
+    assert "My upcoming work" not in page

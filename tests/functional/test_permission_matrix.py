@@ -1,0 +1,194 @@
+"""Who may call every route: an explicit table checked against the app's URL map."""
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Blueprint
+
+from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
+
+ANYONE = "anyone"
+SIGNED_IN = "signed in"
+STAFF = frozenset({COORDINATOR, CLINICIAN})
+COORDINATORS = frozenset({COORDINATOR})
+PATIENTS = frozenset({PATIENT})
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use an endpoint, and whether its URL names an object of one site."""
+
+    who: str | frozenset
+    of_site: bool = False
+
+
+#: The access rules, written out by hand: a new route must be added here.
+EXPECTED = {
+    "accounts.login": Access(ANYONE),
+    "accounts.logout": Access(SIGNED_IN),
+    "accounts.accept_invitation": Access(ANYONE),
+    "accounts.reset_password": Access(ANYONE),
+    "accounts.forgot_password": Access(ANYONE),
+    "accounts.change_password": Access(SIGNED_IN),
+    "accounts.edit_profile": Access(PATIENTS),
+    "dashboard.home": Access(ANYONE),
+    "dashboard.health": Access(ANYONE),
+    "people.list_people": Access(COORDINATORS),
+    "people.new_person": Access(COORDINATORS),
+    "people.show_person": Access(COORDINATORS, of_site=True),
+    "people.edit_person": Access(COORDINATORS, of_site=True),
+    "people.invite_person": Access(COORDINATORS, of_site=True),
+    "people.set_person_active": Access(COORDINATORS, of_site=True),
+    "sites.list_sites": Access(STAFF),
+    "sites.new_site": Access(COORDINATORS),
+    "sites.show_site": Access(STAFF, of_site=True),
+    "sites.edit_site": Access(COORDINATORS, of_site=True),
+    "sites.show_audit": Access(COORDINATORS, of_site=True),
+}
+
+ACTORS = ["anonymous", "coordinator", "clinician", "patient", "other_site_coordinator"]
+
+
+def expected_outcome(access: Access, actor: str, role: str | None) -> str:
+    """What ``actor`` should get: "allowed", "login", "403" or "404"."""
+    if access.who == ANYONE:
+        return "allowed"
+    if actor == "anonymous":
+        return "login"
+    if access.who != SIGNED_IN and role not in access.who:
+        return "403"
+    if actor == "other_site_coordinator" and access.of_site:
+        return "404"
+    return "allowed"
+
+
+def is_login_redirect(response) -> bool:
+    if response.status_code != 302:
+        return False
+    location = urlsplit(response.headers["Location"])
+    return location.path == "/login" and "next" in parse_qs(location.query)
+
+
+def outcome_matches(expected: str, response) -> bool:
+    status = response.status_code
+    if expected == "login":
+        return is_login_redirect(response)
+    if expected in ("403", "404"):
+        return status == int(expected)
+    return status < 500 and status not in (401, 403, 404, 405) and not is_login_redirect(response)
+
+
+@pytest.fixture
+def world(site, other_site, create_user):
+    """People at ``site`` and a coordinator who serves only ``other_site``."""
+    return {
+        "coordinator": create_user(COORDINATOR, sites=[site]),
+        "clinician": create_user(CLINICIAN, sites=[site]),
+        "patient": create_user(PATIENT, sites=[site]),
+        "other_site_coordinator": create_user(COORDINATOR, sites=[other_site]),
+        "target_patient": create_user(PATIENT, sites=[site]),
+    }
+
+
+def url_for_rule(rule, site, target_patient) -> str:
+    values = {}
+    for argument in rule.arguments:
+        if argument == "user_id":
+            values[argument] = target_patient.id
+        elif argument == "site_id":
+            values[argument] = site.id
+        elif argument == "token":
+            values[argument] = "not-a-real-token"
+        else:
+            raise AssertionError(f"no test value for <{argument}> in {rule.rule}")
+    return rule.build(values, append_unknown=False)[1]
+
+
+def endpoints_in_url_map(app) -> set[str]:
+    return {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+
+
+def test_table_covers_exactly_the_routes_of_the_app(app):
+    endpoints = endpoints_in_url_map(app)
+    assert endpoints - EXPECTED.keys() == set(), "routes without an expected access rule"
+    assert EXPECTED.keys() - endpoints == set(), "expected rules for routes that do not exist"
+
+
+def test_object_routes_are_exactly_those_with_an_id_in_the_url(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        has_id = bool({"user_id", "site_id"} & rule.arguments)
+        assert EXPECTED[rule.endpoint].of_site == has_id, rule.endpoint
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_every_route_answers_each_actor_as_the_table_says(app, world, site, sign_in_as, actor):
+    user = world.get(actor)
+    mismatches = []
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        access = EXPECTED[rule.endpoint]
+        url = url_for_rule(rule, site, world["target_patient"])
+        for method in sorted({"GET", "POST"} & rule.methods):
+            # A fresh sign-in per request: logout and links sent by mail end it.
+            client = app.test_client() if user is None else sign_in_as(user)
+            if method == "GET":
+                response = client.get(url)
+            else:
+                response = client.post_form(url, {})
+            expected = expected_outcome(access, actor, user.role if user else None)
+            checked += 1
+            if not outcome_matches(expected, response):
+                mismatches.append(
+                    f"{method} {url} ({rule.endpoint}): expected {expected}, "
+                    f"got {response.status_code} {response.headers.get('Location', '')}"
+                )
+    assert checked >= len(EXPECTED)
+    assert not mismatches, "\n".join(mismatches)
+
+
+@pytest.fixture
+def app_with_undeclared_view(app):
+    """The app with one extra route that declares no access rule (added before any request)."""
+    extra = Blueprint("undeclared", __name__)
+
+    @extra.get("/undeclared")
+    def undeclared():
+        return "secret page"
+
+    @extra.post("/undeclared")
+    def undeclared_post():
+        return "secret change"
+
+    app.register_blueprint(extra)
+    return app
+
+
+def test_view_without_access_rule_is_refused_to_anonymous(app_with_undeclared_view):
+    client = app_with_undeclared_view.test_client()
+    response = client.get("/undeclared")
+    assert response.status_code == 403
+    assert "secret page" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", [COORDINATOR, CLINICIAN, PATIENT])
+def test_view_without_access_rule_is_refused_even_when_signed_in(
+    app_with_undeclared_view, create_user, sign_in_as, role
+):
+    client = sign_in_as(create_user(role))
+    get = client.get("/undeclared")
+    post = client.post_form("/undeclared", {})
+    assert get.status_code == 403
+    assert "secret page" not in get.get_data(as_text=True)
+    assert post.status_code == 403
+    assert "secret change" not in post.get_data(as_text=True)
+    assert client.get("/account/password").status_code == 200  # still signed in
+
+
+def test_a_new_route_without_a_table_entry_is_noticed(app_with_undeclared_view):
+    missing = endpoints_in_url_map(app_with_undeclared_view) - EXPECTED.keys()
+    assert missing == {"undeclared.undeclared", "undeclared.undeclared_post"}

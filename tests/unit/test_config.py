@@ -1,0 +1,177 @@
+"""Configuration: production refuses weak secrets; argon2id hashing; locked-down cookies."""
+
+import secrets
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+
+from config import UNSAFE_SECRET_KEYS, Config, ProductionConfig, TestingConfig
+from groupvisits import create_app
+from groupvisits.accounts import passwords
+
+PRODUCTION_DATABASE_URL = "postgresql+psycopg://groupvisits:secret@db.example.org/groupvisits"
+
+
+@pytest.fixture
+def production_env(monkeypatch):
+    """An environment fit for production: a random key and a database URL."""
+    key = secrets.token_urlsafe(30)[:40]
+    monkeypatch.setenv("SECRET_KEY", key)
+    monkeypatch.setenv("DATABASE_URL", PRODUCTION_DATABASE_URL)
+    return key
+
+
+# Production refuses to start with an unsafe secret
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("DATABASE_URL", PRODUCTION_DATABASE_URL)
+
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app("production")
+
+
+@pytest.mark.parametrize("unsafe", sorted(UNSAFE_SECRET_KEYS | {"dev"}))
+def test_production_refuses_a_known_development_key(monkeypatch, unsafe):
+    monkeypatch.setenv("SECRET_KEY", unsafe)
+    monkeypatch.setenv("DATABASE_URL", PRODUCTION_DATABASE_URL)
+
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app("production")
+
+
+def test_production_refuses_a_short_key(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(15))  # 30 characters
+    monkeypatch.setenv("DATABASE_URL", PRODUCTION_DATABASE_URL)
+
+    with pytest.raises(RuntimeError, match="at least 32 characters"):
+        create_app(ProductionConfig)
+
+
+def test_production_refuses_to_start_without_database_url(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(20))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+    with pytest.raises(RuntimeError, match="DATABASE_URL"):
+        create_app("production")
+
+
+def test_production_starts_with_a_random_key_and_a_database(production_env):
+    app = create_app("production")
+
+    assert not app.debug
+    assert not app.testing
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_production_app_uses_the_key_and_database_it_checked(production_env):
+    app = create_app(ProductionConfig)
+
+    assert app.config["SECRET_KEY"] == production_env
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == PRODUCTION_DATABASE_URL
+
+
+def test_development_and_testing_do_not_demand_a_secret(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+    assert create_app("testing").config["TESTING"] is True
+    assert create_app("development").config["DEBUG"] is True
+
+
+# Password hashing
+
+
+def test_base_config_uses_strong_argon2id_parameters():
+    assert Config.PASSWORD_HASH_TIME_COST >= 3
+    assert Config.PASSWORD_HASH_MEMORY_COST >= 64 * 1024
+    assert Config.PASSWORD_HASH_PARALLELISM >= 1
+    assert Config.PASSWORD_MIN_LENGTH >= 12
+    assert ProductionConfig.PASSWORD_HASH_TIME_COST == Config.PASSWORD_HASH_TIME_COST
+    assert ProductionConfig.PASSWORD_HASH_MEMORY_COST == Config.PASSWORD_HASH_MEMORY_COST
+
+
+def test_hash_password_with_production_cost_is_argon2id(app):
+    app.config.update(
+        PASSWORD_HASH_TIME_COST=Config.PASSWORD_HASH_TIME_COST,
+        PASSWORD_HASH_MEMORY_COST=Config.PASSWORD_HASH_MEMORY_COST,
+        PASSWORD_HASH_PARALLELISM=Config.PASSWORD_HASH_PARALLELISM,
+    )
+
+    stored = passwords.hash_password("a long and private sentence")
+
+    assert stored.startswith("$argon2id$")
+    assert f"m={Config.PASSWORD_HASH_MEMORY_COST},t={Config.PASSWORD_HASH_TIME_COST}," in stored
+    assert "a long and private sentence" not in stored
+    assert passwords.verify_password(stored, "a long and private sentence")
+    assert not passwords.needs_rehash(stored)
+
+
+def test_hashing_the_same_password_twice_gives_different_hashes(app):
+    assert passwords.hash_password("same password here") != passwords.hash_password(
+        "same password here"
+    )
+
+
+def test_verify_password_accepts_the_right_password_only(app):
+    stored = passwords.hash_password("correct horse battery")
+
+    assert passwords.verify_password(stored, "correct horse battery") is True
+    assert passwords.verify_password(stored, "correct horse batterY") is False
+    assert passwords.verify_password(stored, "") is False
+
+
+def test_verify_password_rejects_a_missing_or_broken_hash(app):
+    assert passwords.verify_password(None, "correct horse battery") is False
+    assert passwords.verify_password(None, "not-a-password") is False
+    assert passwords.verify_password("not a hash at all", "correct horse battery") is False
+
+
+def test_a_hash_with_cheaper_parameters_needs_rehash(app):
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("old password here")
+    app.config.update(
+        PASSWORD_HASH_TIME_COST=Config.PASSWORD_HASH_TIME_COST,
+        PASSWORD_HASH_MEMORY_COST=Config.PASSWORD_HASH_MEMORY_COST,
+        PASSWORD_HASH_PARALLELISM=Config.PASSWORD_HASH_PARALLELISM,
+    )
+
+    assert passwords.needs_rehash(cheap) is True
+    assert passwords.verify_password(cheap, "old password here")
+
+
+def test_testing_config_hashes_cheaply_but_still_with_argon2id(app):
+    assert TestingConfig.PASSWORD_HASH_MEMORY_COST < Config.PASSWORD_HASH_MEMORY_COST
+    assert passwords.hash_password("anything long enough").startswith("$argon2id$")
+
+
+# Session cookies and sign-in lifetime
+
+
+def test_session_cookies_are_http_only_same_site_and_secure():
+    assert Config.SESSION_COOKIE_HTTPONLY is True
+    assert Config.SESSION_COOKIE_SAMESITE == "Lax"
+    assert Config.SESSION_COOKIE_SECURE is True
+    assert Config.REMEMBER_COOKIE_SECURE is True
+    assert ProductionConfig.SESSION_COOKIE_SECURE is True
+
+
+def test_idle_timeout_defaults_to_fifteen_minutes():
+    assert Config.IDLE_TIMEOUT == timedelta(minutes=15)
+    assert Config.IDLE_TIMEOUT < Config.PERMANENT_SESSION_LIFETIME
+
+
+def test_the_sign_in_cookie_is_sent_with_its_protections(client, patient):
+    response = client.post_form(
+        "/login", {"email": patient.email, "password": "correct horse battery"}
+    )
+
+    assert response.status_code == 302
+    cookie = next(
+        header
+        for header in response.headers.getlist("Set-Cookie")
+        if header.startswith("gv_session=")
+    )
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "SameSite=Lax" in cookie
