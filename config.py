@@ -57,6 +57,10 @@ class Config:
 
     #: Address shown in links sent by mail, e.g. https://groupvisits.example.org
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    #: Right-hand side of calendar UIDs; keep it stable for the life of the installation.
+    CALENDAR_UID_DOMAIN = os.environ.get("CALENDAR_UID_DOMAIN", "groupvisits.local")
+    #: Sessions are generated this many days ahead (about 6 months).
+    SCHEDULE_HORIZON_DAYS = int(os.environ.get("SCHEDULE_HORIZON_DAYS", "183"))
 
 
 class DevelopmentConfig(Config):

@@ -89,7 +89,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def register_blueprints(app: Flask) -> None:
     import importlib
 
-    for area in ("accounts", "dashboard", "people", "sites"):
+    for area in ("accounts", "dashboard", "people", "sites", "groups", "schedule", "roster"):
         views = importlib.import_module(f"groupvisits.{area}.views")
         app.register_blueprint(views.bp)
 

@@ -110,6 +110,22 @@ def create_user(
         click.echo(f"Invitation queued. Link (works once): {link}")
 
 
+@bp.cli.command("extend-schedules")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="How far ahead (default SCHEDULE_HORIZON_DAYS, about 6 months).",
+)
+def extend_schedules(days: int | None) -> None:
+    """Create the sessions of every open group up to the horizon (safe to run daily)."""
+    from groupvisits.schedule.services import extend_all
+
+    created = extend_all(days=days)
+    db.session.commit()
+    click.echo(f"Created {created} sessions.")
+
+
 @bp.cli.command("send-mail")
 def send_mail() -> None:
     """Send the messages waiting in the outbox (safe to run every minute)."""

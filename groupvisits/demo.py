@@ -1,12 +1,13 @@
 """Demo data: a small living clinic for trying GroupVisits out."""
 
 import random
-from datetime import date
+from datetime import date, time, timedelta
 
 from groupvisits.accounts import passwords
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT, PatientProfile, User
 from groupvisits.extensions import db
 from groupvisits.sites.models import Site
+from groupvisits.timeutil import utcnow
 
 DEMO_DOMAIN = "riverside.example.org"
 DEMO_SITE = "Riverside Community Clinic"
@@ -138,4 +139,65 @@ def load_demo(*, password: str) -> Site:
         )
         db.session.add(patient)
     db.session.flush()
+    load_demo_groups(site)
     return site
+
+
+#: Three monthly evening groups of two hours with a shared meal.
+DEMO_GROUPS = [
+    {
+        "name": "Tuesday evening diabetes group",
+        "calendar_name": "Tuesday evening group",
+        "focus": "type 2 diabetes",
+        "description": "Living well with type 2 diabetes: food, movement, medicines and "
+        "each other. A shared meal is part of every session.",
+        "modality": "in_person",
+        "location": "Community room, 2nd floor",
+        "rule": ("monthly", "TU", 2),
+        "start_time": time(17, 30),
+    },
+    {
+        "name": "Thursday heart health group",
+        "calendar_name": "Thursday evening group",
+        "focus": "high blood pressure and heart health",
+        "description": "Blood pressure, salt, stress and sleep, with a dietitian and a "
+        "pharmacist at every session.",
+        "modality": "in_person",
+        "location": "Teaching kitchen, ground floor",
+        "rule": ("monthly", "TH", 1),
+        "start_time": time(18, 0),
+    },
+    {
+        "name": "Grupo de diabetes en español",
+        "calendar_name": "Wednesday evening group",
+        "focus": "type 2 diabetes (Spanish-speaking)",
+        "description": "Sesiones en español, en persona o por video.",
+        "modality": "hybrid",
+        "location": "Community room, 2nd floor",
+        "video_url": "https://video.riverside.example.org/grupo-miercoles",
+        "rule": ("monthly", "WE", 3),
+        "start_time": time(17, 0),
+    },
+]
+
+
+def load_demo_groups(site: Site) -> list:
+    """Create the demo groups with four months of history and six months ahead."""
+    from groupvisits.groups import services as groups
+    from groupvisits.schedule import recurrence
+    from groupvisits.schedule import services as schedule
+
+    today = utcnow().date()
+    start = (today.replace(day=1) - timedelta(days=100)).replace(day=1)
+    created = []
+    for spec in DEMO_GROUPS:
+        fields = {k: v for k, v in spec.items() if k not in ("rule", "start_time")}
+        fields.update(length_minutes=120, min_members=8, target_members=12, max_members=15)
+        group = groups.create_group(site, fields, actor=None)
+        group.status = "active"
+        pattern, weekday, nth = spec["rule"]
+        group.recurrence_rule = recurrence.build_rule(pattern, weekday, nth)
+        group.schedule_start_date, group.schedule_start_time = start, spec["start_time"]
+        schedule.generate_sessions(group, until=schedule.horizon(today), since=start)
+        created.append(group)
+    return created

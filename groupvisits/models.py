@@ -2,11 +2,20 @@
 
 from groupvisits.accounts.models import Invitation, PatientProfile, SignIn, User, user_sites
 from groupvisits.audit import AuditEvent
+from groupvisits.groups.models import GroupPlanSegment, VisitGroup
 from groupvisits.mail.models import OutboxMessage
+from groupvisits.roster.models import Membership
+from groupvisits.schedule.models import CalendarFeed, GroupSession, SessionSegment
 from groupvisits.sites.models import Site
 
 __all__ = [
     "AuditEvent",
+    "CalendarFeed",
+    "GroupPlanSegment",
+    "GroupSession",
+    "Membership",
+    "SessionSegment",
+    "VisitGroup",
     "Invitation",
     "OutboxMessage",
     "PatientProfile",

@@ -13,6 +13,9 @@ from flask_login import current_user
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, User
 from groupvisits.extensions import db, login_manager
+from groupvisits.groups.models import VisitGroup
+from groupvisits.schedule import participation
+from groupvisits.schedule.models import GroupSession
 from groupvisits.sites.models import Site
 
 #: Attribute set on view functions by the access decorators.
@@ -119,6 +122,25 @@ def can_view_audit(user: User, site: Site) -> bool:
     return can_manage_site(user, site)
 
 
+def can_view_group(user: User, group: VisitGroup) -> bool:
+    """Staff of the group's site see it; patients see the groups they belong to."""
+    if not user.is_authenticated:
+        return False
+    if user.is_staff:
+        return group.site_id in user.site_ids
+    return group.id in member_group_ids(user)
+
+
+def can_manage_group(user: User, group: VisitGroup) -> bool:
+    """Coordinators of the group's site run it: details, schedule, sessions."""
+    return user.is_authenticated and user.is_coordinator and group.site_id in user.site_ids
+
+
+def member_group_ids(user: User) -> set[int]:
+    """Groups a patient takes part in (filled in by the roster)."""
+    return participation.group_ids_of_patient(user)
+
+
 def require(allowed: bool) -> None:
     """Abort with 403 unless ``allowed``."""
     if not allowed:
@@ -149,6 +171,26 @@ def get_user_or_404(user_id: int, *, manage: bool = False) -> User:
     return user
 
 
+def get_group_or_404(group_id: int, *, manage: bool = False) -> VisitGroup:
+    """A group the current user may see (and run, with ``manage``)."""
+    group = db.session.get(VisitGroup, group_id)
+    if group is None or not can_view_group(current_user, group):
+        abort(404)
+    if manage:
+        require(can_manage_group(current_user, group))
+    return group
+
+
+def get_session_or_404(session_id: int, *, manage: bool = False) -> GroupSession:
+    """A session of a group the current user may see (and run, with ``manage``)."""
+    group_session = db.session.get(GroupSession, session_id)
+    if group_session is None or not can_view_group(current_user, group_session.group):
+        abort(404)
+    if manage:
+        require(can_manage_group(current_user, group_session.group))
+    return group_session
+
+
 #: Predicates exposed to templates, so that templates never restate a rule.
 TEMPLATE_PREDICATES = {
     "can_manage_site": can_manage_site,
@@ -156,6 +198,8 @@ TEMPLATE_PREDICATES = {
     "can_manage_user": can_manage_user,
     "can_view_audit": can_view_audit,
     "serves_site": serves_site,
+    "can_view_group": can_view_group,
+    "can_manage_group": can_manage_group,
 }
 
 

@@ -10,7 +10,7 @@ import itertools
 import os
 import re
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, time, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -179,6 +179,59 @@ def create_user(app, site):
         )
         _db.session.commit()
         return user
+
+    return make
+
+
+@pytest.fixture
+def create_group(app, site):
+    """Make an active group: ``create_group(site, rule=..., start=..., at=..., **fields)``.
+
+    With ``rule`` (an RRULE body such as "FREQ=MONTHLY;BYDAY=2TU") the group gets
+    a schedule starting at ``start`` (default today) at local time ``at``
+    (default 17:00), and sessions up to ``until`` (default 6 months ahead).
+    """
+
+    def make(
+        group_site=None,
+        *,
+        rule: str | None = "FREQ=MONTHLY;BYDAY=2TU",
+        start=None,
+        at=time(17, 0),
+        until=None,
+        since=None,
+        **fields,
+    ):
+        from groupvisits.groups import services as groups
+        from groupvisits.schedule import services as schedule
+
+        values = {
+            "name": f"Evening group {next(_counter)}",
+            "calendar_name": "Group visit",
+            "focus": "type 2 diabetes",
+            "modality": "in_person",
+            "location": "Community room",
+            "length_minutes": 120,
+            "min_members": 8,
+            "target_members": 12,
+            "max_members": 15,
+            "census_warning_days": 14,
+        }
+        values.update(fields)
+        status = values.pop("status", "active")
+        group = groups.create_group(group_site or site, values, actor=None)
+        group.status = status
+        if rule:
+            group.recurrence_rule = rule
+            group.schedule_start_date = start or date.today()
+            group.schedule_start_time = at
+            schedule.generate_sessions(
+                group,
+                until=until or date.today() + timedelta(days=183),
+                since=since or group.schedule_start_date,
+            )
+        _db.session.commit()
+        return group
 
     return make
 

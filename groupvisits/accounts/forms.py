@@ -25,6 +25,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from groupvisits.accounts.models import DISCIPLINES, ROLE_LABELS
+from groupvisits.formutil import options
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -65,7 +66,7 @@ class ChangePasswordForm(SetPasswordForm):
 class UserForm(FlaskForm):
     """A coordinator creates or edits an account."""
 
-    role = SelectField("Role", choices=list(ROLE_LABELS.items()), validators=[InputRequired()])
+    role = SelectField("Role", choices=options(ROLE_LABELS.items()), validators=[InputRequired()])
     given_name = StringField("Given name", validators=[DataRequired(), Length(max=80)])
     family_name = StringField("Family name", validators=[DataRequired(), Length(max=80)])
     preferred_name = StringField(
@@ -78,7 +79,7 @@ class UserForm(FlaskForm):
     sites = MultiCheckboxField("Sites", coerce=int, validators=[DataRequired("Choose a site.")])
     discipline = SelectField(
         "Discipline (clinicians)",
-        choices=[("", "—")] + list(DISCIPLINES.items()),
+        choices=options([("", "—")] + list(DISCIPLINES.items())),
         validators=[Optional()],
     )
     training_year = IntegerField(

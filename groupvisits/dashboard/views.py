@@ -1,13 +1,20 @@
 """The home page: a dashboard that fits the signed-in person's role."""
 
+from datetime import timedelta
+
 from flask import redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from groupvisits.accounts.models import User, user_sites
 from groupvisits.dashboard import bp
 from groupvisits.extensions import db
+from groupvisits.groups.models import VisitGroup
 from groupvisits.permissions import public
+from groupvisits.schedule import participation
+from groupvisits.schedule.models import GroupSession
+from groupvisits.timeutil import utcnow
 
 
 @bp.get("/")
@@ -27,9 +34,35 @@ def home():
         for site_id, role, count in rows:
             counts.setdefault(site_id, {})[role] = count
         return render_template("dashboard/coordinator.html", counts=counts)
+    upcoming = _upcoming_sessions(participation.group_ids_for(current_user))
     if current_user.is_clinician:
-        return render_template("dashboard/clinician.html", upcoming=[])
-    return render_template("dashboard/patient.html", groups=[])
+        return render_template("dashboard/clinician.html", upcoming=upcoming)
+    groups = db.session.scalars(
+        select(VisitGroup)
+        .where(VisitGroup.id.in_(participation.group_ids_of_patient(current_user)))
+        .order_by(VisitGroup.name)
+    ).all()
+    return render_template("dashboard/patient.html", groups=groups, upcoming=upcoming)
+
+
+def _upcoming_sessions(group_ids: set[int], limit: int = 10) -> list[GroupSession]:
+    """The next sessions of these groups, cancelled ones included so nobody travels in vain."""
+    if not group_ids:
+        return []
+    now = utcnow()
+    return list(
+        db.session.scalars(
+            select(GroupSession)
+            .where(
+                GroupSession.group_id.in_(group_ids),
+                GroupSession.ends_at >= now,
+                GroupSession.starts_at < now + timedelta(days=92),
+            )
+            .options(selectinload(GroupSession.group))
+            .order_by(GroupSession.starts_at)
+            .limit(limit)
+        )
+    )
 
 
 @bp.get("/healthz")

@@ -11,6 +11,7 @@ from groupvisits.accounts.forms import ConfirmForm, UserForm
 from groupvisits.accounts.models import COORDINATOR, PATIENT, ROLE_LABELS, User, user_sites
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
+from groupvisits.formutil import options
 from groupvisits.mail import services as mail
 from groupvisits.people import bp
 from groupvisits.permissions import get_user_or_404, roles
@@ -19,8 +20,8 @@ from groupvisits.sites.models import Site
 PAGE_SIZE = 50
 
 
-def _site_choices() -> list[tuple[int, str]]:
-    return [(site.id, site.name) for site in current_user.sites]
+def _site_choices():
+    return options((site.id, site.name) for site in current_user.sites)
 
 
 @bp.get("/")
@@ -74,7 +75,7 @@ def new_person():
     if request.method == "GET":
         requested = request.args.get("role", PATIENT)
         form.role.data = requested if requested in ROLE_LABELS else PATIENT
-        form.sites.data = [site_id for site_id, _ in form.sites.choices[:1]]
+        form.sites.data = [choice.value for choice in form.sites.choices[:1]]
     if form.validate_on_submit():
         try:
             user = services.create_user(actor=current_user, **_user_fields(form))

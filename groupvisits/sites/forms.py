@@ -5,6 +5,7 @@ from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaFi
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from groupvisits.audit import ACTIONS
+from groupvisits.formutil import options
 from groupvisits.timeutil import is_valid_timezone
 
 
@@ -35,7 +36,7 @@ class AuditFilterForm(FlaskForm):
     patient = SelectField("Patient", coerce=int, validators=[Optional()])
     actor = SelectField("Done by", coerce=int, validators=[Optional()])
     action = SelectField(
-        "Action", choices=[("", "Any")] + list(ACTIONS.items()), validators=[Optional()]
+        "Action", choices=options([("", "Any")] + list(ACTIONS.items())), validators=[Optional()]
     )
     since = DateField("From (date)", validators=[Optional()])
     until = DateField("To (date, inclusive)", validators=[Optional()])

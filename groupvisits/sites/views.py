@@ -12,6 +12,7 @@ from groupvisits import audit
 from groupvisits.accounts.models import COORDINATOR, PATIENT, User, user_sites
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
+from groupvisits.formutil import options
 from groupvisits.permissions import STAFF, get_site_or_404, roles
 from groupvisits.sites import bp, services
 from groupvisits.sites.forms import AuditFilterForm, SiteForm
@@ -104,12 +105,13 @@ def show_audit(site_id):
         .order_by(User.family_name, User.given_name)
     ).all()
     form = AuditFilterForm(request.args)
-    form.patient.choices = [(0, "Any patient")] + [
-        (p.id, f"{p.family_name}, {p.given_name}") for p in people if p.is_patient
-    ]
-    form.actor.choices = [(0, "Anyone")] + [
-        (p.id, f"{p.family_name}, {p.given_name}") for p in people
-    ]
+    form.patient.choices = options(
+        [(0, "Any patient")]
+        + [(p.id, f"{p.family_name}, {p.given_name}") for p in people if p.is_patient]
+    )
+    form.actor.choices = options(
+        [(0, "Anyone")] + [(p.id, f"{p.family_name}, {p.given_name}") for p in people]
+    )
     events = []
     if form.validate():
         zone = ZoneInfo(site.timezone)

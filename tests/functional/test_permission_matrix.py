@@ -21,6 +21,10 @@ class Access:
 
     who: str | frozenset
     of_site: bool = False
+    #: Patients reach it only for groups they belong to (the test's patient belongs to none).
+    members: bool = False
+    #: A public route behind a secret token: a wrong token is refused with 400 or 404.
+    token: bool = False
 
 
 #: The access rules, written out by hand: a new route must be added here.
@@ -45,13 +49,35 @@ EXPECTED = {
     "sites.show_site": Access(STAFF, of_site=True),
     "sites.edit_site": Access(COORDINATORS, of_site=True),
     "sites.show_audit": Access(COORDINATORS, of_site=True),
+    "groups.list_groups": Access(STAFF),
+    "groups.new_group": Access(COORDINATORS),
+    "groups.show_group": Access(SIGNED_IN, of_site=True, members=True),
+    "groups.edit_group": Access(COORDINATORS, of_site=True),
+    "groups.change_status": Access(COORDINATORS, of_site=True),
+    "groups.edit_schedule": Access(COORDINATORS, of_site=True),
+    "groups.edit_plan": Access(COORDINATORS, of_site=True),
+    "schedule.show_session": Access(SIGNED_IN, of_site=True, members=True),
+    "schedule.edit_session": Access(COORDINATORS, of_site=True),
+    "schedule.cancel_session": Access(COORDINATORS, of_site=True),
+    "schedule.restore_session": Access(COORDINATORS, of_site=True),
+    "schedule.new_session": Access(COORDINATORS, of_site=True),
+    "schedule.edit_session_plan": Access(COORDINATORS, of_site=True),
+    "schedule.month_calendar": Access(STAFF, of_site=True),
+    "schedule.session_ics": Access(SIGNED_IN, of_site=True, members=True),
+    "schedule.my_calendar": Access(SIGNED_IN),
+    "schedule.renew_feed": Access(SIGNED_IN),
+    "schedule.revoke_feed": Access(SIGNED_IN),
+    "schedule.user_feed": Access(ANYONE, token=True),
+    "schedule.group_feed": Access(ANYONE, of_site=True, token=True),
 }
 
 ACTORS = ["anonymous", "coordinator", "clinician", "patient", "other_site_coordinator"]
 
 
 def expected_outcome(access: Access, actor: str, role: str | None) -> str:
-    """What ``actor`` should get: "allowed", "login", "403" or "404"."""
+    """What ``actor`` should get: "allowed", "login", "403", "404" or "bad token"."""
+    if access.token:
+        return "bad token"
     if access.who == ANYONE:
         return "allowed"
     if actor == "anonymous":
@@ -59,6 +85,8 @@ def expected_outcome(access: Access, actor: str, role: str | None) -> str:
     if access.who != SIGNED_IN and role not in access.who:
         return "403"
     if actor == "other_site_coordinator" and access.of_site:
+        return "404"
+    if role == PATIENT and access.members:
         return "404"
     return "allowed"
 
@@ -76,25 +104,40 @@ def outcome_matches(expected: str, response) -> bool:
         return is_login_redirect(response)
     if expected in ("403", "404"):
         return status == int(expected)
+    if expected == "bad token":
+        return status in (400, 404)
     return status < 500 and status not in (401, 403, 404, 405) and not is_login_redirect(response)
 
 
 @pytest.fixture
-def world(site, other_site, create_user):
-    """People at ``site`` and a coordinator who serves only ``other_site``."""
+def world(site, other_site, create_user, create_group):
+    """People at ``site``, a group there with a session, and a coordinator of ``other_site``."""
+    group = create_group(site)
     return {
         "coordinator": create_user(COORDINATOR, sites=[site]),
         "clinician": create_user(CLINICIAN, sites=[site]),
         "patient": create_user(PATIENT, sites=[site]),
         "other_site_coordinator": create_user(COORDINATOR, sites=[other_site]),
         "target_patient": create_user(PATIENT, sites=[site]),
+        "group": group,
+        "group_session": create_group_session_for(group),
     }
 
 
-def url_for_rule(rule, site, target_patient) -> str:
+def create_group_session_for(group):
+    from groupvisits.schedule import services as schedule
+
+    return schedule.next_sessions([group.id], schedule.utcnow())[group.id]
+
+
+def url_for_rule(rule, site, target_patient, world=None) -> str:
     values = {}
     for argument in rule.arguments:
-        if argument == "user_id":
+        if argument == "group_id":
+            values[argument] = world["group"].id
+        elif argument == "session_id":
+            values[argument] = world["group_session"].id
+        elif argument == "user_id":
             values[argument] = target_patient.id
         elif argument == "site_id":
             values[argument] = site.id
@@ -119,7 +162,7 @@ def test_object_routes_are_exactly_those_with_an_id_in_the_url(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        has_id = bool({"user_id", "site_id"} & rule.arguments)
+        has_id = bool({"user_id", "site_id", "group_id", "session_id"} & rule.arguments)
         assert EXPECTED[rule.endpoint].of_site == has_id, rule.endpoint
 
 
@@ -132,7 +175,7 @@ def test_every_route_answers_each_actor_as_the_table_says(app, world, site, sign
         if rule.endpoint == "static":
             continue
         access = EXPECTED[rule.endpoint]
-        url = url_for_rule(rule, site, world["target_patient"])
+        url = url_for_rule(rule, site, world["target_patient"], world)
         for method in sorted({"GET", "POST"} & rule.methods):
             # A fresh sign-in per request: logout and links sent by mail end it.
             client = app.test_client() if user is None else sign_in_as(user)

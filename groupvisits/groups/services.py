@@ -1,0 +1,190 @@
+"""Rules for groups: creating, editing, pausing, closing, and their default plan."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from groupvisits.accounts.models import User
+from groupvisits.errors import NotAllowed, ValidationFailed
+from groupvisits.extensions import db
+from groupvisits.groups.models import (
+    CLOSED,
+    DEFAULT_PLAN,
+    MODALITIES,
+    STATUSES,
+    GroupPlanSegment,
+    VisitGroup,
+)
+from groupvisits.schedule import services as schedule
+from groupvisits.schedule.models import GroupSession
+from groupvisits.sites.models import Site
+from groupvisits.timeutil import utcnow
+
+#: Fields a coordinator edits on the group form.
+EDITABLE = (
+    "name",
+    "calendar_name",
+    "focus",
+    "description",
+    "modality",
+    "location",
+    "video_url",
+    "length_minutes",
+    "min_members",
+    "target_members",
+    "max_members",
+    "census_warning_days",
+)
+
+#: Words that must not appear in a calendar name: calendars leave the clinic.
+CONDITION_WORDS = (
+    "diabet",
+    "hiv",
+    "cancer",
+    "depress",
+    "obes",
+    "pregnan",
+    "prenatal",
+    "hypertens",
+    "heart",
+    "kidney",
+    "renal",
+    "copd",
+    "asthma",
+    "addict",
+    "substance",
+    "opioid",
+    "alcohol",
+    "mental",
+    "psych",
+    "pain",
+    "weight",
+    "dementia",
+    "hepatitis",
+)
+
+
+def _check_coordinator(site: Site, actor: User | None) -> None:
+    if actor is not None and not (actor.is_coordinator and site.id in actor.site_ids):
+        raise NotAllowed("Only coordinators of this site manage its groups.")
+
+
+def check_fields(fields: dict) -> None:
+    """:raises ValidationFailed: census out of order, bad length, modality without a place."""
+    low, target, high = fields["min_members"], fields["target_members"], fields["max_members"]
+    if not (1 <= low <= target <= high):
+        raise ValidationFailed("The minimum, target and maximum must go up in that order.")
+    if not 60 <= fields["length_minutes"] <= 180:
+        raise ValidationFailed("A group visit lasts between 60 and 180 minutes.")
+    if fields["modality"] not in MODALITIES:
+        raise ValidationFailed("Choose in person, virtual or hybrid.")
+    if fields["modality"] in ("virtual", "hybrid") and not fields.get("video_url"):
+        raise ValidationFailed("A virtual or hybrid group needs a video link.")
+    if fields["modality"] in ("in_person", "hybrid") and not fields.get("location"):
+        raise ValidationFailed("An in-person or hybrid group needs a location.")
+    check_calendar_name(fields.get("calendar_name") or "Group visit")
+
+
+def check_calendar_name(name: str) -> None:
+    """:raises ValidationFailed: the calendar name hints at a condition."""
+    lowered = name.lower()
+    if any(word in lowered for word in CONDITION_WORDS):
+        raise ValidationFailed(
+            "The calendar name leaves the clinic (phones, shared calendars): "
+            "keep it neutral, such as “Group visit” or “Tuesday evening group”."
+        )
+
+
+def create_group(site: Site, fields: dict, *, actor: User | None) -> VisitGroup:
+    """Create a group in planning, with the default session plan."""
+    _check_coordinator(site, actor)
+    check_fields(fields)
+    group = VisitGroup(site=site, **{k: fields[k] for k in EDITABLE if k in fields})
+    group.calendar_name = (group.calendar_name or "").strip() or "Group visit"
+    group.plan = [
+        GroupPlanSegment(position=i, kind=kind, name=name, minutes=minutes)
+        for i, (kind, name, minutes) in enumerate(DEFAULT_PLAN)
+    ]
+    scale = group.length_minutes / 120
+    if scale < 1:
+        for segment in group.plan:
+            segment.minutes = max(5, int(segment.minutes * scale) // 5 * 5)
+    db.session.add(group)
+    db.session.flush()
+    return group
+
+
+def update_group(group: VisitGroup, fields: dict, *, actor: User) -> list[GroupSession]:
+    """Edit a group; a new default length applies to future sessions not edited by hand.
+
+    Returns the future sessions whose length changed.
+    """
+    _check_coordinator(group.site, actor)
+    check_fields(fields)
+    old_length = group.length_minutes
+    for key in EDITABLE:
+        if key in fields:
+            setattr(group, key, fields[key])
+    group.calendar_name = (group.calendar_name or "").strip() or "Group visit"
+    changed = []
+    if group.length_minutes != old_length:
+        if sum(s.minutes for s in group.plan) > group.length_minutes:
+            raise ValidationFailed(
+                "The group's session plan is longer than the new length. Shorten the plan first."
+            )
+        future = db.session.scalars(
+            select(GroupSession).where(
+                GroupSession.group_id == group.id,
+                GroupSession.starts_at > utcnow(),
+                GroupSession.edited.is_(False),
+            )
+        ).all()
+        for group_session in future:
+            if group_session.planned_minutes <= group.length_minutes:
+                group_session.ends_at = group_session.starts_at + timedelta(
+                    minutes=group.length_minutes
+                )
+                group_session.sequence += 1
+                changed.append(group_session)
+    db.session.flush()
+    return changed
+
+
+def set_status(group: VisitGroup, status: str, *, actor: User, reason: str = "") -> int:
+    """Activate, pause or close a group. Closing cancels its future sessions.
+
+    A paused group gets no new sessions; those already planned stay until
+    cancelled one by one.
+
+    Returns the number of sessions cancelled.
+    """
+    _check_coordinator(group.site, actor)
+    if status not in STATUSES:
+        raise ValidationFailed("Unknown status.")
+    if group.status == CLOSED and status != CLOSED:
+        raise ValidationFailed("A closed group stays closed; create a new group instead.")
+    group.status = status
+    cancelled = 0
+    if status == CLOSED:
+        future = db.session.scalars(
+            select(GroupSession).where(
+                GroupSession.group_id == group.id, GroupSession.starts_at > utcnow()
+            )
+        ).all()
+        for group_session in future:
+            if not group_session.is_cancelled:
+                schedule._cancel(group_session, reason.strip() or "The group has closed.")
+                cancelled += 1
+    db.session.flush()
+    return cancelled
+
+
+def set_group_plan(group: VisitGroup, segments: list[tuple[str, str, int]], *, actor: User):
+    """Replace the default plan; sessions created from now on copy it."""
+    _check_coordinator(group.site, actor)
+    schedule.check_plan(segments, group.length_minutes)
+    group.plan = [
+        GroupPlanSegment(position=i, kind=kind, name=name.strip(), minutes=minutes)
+        for i, (kind, name, minutes) in enumerate(segments)
+    ]
+    db.session.flush()

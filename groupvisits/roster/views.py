@@ -1,0 +1,3 @@
+"""Routes for rosters, RSVPs and check-in."""
+
+from groupvisits.roster import bp  # noqa: F401

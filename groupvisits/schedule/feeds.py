@@ -1,0 +1,124 @@
+"""Secret calendar subscriptions: who sees which sessions in their calendar program."""
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from groupvisits import audit
+from groupvisits.accounts.models import User
+from groupvisits.extensions import db
+from groupvisits.groups.models import VisitGroup
+from groupvisits.mail.services import external_url
+from groupvisits.schedule import ical, participation
+from groupvisits.schedule.models import CalendarFeed, GroupSession
+from groupvisits.timeutil import utcnow
+
+#: A feed shows this much of the past, and everything planned.
+FEED_HISTORY = timedelta(days=366)
+
+
+def active_feed(user: User) -> CalendarFeed | None:
+    return db.session.scalar(
+        select(CalendarFeed).where(
+            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
+        )
+    )
+
+
+def renew_feed(user: User) -> CalendarFeed:
+    """A new secret address (256 random bits); any earlier one stops working."""
+    revoke_feeds(user)
+    feed = CalendarFeed(user=user, token=secrets.token_urlsafe(32))
+    db.session.add(feed)
+    db.session.flush()
+    return feed
+
+
+def revoke_feeds(user: User) -> None:
+    db.session.execute(
+        update(CalendarFeed)
+        .where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire_all()
+
+
+def feed_for_token(token: str) -> CalendarFeed | None:
+    """The live feed behind a token, if the token and its owner are still good."""
+    if not token or len(token) > 64:
+        return None
+    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token == token))
+    if feed is None or feed.revoked_at is not None or not feed.user.active:
+        return None
+    return feed
+
+
+def feed_urls(feed: CalendarFeed) -> dict[str, str]:
+    https = external_url("schedule.user_feed", token=feed.token)
+    return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
+
+
+def group_feed_urls(user: User, feed: CalendarFeed) -> list[tuple[VisitGroup, str]]:
+    """Per-group feed addresses, for staff."""
+    if not user.is_staff:
+        return []
+    groups = db.session.scalars(
+        select(VisitGroup)
+        .where(VisitGroup.site_id.in_(user.site_ids), VisitGroup.status != "closed")
+        .order_by(VisitGroup.name)
+    ).all()
+    return [
+        (group, external_url("schedule.group_feed", token=feed.token, group_id=group.id))
+        for group in groups
+    ]
+
+
+def _sessions(group_ids, now: datetime) -> list[GroupSession]:
+    if not group_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(GroupSession)
+            .where(
+                GroupSession.group_id.in_(group_ids),
+                GroupSession.starts_at >= now - FEED_HISTORY,
+            )
+            .options(selectinload(GroupSession.group).selectinload(VisitGroup.site))
+            .order_by(GroupSession.starts_at)
+        )
+    )
+
+
+def _session_url(group_session: GroupSession) -> str:
+    return external_url("schedule.show_session", session_id=group_session.id)
+
+
+def user_feed_body(feed: CalendarFeed, *, domain: str, now: datetime) -> bytes:
+    """The person's own sessions as iCalendar; a patient's read is audited."""
+    user = feed.user
+    sessions = _sessions(participation.group_ids_for(user), now)
+    feed.last_used_at = now
+    if user.is_patient:
+        audit.record(user, "calendar", user, "calendar_feed", feed.id)
+    return ical.build_calendar(
+        sessions,
+        name="Group visits",
+        domain=domain,
+        stamp=now,
+        url_for_session=_session_url,
+    )
+
+
+def group_feed_body(feed: CalendarFeed, group: VisitGroup, *, domain: str, now: datetime) -> bytes:
+    """Every session of one group, for a staff member of its site."""
+    feed.last_used_at = now
+    return ical.build_calendar(
+        _sessions([group.id], now),
+        name=group.calendar_name,
+        domain=domain,
+        stamp=now,
+        url_for_session=_session_url,
+    )

@@ -1,0 +1,147 @@
+"""Sessions (one meeting of a group), their plan, and calendar subscriptions."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from groupvisits.accounts.models import User
+from groupvisits.extensions import db
+from groupvisits.groups.models import SEGMENT_KINDS, VisitGroup
+from groupvisits.timeutil import UTCDateTime, utcnow
+
+SCHEDULED, CANCELLED = "scheduled", "cancelled"
+
+
+class GroupSession(db.Model):
+    """One meeting of a group at a date and time (never call an instance ``session``)."""
+
+    __tablename__ = "group_sessions"
+    __table_args__ = (
+        # One session per occurrence of the rule: generation is idempotent.
+        UniqueConstraint("group_id", "occurrence_key"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint(f"status IN {(SCHEDULED, CANCELLED)!r}", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("visit_groups.id", ondelete="CASCADE"), index=True
+    )
+    #: The rule's local occurrence this session stands for ("2026-12-08T17:00");
+    #: None for an extra session added by hand.
+    occurrence_key: Mapped[str | None] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default=SCHEDULED)
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    #: Moved, cancelled or added by a coordinator: a rule change leaves it alone.
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_extra: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Overrides of the group's place; empty means "as the group".
+    location: Mapped[str] = mapped_column(String(200), default="")
+    video_url: Mapped[str] = mapped_column(String(500), default="")
+    theme: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    #: iCalendar SEQUENCE: raised on every change of time, place or status.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    group: Mapped[VisitGroup] = relationship()
+    segments: Mapped[list["SessionSegment"]] = relationship(
+        back_populates="group_session",
+        order_by="SessionSegment.position",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == CANCELLED
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.group.site.timezone)
+
+    @property
+    def local_start(self) -> datetime:
+        return self.starts_at.astimezone(self.timezone)
+
+    @property
+    def local_end(self) -> datetime:
+        return self.ends_at.astimezone(self.timezone)
+
+    @property
+    def length_minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+    @property
+    def place(self) -> str:
+        return self.location or self.group.location
+
+    @property
+    def link(self) -> str:
+        return self.video_url or self.group.video_url
+
+    @property
+    def planned_minutes(self) -> int:
+        return sum(segment.minutes for segment in self.segments)
+
+    def timeline(self) -> list[tuple["SessionSegment", datetime, datetime]]:
+        """Each segment with its local start and end times."""
+        rows, start = [], self.local_start
+        for segment in self.segments:
+            end = start + timedelta(minutes=segment.minutes)
+            rows.append((segment, start, end))
+            start = end
+        return rows
+
+    def __repr__(self) -> str:
+        return f"<GroupSession {self.id} group={self.group_id} {self.starts_at:%Y-%m-%d %H:%M}Z>"
+
+
+class SessionSegment(db.Model):
+    """One step of a session's timeline (arrival, conversation, meal, one-on-ones...)."""
+
+    __tablename__ = "session_segments"
+    __table_args__ = (CheckConstraint("minutes BETWEEN 1 AND 180", name="minutes_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("group_sessions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(80))
+    minutes: Mapped[int] = mapped_column(Integer)
+
+    group_session: Mapped[GroupSession] = relationship(back_populates="segments")
+
+    @property
+    def kind_label(self) -> str:
+        return SEGMENT_KINDS.get(self.kind, self.kind)
+
+
+class CalendarFeed(db.Model):
+    """A person's secret calendar subscription address; revoked feeds stop answering."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: 256 random bits, URL-safe; the feed's whole secret.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,37 @@
+"""Who takes part in which groups and sessions: the basis of dashboards and feeds."""
+
+from sqlalchemy import select
+
+from groupvisits.accounts.models import User
+from groupvisits.extensions import db
+from groupvisits.groups.models import VisitGroup
+
+
+def group_ids_of_patient(patient: User) -> set[int]:
+    """The groups a patient belongs to (as a member, or waiting for a place).
+
+    Membership lives in the roster; until a patient is enrolled, none.
+    """
+    from groupvisits.roster.models import CURRENT, Membership
+
+    return set(
+        db.session.scalars(
+            select(Membership.group_id).where(
+                Membership.patient_id == patient.id, Membership.status.in_(CURRENT)
+            )
+        )
+    )
+
+
+def group_ids_of_staff(user: User) -> set[int]:
+    """The groups a staff member works in: those of the sites they serve."""
+    return set(
+        db.session.scalars(select(VisitGroup.id).where(VisitGroup.site_id.in_(user.site_ids)))
+    )
+
+
+def group_ids_for(user: User) -> set[int]:
+    """The groups whose sessions ``user`` takes part in."""
+    if user.is_patient:
+        return group_ids_of_patient(user)
+    return group_ids_of_staff(user)

@@ -1,0 +1,349 @@
+"""Rules of the schedule: generating, moving, cancelling and planning sessions."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from groupvisits.accounts.models import User
+from groupvisits.errors import NotAllowed, ValidationFailed
+from groupvisits.extensions import db
+from groupvisits.groups.models import SEGMENT_KINDS, VisitGroup
+from groupvisits.schedule import recurrence
+from groupvisits.schedule.models import CANCELLED, SCHEDULED, GroupSession, SessionSegment
+from groupvisits.timeutil import utcnow
+
+#: How far ahead sessions exist, by default.
+DEFAULT_HORIZON_DAYS = 183
+
+
+@dataclass
+class RuleChangeReport:
+    """What a change of a group's rule did to its future sessions."""
+
+    moved: list[tuple[GroupSession, datetime]] = field(default_factory=list)
+    added: list[GroupSession] = field(default_factory=list)
+    cancelled: list[GroupSession] = field(default_factory=list)
+    kept: list[GroupSession] = field(default_factory=list)  # edited by hand, left alone
+
+
+def _check_coordinator(group: VisitGroup, actor: User | None) -> None:
+    if actor is not None and not (actor.is_coordinator and group.site_id in actor.site_ids):
+        raise NotAllowed("Only coordinators of this group's site can change its sessions.")
+
+
+def _copy_plan(group: VisitGroup) -> list[SessionSegment]:
+    return [
+        SessionSegment(position=s.position, kind=s.kind, name=s.name, minutes=s.minutes)
+        for s in group.plan
+    ]
+
+
+def _new_session(group: VisitGroup, local_start: datetime, *, key: str | None) -> GroupSession:
+    starts_at = recurrence.to_utc(local_start, group.site.timezone)
+    return GroupSession(
+        group=group,
+        occurrence_key=key,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=group.length_minutes),
+        status=SCHEDULED,
+        segments=_copy_plan(group),
+    )
+
+
+def rule_occurrences(group: VisitGroup, window_start: date, window_end: date) -> list[datetime]:
+    """Local start times the group's rule gives within the window."""
+    if not group.has_schedule:
+        return []
+    return recurrence.local_occurrences(
+        group.recurrence_rule,
+        group.schedule_start_date,
+        group.schedule_start_time,
+        until=group.schedule_until,
+        count=group.schedule_count,
+        window_start=max(window_start, group.schedule_start_date),
+        window_end=window_end,
+    )
+
+
+def generate_sessions(
+    group: VisitGroup, *, until: date, since: date | None = None, today: date | None = None
+) -> list[GroupSession]:
+    """Create the sessions of the rule up to ``until`` that do not exist yet.
+
+    Idempotent: an occurrence that already has a session (even a moved or
+    cancelled one) is skipped, and the database refuses a duplicate anyway.
+    ``since`` (default today) lets demo data and imports create past sessions.
+    """
+    today = today or utcnow().date()
+    since = since or today
+    if not group.is_open or not group.has_schedule:
+        return []
+    existing = set(
+        db.session.scalars(
+            select(GroupSession.occurrence_key).where(
+                GroupSession.group_id == group.id, GroupSession.occurrence_key.is_not(None)
+            )
+        )
+    )
+    created = []
+    for local_start in rule_occurrences(group, since, until):
+        key = recurrence.occurrence_key(local_start)
+        if key in existing:
+            continue
+        created.append(_new_session(group, local_start, key=key))
+        existing.add(key)
+    db.session.add_all(created)
+    if group.generated_until is None or group.generated_until < until:
+        group.generated_until = until
+    db.session.flush()
+    return created
+
+
+def horizon(today: date | None = None, days: int | None = None) -> date:
+    """The last date sessions are generated for (SCHEDULE_HORIZON_DAYS ahead)."""
+    if days is None:
+        days = current_app.config.get("SCHEDULE_HORIZON_DAYS", DEFAULT_HORIZON_DAYS)
+    return (today or utcnow().date()) + timedelta(days=days)
+
+
+def extend_all(*, today: date | None = None, days: int | None = None) -> int:
+    """Generate every open group's sessions up to the horizon; safe to run daily."""
+    until = horizon(today, days)
+    groups = db.session.scalars(select(VisitGroup).where(VisitGroup.recurrence_rule != "")).all()
+    return sum(len(generate_sessions(group, until=until, today=today)) for group in groups)
+
+
+def change_rule(
+    group: VisitGroup,
+    *,
+    rule: str,
+    start_date: date,
+    start_time: time,
+    until: date | None,
+    count: int | None,
+    actor: User | None,
+    now: datetime | None = None,
+    horizon_days: int | None = None,
+) -> RuleChangeReport:
+    """Set a new rule; move, add or cancel future sessions not edited by hand.
+
+    Future rule-made sessions keep their identity (and so their RSVPs): the
+    first of them takes the first new occurrence, and so on. Surplus ones are
+    cancelled, never deleted, so that calendars learn of it.
+    """
+    _check_coordinator(group, actor)
+    if until and until < start_date:
+        raise ValidationFailed("The schedule cannot end before it starts.")
+    now = now or utcnow()
+    group.recurrence_rule, group.schedule_start_date = rule, start_date
+    group.schedule_start_time, group.schedule_until, group.schedule_count = (
+        start_time,
+        until,
+        count,
+    )
+    report = RuleChangeReport()
+    future = db.session.scalars(
+        select(GroupSession)
+        .where(GroupSession.group_id == group.id, GroupSession.starts_at > now)
+        .order_by(GroupSession.starts_at)
+    ).all()
+    report.kept = [s for s in future if s.edited or s.is_extra]
+    kept_keys = {s.occurrence_key for s in report.kept if s.occurrence_key}
+    movable = [s for s in future if not (s.edited or s.is_extra) and s.status == SCHEDULED]
+    # Sessions an earlier rule change cancelled are history: free their occurrence.
+    retired = [s for s in future if not (s.edited or s.is_extra) and s.status == CANCELLED]
+    end = max(horizon(now.date(), horizon_days), group.generated_until or now.date())
+    local_now = now.astimezone(ZoneInfo(group.site.timezone)).replace(tzinfo=None)
+    wanted = [
+        occurrence
+        for occurrence in rule_occurrences(group, now.date(), end)
+        if occurrence > local_now and recurrence.occurrence_key(occurrence) not in kept_keys
+    ]
+    # Free the keys first, so that reassigning them never clashes on the unique constraint.
+    for group_session in movable + retired:
+        group_session.occurrence_key = None
+    db.session.flush()
+    for group_session, local_start in zip(movable, wanted, strict=False):
+        starts_at = recurrence.to_utc(local_start, group.site.timezone)
+        group_session.occurrence_key = recurrence.occurrence_key(local_start)
+        if starts_at != group_session.starts_at:
+            report.moved.append((group_session, group_session.starts_at))
+            group_session.starts_at = starts_at
+            group_session.ends_at = starts_at + timedelta(minutes=group.length_minutes)
+            group_session.sequence += 1
+    for group_session in movable[len(wanted) :]:
+        _cancel(group_session, "The group's schedule changed.")
+        report.cancelled.append(group_session)
+    for local_start in wanted[len(movable) :]:
+        new = _new_session(group, local_start, key=recurrence.occurrence_key(local_start))
+        db.session.add(new)
+        report.added.append(new)
+    group.generated_until = end
+    db.session.flush()
+    return report
+
+
+def _cancel(group_session: GroupSession, reason: str) -> None:
+    if group_session.status != CANCELLED:
+        group_session.status = CANCELLED
+        group_session.cancel_reason = reason
+        group_session.sequence += 1
+
+
+def cancel_session(group_session: GroupSession, reason: str, *, actor: User) -> None:
+    """Cancel one session with a reason; it stays on calendars as cancelled.
+
+    :raises ValidationFailed: no reason given, or already cancelled.
+    """
+    _check_coordinator(group_session.group, actor)
+    if not reason.strip():
+        raise ValidationFailed("Give a reason: members and staff will see it.")
+    if group_session.is_cancelled:
+        raise ValidationFailed("This session is already cancelled.")
+    _cancel(group_session, reason.strip())
+    group_session.edited = True
+    db.session.flush()
+
+
+def restore_session(group_session: GroupSession, *, actor: User) -> None:
+    """Undo a cancellation."""
+    _check_coordinator(group_session.group, actor)
+    if not group_session.is_cancelled:
+        raise ValidationFailed("This session is not cancelled.")
+    group_session.status = SCHEDULED
+    group_session.cancel_reason = ""
+    group_session.sequence += 1
+    db.session.flush()
+
+
+def move_session(
+    group_session: GroupSession,
+    *,
+    local_start: datetime,
+    length_minutes: int,
+    location: str,
+    video_url: str,
+    theme: str,
+    notes: str,
+    actor: User,
+) -> bool:
+    """Change one session's time, place, theme or notes. Returns True if it moved.
+
+    A change of time or place raises the calendar SEQUENCE and marks the
+    session as edited by hand, so later rule changes leave it alone.
+    """
+    group = group_session.group
+    _check_coordinator(group, actor)
+    if not 30 <= length_minutes <= 240:
+        raise ValidationFailed("A session lasts between 30 and 240 minutes.")
+    starts_at = recurrence.to_utc(local_start, group.site.timezone)
+    ends_at = starts_at + timedelta(minutes=length_minutes)
+    if sum(s.minutes for s in group_session.segments) > length_minutes:
+        raise ValidationFailed(
+            "The session plan is longer than the new length. Shorten the plan first."
+        )
+    changed = (
+        starts_at != group_session.starts_at
+        or ends_at != group_session.ends_at
+        or location.strip() != group_session.location
+        or video_url.strip() != group_session.video_url
+    )
+    group_session.theme, group_session.notes = theme.strip(), notes.strip()
+    if changed:
+        group_session.starts_at, group_session.ends_at = starts_at, ends_at
+        group_session.location, group_session.video_url = location.strip(), video_url.strip()
+        group_session.sequence += 1
+        group_session.edited = True
+    db.session.flush()
+    return changed
+
+
+def add_extra_session(
+    group: VisitGroup, *, local_start: datetime, length_minutes: int, actor: User, theme: str = ""
+) -> GroupSession:
+    """Add a session outside the rule (a make-up date, say)."""
+    _check_coordinator(group, actor)
+    if not 30 <= length_minutes <= 240:
+        raise ValidationFailed("A session lasts between 30 and 240 minutes.")
+    group_session = _new_session(group, local_start, key=None)
+    group_session.ends_at = group_session.starts_at + timedelta(minutes=length_minutes)
+    group_session.is_extra = group_session.edited = True
+    group_session.theme = theme.strip()
+    if group_session.planned_minutes > length_minutes:
+        group_session.segments = []
+    db.session.add(group_session)
+    db.session.flush()
+    return group_session
+
+
+def check_plan(segments: list[tuple[str, str, int]], length_minutes: int) -> None:
+    """:raises ValidationFailed: unknown kinds, bad lengths, or a plan longer than the session."""
+    total = 0
+    for kind, name, minutes in segments:
+        if kind not in SEGMENT_KINDS:
+            raise ValidationFailed(f"Unknown kind of segment {kind!r}.")
+        if not name.strip():
+            raise ValidationFailed("Every segment needs a name.")
+        if not 1 <= minutes <= 180:
+            raise ValidationFailed(f"“{name}” must last between 1 and 180 minutes.")
+        total += minutes
+    if total > length_minutes:
+        raise ValidationFailed(
+            f"The plan takes {total} minutes but the session lasts {length_minutes}. "
+            "Shorten a segment or lengthen the session."
+        )
+    if sum(1 for kind, _, _ in segments if kind == "one_on_one") > 1:
+        raise ValidationFailed("A plan has at most one one-on-one window.")
+
+
+def set_session_plan(
+    group_session: GroupSession, segments: list[tuple[str, str, int]], *, actor: User
+) -> None:
+    """Replace one session's timeline."""
+    _check_coordinator(group_session.group, actor)
+    check_plan(segments, group_session.length_minutes)
+    group_session.segments = [
+        SessionSegment(position=i, kind=kind, name=name.strip(), minutes=minutes)
+        for i, (kind, name, minutes) in enumerate(segments)
+    ]
+    db.session.flush()
+
+
+def sessions_between(group_ids: list[int], start: datetime, end: datetime):
+    """A select of the sessions of these groups starting in [start, end)."""
+    return (
+        select(GroupSession)
+        .where(
+            GroupSession.group_id.in_(group_ids),
+            GroupSession.starts_at >= start,
+            GroupSession.starts_at < end,
+        )
+        .order_by(GroupSession.starts_at)
+    )
+
+
+def next_sessions(group_ids: list[int], now: datetime) -> dict[int, GroupSession]:
+    """The next scheduled session of each group, in one query."""
+    if not group_ids:
+        return {}
+    first = (
+        select(GroupSession.group_id, func.min(GroupSession.starts_at).label("starts_at"))
+        .where(
+            GroupSession.group_id.in_(group_ids),
+            GroupSession.starts_at >= now,
+            GroupSession.status == SCHEDULED,
+        )
+        .group_by(GroupSession.group_id)
+        .subquery()
+    )
+    rows = db.session.scalars(
+        select(GroupSession).join(
+            first,
+            (GroupSession.group_id == first.c.group_id)
+            & (GroupSession.starts_at == first.c.starts_at),
+        )
+    ).all()
+    return {row.group_id: row for row in rows}

@@ -1,0 +1,310 @@
+"""Routes for sessions, the month calendar and calendar feeds."""
+
+import calendar as monthgrid
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from groupvisits import audit
+from groupvisits.accounts.forms import ConfirmForm
+from groupvisits.accounts.models import COORDINATOR
+from groupvisits.errors import GroupVisitsError
+from groupvisits.extensions import db
+from groupvisits.groups.forms import PlanForm
+from groupvisits.groups.models import VisitGroup
+from groupvisits.groups.views import _fill_plan_form
+from groupvisits.permissions import (
+    STAFF,
+    get_group_or_404,
+    get_session_or_404,
+    get_site_or_404,
+    public,
+    roles,
+    signed_in,
+)
+from groupvisits.schedule import bp, feeds, ical, services
+from groupvisits.schedule import census as census_rules
+from groupvisits.schedule.forms import CancelForm, ExtraSessionForm, SessionForm
+from groupvisits.schedule.models import GroupSession
+from groupvisits.timeutil import utcnow
+
+ICS_TYPE = "text/calendar; charset=utf-8"
+
+
+@bp.get("/sessions/<int:session_id>")
+@signed_in
+def show_session(session_id):
+    """One session: when and where, its plan, its census."""
+    group_session = get_session_or_404(session_id)
+    census = census_rules.census_for(
+        [group_session], census_rules.counts_for([group_session.id]), now=utcnow()
+    )[group_session.id]
+    return render_template(
+        "schedule/session.html",
+        group_session=group_session,
+        group=group_session.group,
+        census=census,
+        cancel_form=CancelForm(),
+    )
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@roles(COORDINATOR)
+def edit_session(session_id):
+    """Move one session, change its place, theme or notes."""
+    group_session = get_session_or_404(session_id, manage=True)
+    form = SessionForm()
+    if request.method == "GET":
+        local = group_session.local_start
+        form.date.data, form.start_time.data = local.date(), local.time()
+        form.length_minutes.data = group_session.length_minutes
+        form.location.data, form.video_url.data = group_session.location, group_session.video_url
+        form.theme.data, form.notes.data = group_session.theme, group_session.notes
+    if form.validate_on_submit():
+        try:
+            moved = services.move_session(
+                group_session,
+                local_start=datetime.combine(form.date.data, form.start_time.data),
+                length_minutes=form.length_minutes.data,
+                location=form.location.data or "",
+                video_url=form.video_url.data or "",
+                theme=form.theme.data or "",
+                notes=form.notes.data or "",
+                actor=current_user,
+            )
+        except GroupVisitsError as exc:
+            form.date.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("Saved. Calendars will show the change." if moved else "Saved.", "success")
+            return redirect(url_for("schedule.show_session", session_id=group_session.id))
+    return render_template("schedule/session_form.html", form=form, group_session=group_session), (
+        422 if form.errors else 200
+    )
+
+
+@bp.post("/sessions/<int:session_id>/cancel")
+@roles(COORDINATOR)
+def cancel_session(session_id):
+    """Cancel one session, with a reason everyone sees."""
+    group_session = get_session_or_404(session_id, manage=True)
+    form = CancelForm()
+    if form.validate_on_submit():
+        try:
+            services.cancel_session(group_session, form.reason.data, actor=current_user)
+        except GroupVisitsError as exc:
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash("The session is cancelled. Calendars will show it as cancelled.", "success")
+    else:
+        flash(" ".join(form.reason.errors) or "Give a reason.", "warning")
+    return redirect(url_for("schedule.show_session", session_id=group_session.id))
+
+
+@bp.post("/sessions/<int:session_id>/restore")
+@roles(COORDINATOR)
+def restore_session(session_id):
+    """Undo the cancellation of a session."""
+    group_session = get_session_or_404(session_id, manage=True)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.restore_session(group_session, actor=current_user)
+        except GroupVisitsError as exc:
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash("The session is back on.", "success")
+    return redirect(url_for("schedule.show_session", session_id=group_session.id))
+
+
+@bp.route("/groups/<int:group_id>/sessions/new", methods=["GET", "POST"])
+@roles(COORDINATOR)
+def new_session(group_id):
+    """Add an extra session outside the group's rule."""
+    group = get_group_or_404(group_id, manage=True)
+    form = ExtraSessionForm()
+    if request.method == "GET":
+        form.length_minutes.data = group.length_minutes
+        form.start_time.data = group.schedule_start_time
+    if form.validate_on_submit():
+        try:
+            group_session = services.add_extra_session(
+                group,
+                local_start=datetime.combine(form.date.data, form.start_time.data),
+                length_minutes=form.length_minutes.data,
+                theme=form.theme.data or "",
+                actor=current_user,
+            )
+        except GroupVisitsError as exc:
+            form.date.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("The extra session is added.", "success")
+            return redirect(url_for("schedule.show_session", session_id=group_session.id))
+    return render_template("schedule/extra_form.html", form=form, group=group), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/sessions/<int:session_id>/plan", methods=["GET", "POST"])
+@roles(COORDINATOR)
+def edit_session_plan(session_id):
+    """Change the timeline of one session."""
+    group_session = get_session_or_404(session_id, manage=True)
+    form = PlanForm()
+    if request.method == "GET":
+        _fill_plan_form(form, group_session.segments)
+    if form.validate_on_submit():
+        try:
+            services.set_session_plan(group_session, form.rows(), actor=current_user)
+        except GroupVisitsError as exc:
+            form.segments.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("The session plan is saved.", "success")
+            return redirect(url_for("schedule.show_session", session_id=group_session.id))
+    return render_template(
+        "groups/plan.html",
+        form=form,
+        group=group_session.group,
+        length=group_session.length_minutes,
+        owner=group_session,
+    ), (422 if form.errors else 200)
+
+
+@bp.get("/sites/<int:site_id>/calendar")
+@roles(*STAFF)
+def month_calendar(site_id):
+    """A month of a site's sessions, week by week, in the site's local time."""
+    site = get_site_or_404(site_id)
+    zone = ZoneInfo(site.timezone)
+    today = utcnow().astimezone(zone).date()
+    try:
+        year, month = (int(part) for part in request.args.get("month", "").split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        if request.args.get("month"):
+            abort(400, "Give the month as YYYY-MM, for example 2026-12.")
+        first = today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    start = datetime.combine(first, time.min, zone).astimezone(UTC)
+    end = datetime.combine(following, time.min, zone).astimezone(UTC)
+    group_ids = list(db.session.scalars(select(VisitGroup.id).where(VisitGroup.site_id == site.id)))
+    sessions = db.session.scalars(
+        services.sessions_between(group_ids, start, end).options(selectinload(GroupSession.group))
+    ).all()
+    by_day: dict[date, list[GroupSession]] = {}
+    for group_session in sessions:
+        by_day.setdefault(group_session.local_start.date(), []).append(group_session)
+    weeks = monthgrid.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    return render_template(
+        "schedule/month.html",
+        site=site,
+        first=first,
+        weeks=weeks,
+        by_day=by_day,
+        today=today,
+        previous=(first - timedelta(days=1)).strftime("%Y-%m"),
+        following=following.strftime("%Y-%m"),
+    )
+
+
+# Calendar files and feeds
+
+
+@bp.get("/sessions/<int:session_id>/calendar.ics")
+@signed_in
+def session_ics(session_id):
+    """Download one session as an .ics file."""
+    group_session = get_session_or_404(session_id)
+    if current_user.is_patient:
+        audit.record(current_user, "calendar", current_user, "group_session", group_session.id)
+        db.session.commit()
+    body = ical.build_calendar(
+        [group_session],
+        name=group_session.group.calendar_name,
+        domain=_uid_domain(),
+        stamp=utcnow(),
+    )
+    return Response(
+        body,
+        content_type=ICS_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="group-visit.ics"'},
+    )
+
+
+@bp.get("/calendar")
+@signed_in
+def my_calendar():
+    """The signed-in person's calendar subscription: addresses, renew, revoke."""
+    feed = feeds.active_feed(current_user)
+    return render_template(
+        "schedule/my_calendar.html",
+        feed=feed,
+        urls=feeds.feed_urls(feed) if feed else None,
+        group_urls=feeds.group_feed_urls(current_user, feed) if feed else [],
+    )
+
+
+@bp.post("/calendar/feed")
+@signed_in
+def renew_feed():
+    """Create (or replace) the secret feed address; any older address stops working."""
+    if not _csrf_ok():
+        abort(400)
+    feeds.renew_feed(current_user)
+    db.session.commit()
+    flash("Your calendar address is ready. Any older address no longer works.", "success")
+    return redirect(url_for("schedule.my_calendar"))
+
+
+@bp.post("/calendar/feed/revoke")
+@signed_in
+def revoke_feed():
+    """Turn the secret feed address off."""
+    if not _csrf_ok():
+        abort(400)
+    feeds.revoke_feeds(current_user)
+    db.session.commit()
+    flash("Your calendar address is turned off.", "success")
+    return redirect(url_for("schedule.my_calendar"))
+
+
+@bp.get("/feeds/<token>.ics")
+@public
+def user_feed(token):
+    """The sessions a person takes part in, for their calendar program."""
+    feed = feeds.feed_for_token(token)
+    if feed is None:
+        abort(404)
+    body = feeds.user_feed_body(feed, domain=_uid_domain(), now=utcnow())
+    db.session.commit()
+    return Response(body, content_type=ICS_TYPE)
+
+
+@bp.get("/feeds/<token>/groups/<int:group_id>.ics")
+@public
+def group_feed(token, group_id):
+    """All sessions of one group, for its staff."""
+    feed = feeds.feed_for_token(token)
+    if feed is None or not feed.user.is_staff:
+        abort(404)
+    group = db.session.get(VisitGroup, group_id)
+    if group is None or group.site_id not in feed.user.site_ids:
+        abort(404)
+    body = feeds.group_feed_body(feed, group, domain=_uid_domain(), now=utcnow())
+    db.session.commit()
+    return Response(body, content_type=ICS_TYPE)
+
+
+def _uid_domain() -> str:
+    return current_app.config["CALENDAR_UID_DOMAIN"]
+
+
+def _csrf_ok() -> bool:
+    return ConfirmForm().validate_on_submit()
