@@ -65,8 +65,7 @@ def record(
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    if not ip_address and has_request_context():
-        ip_address = request.remote_addr or ""
+    ip_address = ip_address or request_ip()
     event = AuditEvent(
         actor_id=actor.id if actor else None,
         action=action,
@@ -77,6 +76,11 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def request_ip() -> str:
+    """The client address of the current request, if any."""
+    return (request.remote_addr or "") if has_request_context() else ""
 
 
 def events_for_sites(

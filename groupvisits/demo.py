@@ -139,7 +139,8 @@ def load_demo(*, password: str) -> Site:
         )
         db.session.add(patient)
     db.session.flush()
-    load_demo_groups(site)
+    groups = load_demo_groups(site)
+    load_demo_rosters(groups, rng)
     return site
 
 
@@ -201,3 +202,82 @@ def load_demo_groups(site: Site) -> list:
         schedule.generate_sessions(group, until=schedule.horizon(today), since=start)
         created.append(group)
     return created
+
+
+#: Which demo patients (by number) belong to which demo group; the first is full.
+DEMO_ROSTERS = [list(range(1, 18)), list(range(18, 28)), [7, 9, 12] + list(range(24, 31))]
+
+
+def load_demo_rosters(groups: list, rng: random.Random) -> None:
+    """Members (one group full, two waiting), agreements, RSVPs and past attendance."""
+    from sqlalchemy import select
+
+    from groupvisits.accounts.models import User
+    from groupvisits.roster import services as roster
+    from groupvisits.roster.models import ARRIVED, EXCUSED, LATE, NO, NO_SHOW, YES, Attendance
+    from groupvisits.schedule.models import GroupSession
+
+    now = utcnow()
+    patients = {
+        int(user.email[7:9]): user
+        for user in db.session.scalars(
+            select(User).where(User.email.like(f"patient%@{DEMO_DOMAIN}"))
+        )
+    }
+    for group, numbers in zip(groups, DEMO_ROSTERS, strict=True):
+        agreement = roster.publish_agreement(group, roster.DEFAULT_AGREEMENT, actor=None)
+        members = []
+        for number in numbers:
+            membership = roster.enrol(group, patients[number], actor=None, now=now)
+            if membership.status == "active":
+                members.append(membership)
+        sessions = db.session.scalars(
+            select(GroupSession)
+            .where(GroupSession.group_id == group.id)
+            .order_by(GroupSession.starts_at)
+        ).all()
+        past = [s for s in sessions if s.starts_at < now]
+        upcoming = [s for s in sessions if s.starts_at >= now][:1]
+        for membership in members:
+            patient = membership.patient
+            db.session.add(
+                roster.AgreementAcceptance(
+                    agreement_id=agreement.id,
+                    patient_id=patient.id,
+                    method="app" if rng.random() < 0.8 else "paper",
+                    accepted_on=(past[0].starts_at if past else now).date(),
+                )
+            )
+            for group_session in past:
+                answer = YES if rng.random() < 0.85 else NO
+                came = rng.random()
+                check_in = (
+                    (ARRIVED if came < 0.75 else LATE if came < 0.85 else NO_SHOW)
+                    if answer == YES
+                    else (EXCUSED if came < 0.5 else None)
+                )
+                db.session.add(
+                    Attendance(
+                        session_id=group_session.id,
+                        patient_id=patient.id,
+                        membership_id=membership.id,
+                        rsvp=answer,
+                        answered_at=group_session.starts_at,
+                        check_in=check_in,
+                        checked_in_at=group_session.starts_at if check_in else None,
+                        mode="in_person" if check_in in (ARRIVED, LATE) else None,
+                    )
+                )
+            for group_session in upcoming:
+                if rng.random() < 0.7:
+                    db.session.add(
+                        Attendance(
+                            session_id=group_session.id,
+                            patient_id=patient.id,
+                            membership_id=membership.id,
+                            rsvp=YES if rng.random() < 0.8 else "maybe",
+                            brings_support_person=rng.random() < 0.15,
+                            answered_at=now,
+                        )
+                    )
+    db.session.flush()

@@ -4,11 +4,21 @@ from groupvisits.accounts.models import Invitation, PatientProfile, SignIn, User
 from groupvisits.audit import AuditEvent
 from groupvisits.groups.models import GroupPlanSegment, VisitGroup
 from groupvisits.mail.models import OutboxMessage
-from groupvisits.roster.models import Membership
+from groupvisits.roster.models import (
+    AgreementAcceptance,
+    Attendance,
+    GroupAgreement,
+    Membership,
+    MembershipEvent,
+)
 from groupvisits.schedule.models import CalendarFeed, GroupSession, SessionSegment
 from groupvisits.sites.models import Site
 
 __all__ = [
+    "AgreementAcceptance",
+    "Attendance",
+    "GroupAgreement",
+    "MembershipEvent",
     "AuditEvent",
     "CalendarFeed",
     "GroupPlanSegment",

@@ -191,6 +191,32 @@ def get_session_or_404(session_id: int, *, manage: bool = False) -> GroupSession
     return group_session
 
 
+def can_view_membership(user: User, membership) -> bool:
+    """The patient themself, and staff of the group's site."""
+    if not user.is_authenticated:
+        return False
+    if user.is_patient:
+        return membership.patient_id == user.id
+    return membership.group.site_id in user.site_ids
+
+
+def get_membership_or_404(membership_id: int, *, manage: bool = False, own: bool = False):
+    """A membership the current user may see.
+
+    ``manage``: only coordinators of the group's site; ``own``: only its patient.
+    """
+    from groupvisits.roster.models import Membership
+
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or not can_view_membership(current_user, membership):
+        abort(404)
+    if manage:
+        require(can_manage_group(current_user, membership.group))
+    if own:
+        require(membership.patient_id == current_user.id)
+    return membership
+
+
 #: Predicates exposed to templates, so that templates never restate a rule.
 TEMPLATE_PREDICATES = {
     "can_manage_site": can_manage_site,

@@ -42,7 +42,10 @@ def home():
         .where(VisitGroup.id.in_(participation.group_ids_of_patient(current_user)))
         .order_by(VisitGroup.name)
     ).all()
-    return render_template("dashboard/patient.html", groups=groups, upcoming=upcoming)
+    from groupvisits.roster.my_views import rsvp_context
+
+    context = rsvp_context(current_user, upcoming[:3])
+    return render_template("dashboard/patient.html", groups=groups, **context)
 
 
 def _upcoming_sessions(group_ids: set[int], limit: int = 10) -> list[GroupSession]:

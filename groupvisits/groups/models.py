@@ -72,6 +72,10 @@ class VisitGroup(db.Model):
     max_members: Mapped[int] = mapped_column(Integer, default=15)
     #: Warn when a session this many days ahead is expected below the minimum.
     census_warning_days: Mapped[int] = mapped_column(Integer, default=14)
+    #: Members answer until this many days before the session (1 = the day before).
+    rsvp_deadline_days: Mapped[int] = mapped_column(Integer, default=1)
+    #: A place offered to the first on the waitlist is held this long.
+    offer_hold_hours: Mapped[int] = mapped_column(Integer, default=72)
     status: Mapped[str] = mapped_column(String(20), default=PLANNING)
 
     #: RFC 5545 RRULE (without DTSTART), e.g. "FREQ=MONTHLY;BYDAY=2TU"; empty = no schedule.

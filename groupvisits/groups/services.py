@@ -122,11 +122,25 @@ def update_group(group: VisitGroup, fields: dict, *, actor: User) -> list[GroupS
     _check_coordinator(group.site, actor)
     check_fields(fields)
     old_length = group.length_minutes
+    old_place = (group.location, group.video_url)
     for key in EDITABLE:
         if key in fields:
             setattr(group, key, fields[key])
     group.calendar_name = (group.calendar_name or "").strip() or "Group visit"
     changed = []
+    moved_place = set()
+    if (group.location, group.video_url) != old_place:
+        # Sessions that take the group's place move with it: calendars must learn of it.
+        for group_session in db.session.scalars(
+            select(GroupSession).where(
+                GroupSession.group_id == group.id, GroupSession.starts_at > utcnow()
+            )
+        ):
+            if (not group_session.location and group.location != old_place[0]) or (
+                not group_session.video_url and group.video_url != old_place[1]
+            ):
+                group_session.sequence += 1
+                moved_place.add(group_session.id)
     if group.length_minutes != old_length:
         if sum(s.minutes for s in group.plan) > group.length_minutes:
             raise ValidationFailed(
@@ -144,7 +158,8 @@ def update_group(group: VisitGroup, fields: dict, *, actor: User) -> list[GroupS
                 group_session.ends_at = group_session.starts_at + timedelta(
                     minutes=group.length_minutes
                 )
-                group_session.sequence += 1
+                if group_session.id not in moved_place:
+                    group_session.sequence += 1
                 changed.append(group_session)
     db.session.flush()
     return changed

@@ -60,6 +60,7 @@ def new_group():
         else:
             db.session.commit()
             flash(f"{group.name} is created. Now set its schedule.", "success")
+            _flash_size_note(form)
             return redirect(url_for("groups.edit_schedule", group_id=group.id))
     return render_template("groups/form.html", form=form, group=None), _status(form)
 
@@ -111,6 +112,7 @@ def edit_group(group_id):
         else:
             db.session.commit()
             flash("Saved.", "success")
+            _flash_size_note(form)
             if changed:
                 flash(f"{len(changed)} upcoming sessions now have the new length.", "info")
             return redirect(url_for("groups.show_group", group_id=group.id))
@@ -228,6 +230,13 @@ def _flash_report(group: VisitGroup, report: schedule.RuleChangeReport) -> None:
         flash(f"{len(report.cancelled)} sessions no longer fit the rule and are cancelled.", "info")
     if report.kept:
         flash(f"{len(report.kept)} sessions edited by hand were left as they are.", "info")
+
+
+def _flash_size_note(form: GroupForm) -> None:
+    """The form's note on an unusual census, which a redirect would otherwise hide."""
+    note = form.unusual_size_note()
+    if note:
+        flash(f"This size is unusual. {note}", "info")
 
 
 def _group_fields(form: GroupForm) -> dict:

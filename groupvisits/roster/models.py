@@ -1,8 +1,20 @@
 """Membership of patients in groups, with its history and the waitlist."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from groupvisits.accounts.models import User
@@ -48,6 +60,15 @@ class Membership(db.Model):
             postgresql_where=text(f"status IN {CURRENT!r}"),
             sqlite_where=text(f"status IN {CURRENT!r}"),
         ),
+        # Waitlist positions are unique within a group.
+        Index(
+            "uq_memberships_waitlist_position",
+            "group_id",
+            "waitlist_position",
+            unique=True,
+            postgresql_where=text("waitlist_position IS NOT NULL"),
+            sqlite_where=text("waitlist_position IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,3 +101,133 @@ class Membership(db.Model):
     @property
     def is_current(self) -> bool:
         return self.status in CURRENT
+
+
+class MembershipEvent(db.Model):
+    """One step in a membership's history: enrolled, offered, moved on the waitlist..."""
+
+    __tablename__ = "membership_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE"), index=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: e.g. "enrolled", "waitlisted", "offered", "offer declined", "moved", "ended".
+    kind: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    actor: Mapped[User | None] = relationship()
+
+
+class GroupAgreement(db.Model):
+    """One version of a group's confidentiality agreement."""
+
+    __tablename__ = "group_agreements"
+    __table_args__ = (UniqueConstraint("group_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("visit_groups.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class AgreementAcceptance(db.Model):
+    """A patient accepted one version of an agreement, in the app or on paper."""
+
+    __tablename__ = "agreement_acceptances"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "patient_id"),
+        CheckConstraint("method IN ('app', 'paper')", name="method_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(
+        ForeignKey("group_agreements.id", ondelete="CASCADE"), index=True
+    )
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    #: When the patient accepted (for paper: the date written on the form).
+    accepted_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    agreement: Mapped[GroupAgreement] = relationship()
+
+
+YES, NO, MAYBE = "yes", "no", "maybe"
+ANSWERS = {YES: "Yes, I'll come", MAYBE: "Maybe", NO: "No, I can't come"}
+ARRIVED, LATE, NO_SHOW, EXCUSED = "arrived", "late", "no_show", "excused"
+CHECK_INS = {ARRIVED: "Arrived", LATE: "Late", NO_SHOW: "No-show", EXCUSED: "Excused"}
+#: Check-ins that count as attending.
+ATTENDED = (ARRIVED, LATE)
+
+
+class Attendance(db.Model):
+    """One person's answer and check-in for one session (members and drop-ins)."""
+
+    __tablename__ = "attendances"
+    __table_args__ = (
+        UniqueConstraint("session_id", "patient_id"),
+        CheckConstraint("rsvp IS NULL OR rsvp IN ('yes', 'no', 'maybe')", name="rsvp_known"),
+        CheckConstraint(
+            "check_in IS NULL OR check_in IN ('arrived', 'late', 'no_show', 'excused')",
+            name="check_in_known",
+        ),
+        CheckConstraint("mode IS NULL OR mode IN ('in_person', 'virtual')", name="mode_known"),
+        CheckConstraint(
+            "vitals_source IS NULL OR vitals_source IN ('patient', 'staff')",
+            name="vitals_source_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("group_sessions.id", ondelete="CASCADE"), index=True
+    )
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    #: None for a drop-in (a patient added to this one session only).
+    membership_id: Mapped[int | None] = mapped_column(
+        ForeignKey("memberships.id", ondelete="SET NULL")
+    )
+    is_drop_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: yes / no / maybe; None = no answer yet.
+    rsvp: Mapped[str | None] = mapped_column(String(10))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: A family member or carer comes too: one more seat and one more meal.
+    brings_support_person: Mapped[bool] = mapped_column(Boolean, default=False)
+    check_in: Mapped[str | None] = mapped_column(String(10))
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    mode: Mapped[str | None] = mapped_column(String(10))
+    #: Asked at check-in: does the patient want a one-on-one visit today?
+    wants_one_on_one: Mapped[bool | None] = mapped_column(Boolean)
+    weight_kg: Mapped[float | None] = mapped_column(Numeric(5, 1))
+    systolic: Mapped[int | None] = mapped_column(Integer)
+    diastolic: Mapped[int | None] = mapped_column(Integer)
+    #: Who took the vitals: the patient at the self-care station, or staff.
+    vitals_source: Mapped[str | None] = mapped_column(String(10))
+    vitals_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    patient: Mapped[User] = relationship()
+    membership: Mapped[Membership | None] = relationship()
+
+    @property
+    def seats(self) -> int:
+        """Seats this person takes: themself and a support person, if coming."""
+        if self.rsvp == YES or (self.is_drop_in and self.rsvp != NO):
+            return 1 + int(self.brings_support_person)
+        return 0
+
+    @property
+    def vitals_taken(self) -> bool:
+        return self.vitals_at is not None
+
+    @property
+    def attended(self) -> bool:
+        return self.check_in in ATTENDED

@@ -1,8 +1,445 @@
-"""Roster rules: enrolment, waitlist, RSVP and check-in."""
+"""Roster rules: enrolment, requests to join, the waitlist and its offers, agreements.
 
+Every change that takes or frees a place locks the group first
+(:func:`groupvisits.locking.lock_row`), so that active members never exceed
+the group's maximum, whatever the number of requests at once.
+"""
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from groupvisits import audit
+from groupvisits.accounts.models import User
+from groupvisits.errors import Conflict, GroupVisitsError, NotAllowed, ValidationFailed
+from groupvisits.extensions import db
+from groupvisits.groups.models import VisitGroup
+from groupvisits.locking import lock_row
+from groupvisits.mail import services as mail
+from groupvisits.roster.models import (
+    ACTIVE,
+    CURRENT,
+    DECLINED,
+    ENDED,
+    HOLDS_PLACE,
+    OFFERED,
+    REQUESTED,
+    WAITLISTED,
+    WITHDRAWN,
+    AgreementAcceptance,
+    GroupAgreement,
+    Membership,
+    MembershipEvent,
+)
 from groupvisits.schedule.census import Counts
+from groupvisits.timeutil import utcnow
+
+DEFAULT_AGREEMENT = """What is said in the group stays in the group. We share our own stories, \
+not other people's.
+We do not record, photograph or film the group, in person or on video.
+Other members will see your preferred first name and the first letter of your family name, \
+if you allow it. They never see your contact details or your health record.
+Your one-on-one visit with a clinician is private, as in any clinic visit.
+You can leave the group at any time; your care at the clinic does not change."""
+
+
+class GroupFull(GroupVisitsError):
+    """No place is free in the group."""
+
+    status_code = 409
+
+
+class OfferExpired(GroupVisitsError):
+    """The place offered is no longer held."""
+
+    status_code = 409
+
+
+def _coordinator_of(group: VisitGroup, actor: User | None) -> None:
+    if actor is not None and not (actor.is_coordinator and group.site_id in actor.site_ids):
+        raise NotAllowed("Only coordinators of this group's site manage its roster.")
+
+
+def _event(membership: Membership, kind: str, actor: User | None, note: str = "") -> None:
+    db.session.add(
+        MembershipEvent(
+            membership_id=membership.id, kind=kind, actor_id=actor.id if actor else None, note=note
+        )
+    )
+
+
+def places_taken(group: VisitGroup) -> int:
+    """Active members plus places held by an open offer."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.group_id == group.id, Membership.status.in_(HOLDS_PLACE))
+    )
+
+
+def _last_waitlist_position(group: VisitGroup) -> int:
+    return (
+        db.session.scalar(
+            select(func.max(Membership.waitlist_position)).where(Membership.group_id == group.id)
+        )
+        or 0
+    )
+
+
+def current_membership(group: VisitGroup, patient: User) -> Membership | None:
+    return db.session.scalar(
+        select(Membership).where(
+            Membership.group_id == group.id,
+            Membership.patient_id == patient.id,
+            Membership.status.in_(CURRENT),
+        )
+    )
+
+
+def _place_or_waitlist(group: VisitGroup, membership: Membership, actor, now) -> None:
+    """Give ``membership`` a place if one is free, else the end of the waitlist.
+
+    The caller holds the group's lock.
+    """
+    with db.session.no_autoflush:
+        free = places_taken(group) < group.max_members
+        position = None if free else _last_waitlist_position(group) + 1
+    if free:
+        membership.status, membership.joined_at = ACTIVE, now
+    else:
+        membership.status = WAITLISTED
+    membership.waitlist_position = position
+    db.session.add(membership)
+    db.session.flush()
+    if free:
+        _event(membership, "enrolled", actor)
+    else:
+        _event(membership, "waitlisted", actor, f"position {position}")
+
+
+def enrol(group: VisitGroup, patient: User, *, actor: User, now: datetime | None = None):
+    """Enrol a patient of the group's site: a place if free, else the waitlist.
+
+    :raises Conflict: the patient is already a member or waiting.
+    :raises ValidationFailed: not a patient of this site, or the group is closed.
+    """
+    _coordinator_of(group, actor)
+    now = now or utcnow()
+    if not patient.is_patient or group.site_id not in patient.site_ids:
+        raise ValidationFailed("Only patients of this group's site can be enrolled.")
+    if not group.is_open and group.status != "paused":
+        raise ValidationFailed("This group is closed.")
+    group = lock_row(VisitGroup, group.id)
+    existing = current_membership(group, patient)
+    if existing is not None and existing.status != REQUESTED:
+        raise Conflict(f"{patient.full_name} is already {existing.status_label.lower()}.")
+    membership = existing or Membership(group_id=group.id, patient_id=patient.id)
+    _place_or_waitlist(group, membership, actor, now)
+    audit.record(actor, "create", patient, "membership", membership.id)
+    return membership
+
+
+def request_to_join(group: VisitGroup, patient: User, message: str = "") -> Membership:
+    """A patient asks to join an open group of their site; a coordinator decides."""
+    if not patient.is_patient or group.site_id not in patient.site_ids or not group.is_open:
+        raise ValidationFailed("You can ask to join open groups of your own clinic.")
+    if current_membership(group, patient) is not None:
+        raise Conflict("You have already asked, or you are already in this group.")
+    membership = Membership(
+        group_id=group.id, patient_id=patient.id, status=REQUESTED, request_message=message
+    )
+    db.session.add(membership)
+    db.session.flush()
+    _event(membership, "asked to join", patient, message)
+    audit.record(patient, "create", patient, "membership", membership.id)
+    return membership
+
+
+def approve_request(membership: Membership, *, actor: User, message: str = "") -> Membership:
+    """Accept a request to join: a place, or the waitlist if the group is full."""
+    if membership.status != REQUESTED:
+        raise ValidationFailed("This request has already been answered.")
+    membership.reply_message = message
+    return enrol(membership.group, membership.patient, actor=actor)
+
+
+def decline_request(membership: Membership, *, actor: User, message: str) -> None:
+    """Decline a request to join, with a message to the patient."""
+    _coordinator_of(membership.group, actor)
+    if membership.status != REQUESTED:
+        raise ValidationFailed("This request has already been answered.")
+    if not message.strip():
+        raise ValidationFailed("Write a short message to the patient.")
+    membership.status, membership.reply_message = DECLINED, message.strip()
+    membership.ended_at = utcnow()
+    _event(membership, "request declined", actor, message.strip())
+    audit.record(actor, "update", membership.patient, "membership", membership.id)
+
+
+def _leave(membership: Membership, status: str, reason: str, actor: User, now: datetime):
+    group = lock_row(VisitGroup, membership.group_id)
+    db.session.refresh(membership)
+    if membership.status not in CURRENT:
+        raise ValidationFailed("This membership has already ended.")
+    membership.status, membership.ended_at, membership.end_reason = status, now, reason
+    membership.waitlist_position = None
+    membership.offer_expires_at = None
+    db.session.flush()
+    _event(membership, status, actor, reason)
+    audit.record(actor, "update", membership.patient, "membership", membership.id)
+    offer_next(group, now=now)
+
+
+def withdraw(membership: Membership, *, actor: User, now: datetime | None = None) -> None:
+    """The patient leaves the group (or its waitlist); a freed place is offered on."""
+    if actor.id != membership.patient_id:
+        raise NotAllowed("Only the member can withdraw; coordinators end memberships.")
+    _leave(membership, WITHDRAWN, "", actor, now or utcnow())
+
+
+def end_membership(membership: Membership, reason: str, *, actor: User, now=None) -> None:
+    """A coordinator ends a membership with a reason; a freed place is offered on."""
+    _coordinator_of(membership.group, actor)
+    if not reason.strip():
+        raise ValidationFailed("Give a reason for ending the membership.")
+    _leave(membership, ENDED, reason.strip(), actor, now or utcnow())
+
+
+def _renumber(group: VisitGroup, ordered: list[Membership]) -> None:
+    for membership in ordered:
+        membership.waitlist_position = None
+    db.session.flush()
+    for position, membership in enumerate(ordered, start=1):
+        membership.waitlist_position = position
+    db.session.flush()
+
+
+def waitlist(group: VisitGroup) -> list[Membership]:
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .where(Membership.group_id == group.id, Membership.status == WAITLISTED)
+            .order_by(Membership.waitlist_position)
+        )
+    )
+
+
+def offer_next(group: VisitGroup, *, now: datetime | None = None) -> list[Membership]:
+    """Offer each free place to the next person on the waitlist (caller holds the lock)."""
+    now = now or utcnow()
+    offered = []
+    queue = waitlist(group)
+    free = group.max_members - places_taken(group)
+    for membership in queue[: max(free, 0)]:
+        membership.status = OFFERED
+        membership.offer_expires_at = now + timedelta(hours=group.offer_hold_hours)
+        offered.append(membership)
+        _event(
+            membership,
+            "offered",
+            None,
+            f"held until {membership.offer_expires_at:%Y-%m-%d %H:%M} UTC",
+        )
+        mail.queue(
+            membership.patient.email,
+            "A place is open for you",
+            "place_offered.txt",
+            membership=membership,
+            group=group,
+            link=mail.external_url("roster.my_groups"),
+        )
+    if offered:
+        _renumber(group, [m for m in queue if m.status == WAITLISTED])
+    return offered
+
+
+def accept_offer(membership: Membership, *, actor: User, now: datetime | None = None) -> None:
+    """Take the place offered, if the offer still holds.
+
+    :raises OfferExpired: the hold time has passed (the place goes to the next person).
+    """
+    if actor.id != membership.patient_id:
+        raise NotAllowed("Only the person offered the place can accept it.")
+    now = now or utcnow()
+    lock_row(VisitGroup, membership.group_id)
+    db.session.refresh(membership)
+    if membership.status != OFFERED:
+        raise OfferExpired("This offer is no longer open.")
+    if membership.offer_expires_at <= now:
+        raise OfferExpired("Sorry, this offer has expired and the place was offered on.")
+    membership.status, membership.joined_at, membership.offer_expires_at = ACTIVE, now, None
+    _event(membership, "accepted offer", actor)
+    audit.record(actor, "update", membership.patient, "membership", membership.id)
+
+
+def decline_offer(membership: Membership, *, actor: User, now: datetime | None = None) -> None:
+    """Turn the place down and leave the waitlist; the place goes to the next person."""
+    if actor.id != membership.patient_id:
+        raise NotAllowed("Only the person offered the place can decline it.")
+    if membership.status != OFFERED:
+        raise ValidationFailed("This offer is no longer open.")
+    _leave(membership, WITHDRAWN, "declined the offered place", actor, now or utcnow())
+
+
+def expire_offers(now: datetime | None = None, group: VisitGroup | None = None) -> int:
+    """Offers past their hold time go back to the end of the waitlist; the place moves on."""
+    now = now or utcnow()
+    query = select(Membership.group_id).where(
+        Membership.status == OFFERED, Membership.offer_expires_at <= now
+    )
+    if group is not None:
+        query = query.where(Membership.group_id == group.id)
+    lapsed = 0
+    for group_id in sorted(set(db.session.scalars(query))):
+        locked = lock_row(VisitGroup, group_id)
+        expired = db.session.scalars(
+            select(Membership)
+            .where(
+                Membership.group_id == group_id,
+                Membership.status == OFFERED,
+                Membership.offer_expires_at <= now,
+            )
+            .execution_options(populate_existing=True)
+        ).all()
+        for membership in expired:
+            membership.status, membership.offer_expires_at = WAITLISTED, None
+            membership.waitlist_position = _last_waitlist_position(locked) + 1
+            db.session.flush()
+            _event(membership, "offer lapsed", None, "back to the end of the waitlist")
+            lapsed += 1
+        offer_next(locked, now=now)
+    return lapsed
+
+
+def move_on_waitlist(membership: Membership, position: int, reason: str, *, actor: User):
+    """Put someone at ``position`` on the waitlist (clinical priority), with a reason."""
+    _coordinator_of(membership.group, actor)
+    if membership.status != WAITLISTED:
+        raise ValidationFailed("Only people on the waitlist can be moved.")
+    if not reason.strip():
+        raise ValidationFailed("Give the reason for the new order (for example clinical priority).")
+    lock_row(VisitGroup, membership.group_id)
+    queue = [m for m in waitlist(membership.group) if m.id != membership.id]
+    position = min(max(position, 1), len(queue) + 1)
+    queue.insert(position - 1, membership)
+    _renumber(membership.group, queue)
+    _event(membership, "moved on waitlist", actor, f"to position {position}: {reason.strip()}")
+    audit.record(actor, "update", membership.patient, "membership", membership.id)
+
+
+def set_share_name(membership: Membership, share: bool, *, actor: User) -> None:
+    """The member chooses whether fellow members see their name."""
+    if actor.id != membership.patient_id:
+        raise NotAllowed("Only the member can change this.")
+    membership.share_name = share
+    audit.record(actor, "update", membership.patient, "membership", membership.id)
+
+
+# Confidentiality agreements
+
+
+def current_agreement(group: VisitGroup) -> GroupAgreement | None:
+    return db.session.scalar(
+        select(GroupAgreement)
+        .where(GroupAgreement.group_id == group.id)
+        .order_by(GroupAgreement.version.desc())
+        .limit(1)
+    )
+
+
+def publish_agreement(group: VisitGroup, text: str, *, actor: User | None) -> GroupAgreement:
+    """A new version of the agreement: every member is asked to accept it again."""
+    _coordinator_of(group, actor)
+    if not text.strip():
+        raise ValidationFailed("The agreement needs some text.")
+    latest = current_agreement(group)
+    agreement = GroupAgreement(
+        group_id=group.id,
+        version=(latest.version + 1) if latest else 1,
+        text=text.strip(),
+        created_by_id=actor.id if actor else None,
+    )
+    db.session.add(agreement)
+    db.session.flush()
+    return agreement
+
+
+def accept_agreement(
+    agreement: GroupAgreement,
+    patient: User,
+    *,
+    actor: User,
+    method: str = "app",
+    accepted_on: date | None = None,
+) -> AgreementAcceptance:
+    """Record that ``patient`` accepted this version: in the app, or on paper (staff)."""
+    if method == "app" and actor.id != patient.id:
+        raise NotAllowed("Only the patient accepts in the app; staff record paper forms.")
+    if method == "paper" and not (
+        actor.is_staff and agreement_group_site(agreement) in actor.site_ids
+    ):
+        raise NotAllowed("Only staff of this site record a paper agreement.")
+    if accepted_on and accepted_on > utcnow().date():
+        raise ValidationFailed("The date of a paper agreement cannot be in the future.")
+    existing = db.session.scalar(
+        select(AgreementAcceptance).where(
+            AgreementAcceptance.agreement_id == agreement.id,
+            AgreementAcceptance.patient_id == patient.id,
+        )
+    )
+    if existing is not None:
+        return existing
+    acceptance = AgreementAcceptance(
+        agreement_id=agreement.id,
+        patient_id=patient.id,
+        method=method,
+        accepted_on=accepted_on or utcnow().date(),
+        recorded_by_id=actor.id,
+    )
+    db.session.add(acceptance)
+    db.session.flush()
+    audit.record(actor, "update", patient, "agreement", acceptance.id)
+    return acceptance
+
+
+def agreement_group_site(agreement: GroupAgreement) -> int:
+    return db.session.scalar(select(VisitGroup.site_id).where(VisitGroup.id == agreement.group_id))
+
+
+def accepted_current(group: VisitGroup, patient_ids: list[int]) -> dict[int, AgreementAcceptance]:
+    """Acceptances of the group's current agreement, by patient id (one query)."""
+    agreement = current_agreement(group)
+    if agreement is None or not patient_ids:
+        return {}
+    rows = db.session.scalars(
+        select(AgreementAcceptance).where(
+            AgreementAcceptance.agreement_id == agreement.id,
+            AgreementAcceptance.patient_id.in_(patient_ids),
+        )
+    )
+    return {row.patient_id: row for row in rows}
+
+
+def needs_agreement(group: VisitGroup, patient: User) -> GroupAgreement | None:
+    """The current agreement if the patient has not accepted it yet."""
+    agreement = current_agreement(group)
+    if agreement is None:
+        return None
+    return None if accepted_current(group, [patient.id]) else agreement
+
+
+def clear_offers_of(group: VisitGroup) -> None:
+    """Closing a group withdraws its open offers and waitlist."""
+    db.session.execute(
+        update(Membership)
+        .where(Membership.group_id == group.id, Membership.status.in_((OFFERED, WAITLISTED)))
+        .values(status=ENDED, end_reason="The group closed.", waitlist_position=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def attendance_counts(session_ids: list[int]) -> dict[int, Counts]:
     """Confirmed, maybe and waitlisted numbers and show rate per session."""
-    return {}
+    from groupvisits.roster.attendance import counts_for_sessions
+
+    return counts_for_sessions(session_ids)

@@ -1,3 +1,359 @@
-"""Routes for rosters, RSVPs and check-in."""
+"""Routes for the group roster: enrolment, requests, waitlist, agreements, CSV export.
 
-from groupvisits.roster import bp  # noqa: F401
+Session attendance and check-in live in ``session_views``, patients' own
+pages in ``my_views``; both attach to the same blueprint.
+"""
+
+import csv
+import io
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
+
+from groupvisits import audit
+from groupvisits.accounts.models import COORDINATOR, PATIENT, User, user_sites
+from groupvisits.errors import GroupVisitsError
+from groupvisits.extensions import db
+from groupvisits.formutil import options
+from groupvisits.permissions import (
+    STAFF,
+    get_group_or_404,
+    get_membership_or_404,
+    roles,
+    signed_in,
+)
+from groupvisits.roster import attendance as attendance_rules
+from groupvisits.roster import bp, services
+from groupvisits.roster.forms import (
+    AgreementForm,
+    EnrolForm,
+    MessageForm,
+    PaperAgreementForm,
+    ReasonForm,
+    WaitlistMoveForm,
+)
+from groupvisits.roster.models import (
+    ACTIVE,
+    CURRENT,
+    OFFERED,
+    REQUESTED,
+    WAITLISTED,
+    Membership,
+    MembershipEvent,
+)
+from groupvisits.timeutil import utcnow
+
+
+def audit_many(actor: User, patient_ids, object_type: str, action: str = "view") -> None:
+    """One audit row per patient shown, in one statement."""
+    rows = [
+        {
+            "actor_id": actor.id,
+            "action": action,
+            "patient_id": patient_id,
+            "object_type": object_type,
+            "object_id": None,
+            "ip_address": audit.request_ip(),
+            "occurred_at": utcnow(),
+        }
+        for patient_id in sorted(set(patient_ids))
+    ]
+    if rows:
+        db.session.execute(insert(audit.AuditEvent), rows)
+
+
+def _memberships(group) -> list[Membership]:
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .where(Membership.group_id == group.id)
+            .options(selectinload(Membership.patient).selectinload(User.patient_profile))
+            .order_by(Membership.created_at, Membership.id)
+        )
+    )
+
+
+@bp.get("/groups/<int:group_id>/roster")
+@roles(*STAFF)
+def show_roster(group_id):
+    """Members, agreement status, waitlist, requests, history and attendance per member."""
+    group = get_group_or_404(group_id)
+    if services.expire_offers(group=group):
+        db.session.commit()
+    memberships = _memberships(group)
+    by_status = {}
+    for membership in memberships:
+        by_status.setdefault(membership.status, []).append(membership)
+    members = by_status.get(ACTIVE, [])
+    patient_ids = [m.patient_id for m in memberships]
+    agreements = services.accepted_current(group, patient_ids)
+    stats = attendance_rules.member_show_rates(group.id, patient_ids)
+    enrol_form = EnrolForm()
+    current_ids = {m.patient_id for m in memberships if m.status in CURRENT}
+    candidates = db.session.scalars(
+        select(User)
+        .join(user_sites, user_sites.c.user_id == User.id)
+        .where(
+            user_sites.c.site_id == group.site_id,
+            User.role == PATIENT,
+            User.active.is_(True),
+        )
+        .order_by(User.family_name, User.given_name)
+    ).all()
+    enrol_form.patient_id.choices = options(
+        (p.id, f"{p.family_name}, {p.given_name}") for p in candidates if p.id not in current_ids
+    )
+    audit_many(current_user, patient_ids, "roster")
+    db.session.commit()
+    return render_template(
+        "roster/roster.html",
+        group=group,
+        members=members,
+        waitlist=sorted(by_status.get(WAITLISTED, []), key=lambda m: m.waitlist_position),
+        offered=by_status.get(OFFERED, []),
+        requests=by_status.get(REQUESTED, []),
+        history=[m for m in memberships if m.status not in CURRENT],
+        agreement=services.current_agreement(group),
+        agreements=agreements,
+        stats=stats,
+        enrol_form=enrol_form,
+        message_form=MessageForm(),
+        reason_form=ReasonForm(),
+        move_form=WaitlistMoveForm(),
+        paper_form=PaperAgreementForm(),
+        places_taken=len(members) + len(by_status.get(OFFERED, [])),
+    )
+
+
+@bp.get("/groups/<int:group_id>/roster.csv")
+@roles(COORDINATOR)
+def export_roster(group_id):
+    """The current roster as CSV, with contact details and needs (audited export)."""
+    group = get_group_or_404(group_id, manage=True)
+    memberships = [m for m in _memberships(group) if m.status in CURRENT]
+    agreements = services.accepted_current(group, [m.patient_id for m in memberships])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "family_name",
+            "given_name",
+            "preferred_name",
+            "status",
+            "waitlist_position",
+            "email",
+            "phone",
+            "preferred_language",
+            "dietary_needs",
+            "accessibility_needs",
+            "agreement_accepted_on",
+        ]
+    )
+    for m in memberships:
+        p, profile = m.patient, m.patient.patient_profile
+        accepted = agreements.get(m.patient_id)
+        writer.writerow(
+            [
+                _cell(p.family_name),
+                _cell(p.given_name),
+                _cell(p.preferred_name),
+                m.status,
+                m.waitlist_position or "",
+                _cell(p.email),
+                _cell(p.phone),
+                _cell(profile.preferred_language if profile else ""),
+                _cell(profile.dietary_needs if profile else ""),
+                _cell(profile.accessibility_needs if profile else ""),
+                accepted.accepted_on.isoformat() if accepted else "",
+            ]
+        )
+    audit_many(current_user, [m.patient_id for m in memberships], "roster", action="export")
+    db.session.commit()
+    return Response(
+        out.getvalue(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="group-roster.csv"'},
+    )
+
+
+def _cell(value: str) -> str:
+    """Neutralise spreadsheet formulas in free text (CSV injection)."""
+    value = value or ""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@bp.post("/groups/<int:group_id>/enrol")
+@roles(COORDINATOR)
+def enrol(group_id):
+    """Enrol a patient of the site: a place if one is free, else the waitlist."""
+    group = get_group_or_404(group_id, manage=True)
+    form = EnrolForm()
+    valid = form.validate_on_submit()
+    patient = db.session.get(User, form.patient_id.data) if valid else None
+    if patient is not None:
+        try:
+            membership = services.enrol(group, patient, actor=current_user)
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            if membership.status == ACTIVE:
+                flash(f"{patient.full_name} is now a member.", "success")
+            else:
+                flash(
+                    f"The group is full: {patient.full_name} is number "
+                    f"{membership.waitlist_position} on the waitlist.",
+                    "info",
+                )
+    else:
+        flash("Choose a patient to enrol.", "warning")
+    return redirect(url_for("roster.show_roster", group_id=group.id))
+
+
+def _membership_action(membership_id, action, success: str, form_class=None):
+    membership = get_membership_or_404(membership_id, manage=True)
+    form = (form_class or MessageForm)()
+    if form.validate_on_submit():
+        try:
+            action(membership, form)
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash(success.format(name=membership.patient.full_name), "success")
+    else:
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "warning")
+    return redirect(url_for("roster.show_roster", group_id=membership.group_id))
+
+
+@bp.post("/memberships/<int:membership_id>/approve")
+@roles(COORDINATOR)
+def approve_request(membership_id):
+    """Accept a patient's request to join."""
+    return _membership_action(
+        membership_id,
+        lambda m, f: services.approve_request(m, actor=current_user, message=f.message.data or ""),
+        "{name}'s request is accepted.",
+    )
+
+
+@bp.post("/memberships/<int:membership_id>/decline")
+@roles(COORDINATOR)
+def decline_request(membership_id):
+    """Decline a patient's request to join, with a message."""
+    return _membership_action(
+        membership_id,
+        lambda m, f: services.decline_request(m, actor=current_user, message=f.message.data or ""),
+        "{name}'s request is declined.",
+    )
+
+
+@bp.post("/memberships/<int:membership_id>/end")
+@roles(COORDINATOR)
+def end_membership(membership_id):
+    """End a membership with a reason; a freed place is offered to the waitlist."""
+    return _membership_action(
+        membership_id,
+        lambda m, f: services.end_membership(m, f.reason.data, actor=current_user),
+        "{name}'s membership has ended.",
+        ReasonForm,
+    )
+
+
+@bp.post("/memberships/<int:membership_id>/waitlist-position")
+@roles(COORDINATOR)
+def move_on_waitlist(membership_id):
+    """Move someone on the waitlist, with a reason."""
+    return _membership_action(
+        membership_id,
+        lambda m, f: services.move_on_waitlist(
+            m, f.position.data, f.reason.data, actor=current_user
+        ),
+        "{name} is moved on the waitlist.",
+        WaitlistMoveForm,
+    )
+
+
+@bp.post("/memberships/<int:membership_id>/paper-agreement")
+@roles(*STAFF)
+def record_paper_agreement(membership_id):
+    """Record that the member signed the current agreement on paper."""
+    membership = get_membership_or_404(membership_id)
+    form = PaperAgreementForm()
+    agreement = services.current_agreement(membership.group)
+    if form.validate_on_submit() and agreement is not None:
+        try:
+            services.accept_agreement(
+                agreement,
+                membership.patient,
+                actor=current_user,
+                method="paper",
+                accepted_on=form.accepted_on.data,
+            )
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash(f"Paper agreement recorded for {membership.patient.full_name}.", "success")
+    else:
+        flash("Give the date the agreement was signed.", "warning")
+    return redirect(url_for("roster.show_roster", group_id=membership.group_id))
+
+
+@bp.get("/groups/<int:group_id>/agreement")
+@signed_in
+def agreement(group_id):
+    """Read the group's confidentiality agreement (and, for coordinators, revise it)."""
+    group = get_group_or_404(group_id)
+    current = services.current_agreement(group)
+    form = AgreementForm(text=current.text if current else services.DEFAULT_AGREEMENT)
+    return _agreement_page(group, current, form)
+
+
+@bp.post("/groups/<int:group_id>/agreement")
+@roles(COORDINATOR)
+def publish_agreement(group_id):
+    """Publish a new version; every member is asked to accept it again."""
+    group = get_group_or_404(group_id, manage=True)
+    form = AgreementForm()
+    if form.validate_on_submit():
+        services.publish_agreement(group, form.text.data, actor=current_user)
+        db.session.commit()
+        flash("The new version is published. Members will be asked to accept it.", "success")
+        return redirect(url_for("roster.agreement", group_id=group.id))
+    return _agreement_page(group, services.current_agreement(group), form)
+
+
+def _agreement_page(group, current, form):
+    accepted = (
+        services.accepted_current(group, [current_user.id]).get(current_user.id)
+        if current_user.is_patient
+        else None
+    )
+    return render_template(
+        "roster/agreement.html", group=group, agreement=current, form=form, accepted=accepted
+    ), (422 if form.errors else 200)
+
+
+@bp.get("/memberships/<int:membership_id>/history")
+@roles(*STAFF)
+def membership_history(membership_id):
+    """Every step of one membership, oldest first."""
+    membership = get_membership_or_404(membership_id)
+    events = db.session.scalars(
+        select(MembershipEvent)
+        .where(MembershipEvent.membership_id == membership.id)
+        .options(selectinload(MembershipEvent.actor))
+        .order_by(MembershipEvent.occurred_at, MembershipEvent.id)
+    ).all()
+    audit.record(current_user, "view", membership.patient, "membership", membership.id)
+    db.session.commit()
+    return render_template("roster/history.html", membership=membership, events=events)
+
+
+from groupvisits.roster import my_views, session_views  # noqa: E402,F401  (routes on bp)

@@ -8,16 +8,30 @@ from groupvisits.groups.models import VisitGroup
 
 
 def group_ids_of_patient(patient: User) -> set[int]:
-    """The groups a patient belongs to (as a member, or waiting for a place).
+    """The groups a patient belongs to: as a member, offered a place, or waiting.
 
-    Membership lives in the roster; until a patient is enrolled, none.
+    A request to join that nobody has answered yet does not open the group.
     """
-    from groupvisits.roster.models import CURRENT, Membership
+    from groupvisits.roster.models import ACTIVE, OFFERED, WAITLISTED, Membership
 
     return set(
         db.session.scalars(
             select(Membership.group_id).where(
-                Membership.patient_id == patient.id, Membership.status.in_(CURRENT)
+                Membership.patient_id == patient.id,
+                Membership.status.in_((ACTIVE, OFFERED, WAITLISTED)),
+            )
+        )
+    )
+
+
+def active_group_ids_of_patient(patient: User) -> set[int]:
+    """The groups in which a patient holds a place: their sessions are theirs."""
+    from groupvisits.roster.models import ACTIVE, Membership
+
+    return set(
+        db.session.scalars(
+            select(Membership.group_id).where(
+                Membership.patient_id == patient.id, Membership.status == ACTIVE
             )
         )
     )
@@ -33,5 +47,5 @@ def group_ids_of_staff(user: User) -> set[int]:
 def group_ids_for(user: User) -> set[int]:
     """The groups whose sessions ``user`` takes part in."""
     if user.is_patient:
-        return group_ids_of_patient(user)
+        return active_group_ids_of_patient(user)
     return group_ids_of_staff(user)

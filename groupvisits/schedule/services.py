@@ -151,7 +151,8 @@ def change_rule(
         .order_by(GroupSession.starts_at)
     ).all()
     report.kept = [s for s in future if s.edited or s.is_extra]
-    kept_keys = {s.occurrence_key for s in report.kept if s.occurrence_key}
+    # A day edited by hand stays as the coordinator left it, even when only the time changes.
+    kept_days = {s.occurrence_key[:10] for s in report.kept if s.occurrence_key}
     movable = [s for s in future if not (s.edited or s.is_extra) and s.status == SCHEDULED]
     # Sessions an earlier rule change cancelled are history: free their occurrence.
     retired = [s for s in future if not (s.edited or s.is_extra) and s.status == CANCELLED]
@@ -160,7 +161,7 @@ def change_rule(
     wanted = [
         occurrence
         for occurrence in rule_occurrences(group, now.date(), end)
-        if occurrence > local_now and recurrence.occurrence_key(occurrence) not in kept_keys
+        if occurrence > local_now and recurrence.occurrence_key(occurrence)[:10] not in kept_days
     ]
     # Free the keys first, so that reassigning them never clashes on the unique constraint.
     for group_session in movable + retired:
@@ -177,7 +178,8 @@ def change_rule(
     for group_session in movable[len(wanted) :]:
         _cancel(group_session, "The group's schedule changed.")
         report.cancelled.append(group_session)
-    for local_start in wanted[len(movable) :]:
+    # A paused or closed group gets no new sessions.
+    for local_start in wanted[len(movable) :] if group.is_open else []:
         new = _new_session(group, local_start, key=recurrence.occurrence_key(local_start))
         db.session.add(new)
         report.added.append(new)

@@ -187,6 +187,8 @@ def month_calendar(site_id):
     try:
         year, month = (int(part) for part in request.args.get("month", "").split("-"))
         first = date(year, month, 1)
+        if not 1 < year < 9999:  # the previous and next months must exist too
+            raise ValueError(year)
     except ValueError:
         if request.args.get("month"):
             abort(400, "Give the month as YYYY-MM, for example 2026-12.")

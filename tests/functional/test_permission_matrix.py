@@ -69,6 +69,32 @@ EXPECTED = {
     "schedule.revoke_feed": Access(SIGNED_IN),
     "schedule.user_feed": Access(ANYONE, token=True),
     "schedule.group_feed": Access(ANYONE, of_site=True, token=True),
+    "roster.show_roster": Access(STAFF, of_site=True),
+    "roster.export_roster": Access(COORDINATORS, of_site=True),
+    "roster.enrol": Access(COORDINATORS, of_site=True),
+    "roster.approve_request": Access(COORDINATORS, of_site=True),
+    "roster.decline_request": Access(COORDINATORS, of_site=True),
+    "roster.end_membership": Access(COORDINATORS, of_site=True),
+    "roster.move_on_waitlist": Access(COORDINATORS, of_site=True),
+    "roster.record_paper_agreement": Access(STAFF, of_site=True),
+    "roster.agreement": Access(SIGNED_IN, of_site=True, members=True),
+    "roster.publish_agreement": Access(COORDINATORS, of_site=True),
+    "roster.membership_history": Access(STAFF, of_site=True),
+    "roster.my_groups": Access(PATIENTS),
+    "roster.my_sessions": Access(PATIENTS),
+    "roster.rsvp": Access(PATIENTS, of_site=True, members=True),
+    "roster.ask_to_join": Access(PATIENTS, of_site=True),
+    "roster.withdraw": Access(PATIENTS, of_site=True, members=True),
+    "roster.accept_offer": Access(PATIENTS, of_site=True, members=True),
+    "roster.decline_offer": Access(PATIENTS, of_site=True, members=True),
+    "roster.share_name": Access(PATIENTS, of_site=True, members=True),
+    "roster.accept_agreement": Access(PATIENTS, of_site=True, members=True),
+    "roster.show_attendance": Access(STAFF, of_site=True),
+    "roster.add_drop_in": Access(STAFF, of_site=True),
+    "roster.sign_in_sheet": Access(STAFF, of_site=True),
+    "roster.check_in_page": Access(STAFF, of_site=True),
+    "roster.check_in": Access(STAFF, of_site=True),
+    "roster.record_vitals": Access(STAFF, of_site=True),
 }
 
 ACTORS = ["anonymous", "coordinator", "clinician", "patient", "other_site_coordinator"]
@@ -118,10 +144,20 @@ def world(site, other_site, create_user, create_group):
         "clinician": create_user(CLINICIAN, sites=[site]),
         "patient": create_user(PATIENT, sites=[site]),
         "other_site_coordinator": create_user(COORDINATOR, sites=[other_site]),
-        "target_patient": create_user(PATIENT, sites=[site]),
+        "target_patient": (target := create_user(PATIENT, sites=[site])),
         "group": group,
         "group_session": create_group_session_for(group),
+        "membership": create_membership_for(group, target),
     }
+
+
+def create_membership_for(group, patient):
+    from groupvisits.extensions import db
+    from groupvisits.roster import services as roster
+
+    membership = roster.enrol(group, patient, actor=None)
+    db.session.commit()
+    return membership
 
 
 def create_group_session_for(group):
@@ -137,6 +173,8 @@ def url_for_rule(rule, site, target_patient, world=None) -> str:
             values[argument] = world["group"].id
         elif argument == "session_id":
             values[argument] = world["group_session"].id
+        elif argument == "membership_id":
+            values[argument] = world["membership"].id
         elif argument == "user_id":
             values[argument] = target_patient.id
         elif argument == "site_id":
@@ -162,7 +200,8 @@ def test_object_routes_are_exactly_those_with_an_id_in_the_url(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        has_id = bool({"user_id", "site_id", "group_id", "session_id"} & rule.arguments)
+        ids = {"user_id", "site_id", "group_id", "session_id", "membership_id"}
+        has_id = bool(ids & rule.arguments)
         assert EXPECTED[rule.endpoint].of_site == has_id, rule.endpoint
 
 

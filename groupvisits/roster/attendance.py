@@ -1,0 +1,457 @@
+"""Attendance rules: RSVPs with their deadline, seats, drop-ins, check-in, vitals, show rates.
+
+Seats of a session never exceed the group's maximum: each booking locks the
+session (:func:`groupvisits.locking.lock_row`) before counting the seats taken.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import case, func, select
+
+from groupvisits import audit
+from groupvisits.accounts.models import PatientProfile, User
+from groupvisits.errors import GroupVisitsError, NotAllowed, ValidationFailed
+from groupvisits.extensions import db
+from groupvisits.groups.models import HYBRID
+from groupvisits.locking import lock_row
+from groupvisits.roster.models import (
+    ACTIVE,
+    ARRIVED,
+    ATTENDED,
+    CHECK_INS,
+    LATE,
+    MAYBE,
+    NO,
+    NO_SHOW,
+    WAITLISTED,
+    YES,
+    Attendance,
+    Membership,
+)
+from groupvisits.roster.services import needs_agreement
+from groupvisits.schedule.census import Counts
+from groupvisits.schedule.models import GroupSession
+from groupvisits.timeutil import utcnow
+
+#: Arrivals more than this long after the start are flagged late.
+LATE_AFTER = timedelta(minutes=10)
+#: The show rate is taken over this many of the group's latest past sessions.
+SHOW_RATE_SESSIONS = 6
+
+
+class SessionFull(GroupVisitsError):
+    """Every seat of the session is taken."""
+
+    status_code = 409
+
+
+def answer_deadline(group_session: GroupSession) -> datetime:
+    """The last instant members may answer: midnight, local time, N days before the session."""
+    days = group_session.group.rsvp_deadline_days
+    if days <= 0:
+        return group_session.starts_at
+    local_day = group_session.local_start.date() - timedelta(days=days - 1)
+    return datetime.combine(local_day, time.min, group_session.timezone)
+
+
+def seats_taken(group_session: GroupSession, *, excluding: int | None = None) -> int:
+    """Seats held by 'yes' answers and drop-ins, support persons included."""
+    coming = (Attendance.rsvp == YES) | (Attendance.is_drop_in & (Attendance.rsvp != NO))
+    query = select(
+        func.coalesce(func.sum(1 + case((Attendance.brings_support_person, 1), else_=0)), 0)
+    ).where(Attendance.session_id == group_session.id, coming)
+    if excluding is not None:
+        query = query.where(Attendance.patient_id != excluding)
+    return int(db.session.scalar(query))
+
+
+def _attendance(group_session: GroupSession, patient: User) -> Attendance | None:
+    return db.session.scalar(
+        select(Attendance)
+        .where(Attendance.session_id == group_session.id, Attendance.patient_id == patient.id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def answer_rsvp(
+    group_session: GroupSession,
+    patient: User,
+    answer: str,
+    *,
+    actor: User,
+    brings_support_person: bool = False,
+    now: datetime | None = None,
+) -> Attendance:
+    """Record a member's yes, no or maybe; a 'yes' takes a seat or raises SessionFull.
+
+    :raises NotAllowed: not the member themself (or staff of the site answering for them).
+    :raises ValidationFailed: not a member, cancelled session, past the deadline,
+        or the confidentiality agreement not accepted yet.
+    """
+    now = now or utcnow()
+    group = group_session.group
+    if answer not in (YES, NO, MAYBE):
+        raise ValidationFailed("Answer yes, no or maybe.")
+    if actor.id != patient.id and not (actor.is_staff and group.site_id in actor.site_ids):
+        raise NotAllowed("You can only answer for yourself.")
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.group_id == group.id,
+            Membership.patient_id == patient.id,
+            Membership.status == ACTIVE,
+        )
+    )
+    if membership is None:
+        raise ValidationFailed("Only members of the group answer for its sessions.")
+    if group_session.is_cancelled:
+        raise ValidationFailed("This session is cancelled.")
+    if actor.id == patient.id and now >= answer_deadline(group_session):
+        raise ValidationFailed(
+            "Answers for this session are closed. Please call the clinic if your plans changed."
+        )
+    if answer == YES and needs_agreement(group, patient) is not None:
+        raise ValidationFailed(
+            "Please read and accept the group's confidentiality agreement first."
+        )
+    locked = lock_row(GroupSession, group_session.id)
+    attendance = _attendance(locked, patient)
+    if attendance is None:
+        attendance = Attendance(
+            session_id=locked.id, patient_id=patient.id, membership_id=membership.id
+        )
+        db.session.add(attendance)
+    needed = (1 + int(brings_support_person)) if answer == YES else 0
+    if needed:
+        with db.session.no_autoflush:
+            taken = seats_taken(locked, excluding=patient.id)
+        if taken + needed > group.max_members:
+            if attendance.id is None:
+                db.session.expunge(attendance)
+            free = max(group.max_members - taken, 0)
+            raise SessionFull(
+                "Sorry, this session is full."
+                if free == 0
+                else f"Only {free} seat is left, so your support person cannot come this time."
+            )
+    attendance.rsvp, attendance.answered_at = answer, now
+    attendance.brings_support_person = brings_support_person and answer != NO
+    db.session.flush()
+    audit.record(actor, "update", patient, "attendance", attendance.id)
+    return attendance
+
+
+def add_drop_in(
+    group_session: GroupSession, patient: User, *, actor: User, now: datetime | None = None
+) -> Attendance:
+    """Add a non-member to one session (a trial visit, say); drop-ins take seats too.
+
+    :raises SessionFull: no seat is free.
+    """
+    group = group_session.group
+    if not (actor.is_staff and group.site_id in actor.site_ids):
+        raise NotAllowed("Only staff of this site add drop-ins.")
+    if not patient.is_patient or group.site_id not in patient.site_ids:
+        raise ValidationFailed("Only patients of this site can drop in.")
+    if group_session.is_cancelled:
+        raise ValidationFailed("This session is cancelled.")
+    locked = lock_row(GroupSession, group_session.id)
+    attendance = _attendance(locked, patient)
+    if attendance is not None:
+        raise ValidationFailed(f"{patient.full_name} is already on this session's list.")
+    if seats_taken(locked) + 1 > group.max_members:
+        raise SessionFull("Sorry, this session is full: no seat is left for a drop-in.")
+    attendance = Attendance(
+        session_id=locked.id,
+        patient_id=patient.id,
+        is_drop_in=True,
+        rsvp=YES,
+        answered_at=now or utcnow(),
+    )
+    db.session.add(attendance)
+    db.session.flush()
+    audit.record(actor, "create", patient, "attendance", attendance.id)
+    return attendance
+
+
+def attendance_for_check_in(
+    group_session: GroupSession, patient: User, *, actor: User
+) -> Attendance:
+    """The row to check a member in on, made if the member never answered."""
+    attendance = _attendance(group_session, patient)
+    if attendance is not None:
+        return attendance
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.group_id == group_session.group_id,
+            Membership.patient_id == patient.id,
+            Membership.status == ACTIVE,
+        )
+    )
+    if membership is None:
+        raise ValidationFailed("Add this patient as a drop-in first.")
+    attendance = Attendance(
+        session_id=group_session.id, patient_id=patient.id, membership_id=membership.id
+    )
+    db.session.add(attendance)
+    db.session.flush()
+    return attendance
+
+
+def check_in(
+    attendance: Attendance,
+    status: str,
+    *,
+    actor: User,
+    group_session: GroupSession,
+    mode: str | None = None,
+    wants_one_on_one: bool | None = None,
+    now: datetime | None = None,
+) -> Attendance:
+    """Mark arrived, late, no-show or excused; an arrival after the start counts as late."""
+    now = now or utcnow()
+    group = group_session.group
+    if not (actor.is_staff and group.site_id in actor.site_ids):
+        raise NotAllowed("Only staff of this site check people in.")
+    if status not in CHECK_INS:
+        raise ValidationFailed("Unknown check-in.")
+    if status == ARRIVED and now > group_session.starts_at + LATE_AFTER:
+        status = LATE
+    attendance.check_in, attendance.checked_in_at = status, now
+    if group.modality == HYBRID and mode in ("in_person", "virtual"):
+        attendance.mode = mode
+    elif status in ATTENDED and attendance.mode is None:
+        attendance.mode = "virtual" if group.modality == "virtual" else "in_person"
+    if wants_one_on_one is not None:
+        attendance.wants_one_on_one = wants_one_on_one
+    db.session.flush()
+    audit.record(actor, "update", attendance.patient, "attendance", attendance.id)
+    return attendance
+
+
+def record_vitals(
+    attendance: Attendance,
+    *,
+    weight_kg: Decimal | float | None,
+    systolic: int | None,
+    diastolic: int | None,
+    source: str,
+    actor: User,
+    now: datetime | None = None,
+) -> Attendance:
+    """Weight and blood pressure, from the self-care station (patient) or staff."""
+    if source not in ("patient", "staff"):
+        raise ValidationFailed("Say who took the measurements.")
+    if weight_kg is None and systolic is None and diastolic is None:
+        raise ValidationFailed("Enter a weight or a blood pressure.")
+    if (systolic is None) != (diastolic is None):
+        raise ValidationFailed("A blood pressure needs both numbers, e.g. 128 over 82.")
+    if weight_kg is not None and not 20 <= float(weight_kg) <= 350:
+        raise ValidationFailed("The weight should be in kilograms, between 20 and 350.")
+    if systolic is not None and not (60 <= systolic <= 260 and 30 <= diastolic <= 160):
+        raise ValidationFailed("That blood pressure looks mistyped; please check it.")
+    if systolic is not None and diastolic >= systolic:
+        raise ValidationFailed("The first blood pressure number is the larger one.")
+    attendance.weight_kg = weight_kg
+    attendance.systolic, attendance.diastolic = systolic, diastolic
+    attendance.vitals_source, attendance.vitals_at = source, now or utcnow()
+    db.session.flush()
+    audit.record(actor, "update", attendance.patient, "vitals", attendance.id)
+    return attendance
+
+
+# Numbers for the census, the session page and the meal
+
+
+def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, float]:
+    """Each group's share of 'yes' answers that turned up, over its latest past sessions."""
+    now = now or utcnow()
+    if not group_ids:
+        return {}
+    ranked = (
+        select(
+            GroupSession.id,
+            GroupSession.group_id,
+            func.row_number()
+            .over(partition_by=GroupSession.group_id, order_by=GroupSession.starts_at.desc())
+            .label("rank"),
+        )
+        .where(
+            GroupSession.group_id.in_(group_ids),
+            GroupSession.starts_at < now,
+            GroupSession.status == "scheduled",
+        )
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            ranked.c.group_id,
+            func.count(Attendance.id),
+            func.sum(case((Attendance.check_in.in_(ATTENDED), 1), else_=0)),
+        )
+        .join(Attendance, Attendance.session_id == ranked.c.id)
+        .where(ranked.c.rank <= SHOW_RATE_SESSIONS, Attendance.rsvp == YES)
+        .where(Attendance.check_in.is_not(None))
+        .group_by(ranked.c.group_id)
+    ).all()
+    return {group_id: (came or 0) / said for group_id, said, came in rows if said}
+
+
+def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
+    """Confirmed (seats), maybe, waitlisted and show rate of each session, in three queries."""
+    if not session_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            Attendance.session_id,
+            GroupSession.group_id,
+            func.sum(
+                case(
+                    (
+                        (Attendance.rsvp == YES)
+                        | (Attendance.is_drop_in & (Attendance.rsvp != NO)),
+                        1 + case((Attendance.brings_support_person, 1), else_=0),
+                    ),
+                    else_=0,
+                )
+            ),
+            func.sum(case((Attendance.rsvp == MAYBE, 1), else_=0)),
+        )
+        .join(GroupSession, GroupSession.id == Attendance.session_id)
+        .where(Attendance.session_id.in_(session_ids))
+        .group_by(Attendance.session_id, GroupSession.group_id)
+    ).all()
+    group_of = dict(
+        db.session.execute(
+            select(GroupSession.id, GroupSession.group_id).where(GroupSession.id.in_(session_ids))
+        ).all()
+    )
+    group_ids = sorted(set(group_of.values()))
+    waiting = dict(
+        db.session.execute(
+            select(Membership.group_id, func.count())
+            .where(Membership.group_id.in_(group_ids), Membership.status == WAITLISTED)
+            .group_by(Membership.group_id)
+        ).all()
+    )
+    rates = show_rates(group_ids)
+    by_session = {
+        session_id: (int(yes or 0), int(maybe or 0)) for session_id, _, yes, maybe in rows
+    }
+    result = {}
+    for session_id, group_id in group_of.items():
+        confirmed, maybe = by_session.get(session_id, (0, 0))
+        result[session_id] = Counts(
+            confirmed=confirmed,
+            maybe=maybe,
+            waitlisted=waiting.get(group_id, 0),
+            show_rate=rates.get(group_id, 1.0),
+        )
+    return result
+
+
+@dataclass
+class SessionList:
+    """Everyone expected at a session, sorted into what they answered."""
+
+    confirmed: list = field(default_factory=list)
+    maybe: list = field(default_factory=list)
+    declined: list = field(default_factory=list)
+    no_answer: list = field(default_factory=list)
+    drop_ins: list = field(default_factory=list)
+    seats: int = 0
+    support_persons: int = 0
+    diets: Counter = field(default_factory=Counter)
+
+    @property
+    def headcount(self) -> int:
+        """People at the meal: everyone coming, support persons included."""
+        return self.seats
+
+
+@dataclass
+class Row:
+    """One line of the session list: a patient and their attendance (if any)."""
+
+    patient: User
+    attendance: Attendance | None
+    membership: Membership | None
+    agreement_ok: bool = True
+
+
+def session_list(group_session: GroupSession, *, agreements: set[int] | None = None) -> SessionList:
+    """Members (by answer) and drop-ins of a session, with the meal summary; fixed query count."""
+    group = group_session.group
+    members = db.session.scalars(
+        select(Membership)
+        .where(Membership.group_id == group.id, Membership.status == ACTIVE)
+        .join(User, User.id == Membership.patient_id)
+        .order_by(User.family_name, User.given_name)
+    ).all()
+    attendances = db.session.scalars(
+        select(Attendance).where(Attendance.session_id == group_session.id)
+    ).all()
+    patient_ids = {m.patient_id for m in members} | {a.patient_id for a in attendances}
+    people = {
+        user.id: user for user in db.session.scalars(select(User).where(User.id.in_(patient_ids)))
+    }
+    profiles = {
+        p.user_id: p
+        for p in db.session.scalars(
+            select(PatientProfile).where(PatientProfile.user_id.in_(patient_ids))
+        )
+    }
+    by_patient = {a.patient_id: a for a in attendances}
+    result = SessionList()
+    seen = set()
+    for membership in members:
+        attendance = by_patient.get(membership.patient_id)
+        row = Row(people[membership.patient_id], attendance, membership)
+        if agreements is not None:
+            row.agreement_ok = membership.patient_id in agreements
+        seen.add(membership.patient_id)
+        answer = attendance.rsvp if attendance else None
+        {YES: result.confirmed, MAYBE: result.maybe, NO: result.declined}.get(
+            answer, result.no_answer
+        ).append(row)
+    for attendance in attendances:
+        if attendance.patient_id in seen:
+            continue
+        target = result.drop_ins if attendance.is_drop_in else result.declined
+        target.append(Row(people[attendance.patient_id], attendance, None))
+    for row in result.confirmed + result.drop_ins:
+        if row.attendance and row.attendance.seats:
+            result.seats += row.attendance.seats
+            result.support_persons += int(row.attendance.brings_support_person)
+            profile = profiles.get(row.patient.id)
+            for need in _split_needs(profile.dietary_needs if profile else ""):
+                result.diets[need] += 1
+    return result
+
+
+def _split_needs(text: str) -> list[str]:
+    return [part.strip().lower() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+def member_show_rates(group_id: int, patient_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """Per member: (sessions checked in on, attended, no-shows), in one query."""
+    if not patient_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            Attendance.patient_id,
+            func.count(Attendance.id),
+            func.sum(case((Attendance.check_in.in_(ATTENDED), 1), else_=0)),
+            func.sum(case((Attendance.check_in == NO_SHOW, 1), else_=0)),
+        )
+        .join(GroupSession, GroupSession.id == Attendance.session_id)
+        .where(
+            GroupSession.group_id == group_id,
+            Attendance.patient_id.in_(patient_ids),
+            Attendance.check_in.is_not(None),
+        )
+        .group_by(Attendance.patient_id)
+    ).all()
+    return {pid: (int(n), int(came or 0), int(missed or 0)) for pid, n, came, missed in rows}

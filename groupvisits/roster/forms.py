@@ -1,0 +1,121 @@
+"""Forms of the roster: enrolment, requests, waitlist, agreements, RSVP, check-in, vitals."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from groupvisits.formutil import options
+from groupvisits.roster.models import ANSWERS, CHECK_INS
+
+
+class EnrolForm(FlaskForm):
+    #: Any patient id; the service checks site, role and duplicates.
+    patient_id = SelectField(
+        "Patient", coerce=int, validators=[InputRequired()], validate_choice=False
+    )
+    submit = SubmitField("Enrol")
+
+
+class MessageForm(FlaskForm):
+    message = TextAreaField("Message to the patient", validators=[Optional(), Length(max=1000)])
+    submit = SubmitField("Send")
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired("Give a reason."), Length(max=300)])
+    submit = SubmitField("Confirm")
+
+
+class WaitlistMoveForm(FlaskForm):
+    position = IntegerField(
+        "New position", validators=[InputRequired(), NumberRange(min=1, max=1000)]
+    )
+    reason = StringField(
+        "Reason",
+        validators=[DataRequired("Give a reason, e.g. clinical priority."), Length(max=300)],
+    )
+    submit = SubmitField("Move")
+
+
+class PaperAgreementForm(FlaskForm):
+    accepted_on = DateField("Date signed on paper", validators=[DataRequired()])
+    submit = SubmitField("Record paper agreement")
+
+
+class AgreementForm(FlaskForm):
+    text = TextAreaField(
+        "Agreement text",
+        validators=[DataRequired(), Length(max=6000)],
+        description="Publishing a new version asks every member to accept it again.",
+    )
+    submit = SubmitField("Publish new version")
+
+
+class JoinForm(FlaskForm):
+    message = TextAreaField(
+        "Anything the coordinator should know? (optional)",
+        validators=[Optional(), Length(max=1000)],
+    )
+    submit = SubmitField("Ask to join")
+
+
+class ShareNameForm(FlaskForm):
+    share_name = BooleanField("Fellow members may see my first name and last initial")
+    submit = SubmitField("Save")
+
+
+class RsvpForm(FlaskForm):
+    answer = SelectField("Will you come?", choices=options(ANSWERS.items()))
+    brings_support_person = BooleanField("I'm bringing a family member or carer")
+    submit = SubmitField("Send my answer")
+
+
+class DropInForm(FlaskForm):
+    patient_id = SelectField(
+        "Patient", coerce=int, validators=[InputRequired()], validate_choice=False
+    )
+    submit = SubmitField("Add drop-in")
+
+
+class CheckInForm(FlaskForm):
+    patient_id = HiddenField(validators=[InputRequired()])
+    status = SelectField("Check-in", choices=options(CHECK_INS.items()))
+    mode = SelectField(
+        "Joined",
+        choices=options([("", "—"), ("in_person", "In person"), ("virtual", "By video")]),
+        validators=[Optional()],
+    )
+    wants_one_on_one = SelectField(
+        "One-on-one visit today?",
+        choices=options([("", "Not asked"), ("yes", "Yes"), ("no", "No")]),
+        validators=[Optional()],
+    )
+    submit = SubmitField("Save")
+
+
+class VitalsForm(FlaskForm):
+    patient_id = HiddenField(validators=[InputRequired()])
+    weight_kg = DecimalField(
+        "Weight (kg)", places=1, validators=[Optional(), NumberRange(min=20, max=350)]
+    )
+    systolic = IntegerField(
+        "Blood pressure, top number", validators=[Optional(), NumberRange(min=60, max=260)]
+    )
+    diastolic = IntegerField(
+        "Blood pressure, bottom number", validators=[Optional(), NumberRange(min=30, max=160)]
+    )
+    source = SelectField(
+        "Entered by",
+        choices=options([("patient", "The patient (self-care station)"), ("staff", "Staff")]),
+    )
+    submit = SubmitField("Save vitals")

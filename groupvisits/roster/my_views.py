@@ -1,0 +1,260 @@
+"""Patients' own pages: my groups, my sessions with their RSVP, offers and agreements."""
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from groupvisits.accounts.forms import ConfirmForm
+from groupvisits.accounts.models import PATIENT, User
+from groupvisits.errors import GroupVisitsError
+from groupvisits.extensions import db
+from groupvisits.groups.models import ACTIVE as GROUP_ACTIVE
+from groupvisits.groups.models import PLANNING, VisitGroup
+from groupvisits.permissions import (
+    get_group_or_404,
+    get_membership_or_404,
+    get_session_or_404,
+    roles,
+)
+from groupvisits.roster import attendance as rules
+from groupvisits.roster import bp, services
+from groupvisits.roster.forms import JoinForm, RsvpForm, ShareNameForm
+from groupvisits.roster.models import ACTIVE, ANSWERS, CURRENT, YES, Attendance, Membership
+from groupvisits.schedule.models import GroupSession
+from groupvisits.timeutil import utcnow
+
+
+@bp.get("/my/groups")
+@roles(PATIENT)
+def my_groups():
+    """My groups, offers and waitlist places, fellow members, and groups I could join."""
+    services.expire_offers()
+    db.session.commit()
+    mine = db.session.scalars(
+        select(Membership)
+        .where(Membership.patient_id == current_user.id)
+        .options(selectinload(Membership.group))
+        .order_by(Membership.created_at.desc())
+    ).all()
+    current = [m for m in mine if m.status in CURRENT]
+    in_group_ids = {m.group_id for m in current}
+    fellows = {}
+    agreements = {}
+    for membership in current:
+        if membership.status == ACTIVE:
+            fellows[membership.group_id] = db.session.scalars(
+                select(User)
+                .join(Membership, Membership.patient_id == User.id)
+                .where(
+                    Membership.group_id == membership.group_id,
+                    Membership.status == ACTIVE,
+                    Membership.share_name.is_(True),
+                    User.id != current_user.id,
+                )
+                .order_by(User.preferred_name, User.given_name)
+            ).all()
+            agreements[membership.group_id] = services.needs_agreement(
+                membership.group, current_user
+            )
+    open_groups = db.session.scalars(
+        select(VisitGroup)
+        .where(
+            VisitGroup.site_id.in_(current_user.site_ids),
+            VisitGroup.status.in_((GROUP_ACTIVE, PLANNING)),
+            VisitGroup.id.not_in(in_group_ids or {0}),
+        )
+        .order_by(VisitGroup.name)
+    ).all()
+    return render_template(
+        "roster/my_groups.html",
+        current=current,
+        past=[m for m in mine if m.status not in CURRENT],
+        fellows=fellows,
+        agreements=agreements,
+        open_groups=open_groups,
+        join_form=JoinForm(),
+        share_form=ShareNameForm(),
+    )
+
+
+@bp.get("/my/sessions")
+@roles(PATIENT)
+def my_sessions():
+    """My upcoming sessions, each with big yes / maybe / no buttons."""
+    now = utcnow()
+    group_ids = [
+        m.group_id
+        for m in db.session.scalars(
+            select(Membership).where(
+                Membership.patient_id == current_user.id, Membership.status == ACTIVE
+            )
+        )
+    ]
+    sessions = db.session.scalars(
+        select(GroupSession)
+        .where(
+            GroupSession.group_id.in_(group_ids or [0]),
+            GroupSession.ends_at >= now,
+            GroupSession.starts_at < now + timedelta(days=120),
+        )
+        .options(selectinload(GroupSession.group).selectinload(VisitGroup.site))
+        .order_by(GroupSession.starts_at)
+    ).all()
+    return render_template("roster/my_sessions.html", **rsvp_context(current_user, sessions))
+
+
+def rsvp_context(patient: User, sessions: list[GroupSession]) -> dict:
+    """What the RSVP cards need: answers, deadlines, agreements to accept, the form."""
+    answers = {
+        a.session_id: a
+        for a in db.session.scalars(
+            select(Attendance).where(
+                Attendance.patient_id == patient.id,
+                Attendance.session_id.in_([s.id for s in sessions] or [0]),
+            )
+        )
+    }
+    groups = {s.group_id: s.group for s in sessions}
+    return {
+        "sessions": sessions,
+        "answers": answers,
+        "needs": {gid: services.needs_agreement(g, patient) for gid, g in groups.items()},
+        "deadlines": {s.id: rules.answer_deadline(s) for s in sessions},
+        "now": utcnow(),
+        "form": RsvpForm(),
+        "labels": ANSWERS,
+    }
+
+
+@bp.post("/sessions/<int:session_id>/rsvp")
+@roles(PATIENT)
+def rsvp(session_id):
+    """Record the signed-in patient's answer for one session."""
+    group_session = get_session_or_404(session_id)
+    form = RsvpForm()
+    if form.validate_on_submit():
+        try:
+            rules.answer_rsvp(
+                group_session,
+                current_user,
+                form.answer.data,
+                actor=current_user,
+                brings_support_person=form.brings_support_person.data,
+            )
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash(
+                "Thanks, see you there!"
+                if form.answer.data == YES
+                else "Thanks, your answer is saved.",
+                "success",
+            )
+    else:
+        flash("Choose yes, maybe or no.", "warning")
+    return redirect(_back(url_for("roster.my_sessions")))
+
+
+@bp.post("/groups/<int:group_id>/join")
+@roles(PATIENT)
+def ask_to_join(group_id):
+    """Ask the coordinator for a place in an open group of my clinic."""
+    group = db.session.get(VisitGroup, group_id)
+    if group is None or group.site_id not in current_user.site_ids:
+        return redirect(url_for("roster.my_groups"))
+    form = JoinForm()
+    if form.validate_on_submit():
+        try:
+            services.request_to_join(group, current_user, form.message.data or "")
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash("Your request is sent. The coordinator will answer you here.", "success")
+    return redirect(url_for("roster.my_groups"))
+
+
+def _own_action(membership_id, action, success):
+    membership = get_membership_or_404(membership_id, own=True)
+    if ConfirmForm().validate_on_submit():
+        try:
+            action(membership)
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash(success, "success")
+    return redirect(url_for("roster.my_groups"))
+
+
+@bp.post("/memberships/<int:membership_id>/withdraw")
+@roles(PATIENT)
+def withdraw(membership_id):
+    """Leave a group or its waitlist."""
+    return _own_action(
+        membership_id,
+        lambda m: services.withdraw(m, actor=current_user),
+        "You have left. You are welcome back any time.",
+    )
+
+
+@bp.post("/memberships/<int:membership_id>/offer/accept")
+@roles(PATIENT)
+def accept_offer(membership_id):
+    """Take the place offered."""
+    return _own_action(
+        membership_id,
+        lambda m: services.accept_offer(m, actor=current_user),
+        "Welcome to the group! Your place is confirmed.",
+    )
+
+
+@bp.post("/memberships/<int:membership_id>/offer/decline")
+@roles(PATIENT)
+def decline_offer(membership_id):
+    """Turn the place down (and leave the waitlist)."""
+    return _own_action(
+        membership_id,
+        lambda m: services.decline_offer(m, actor=current_user),
+        "The place is passed on. Thank you for letting us know.",
+    )
+
+
+@bp.post("/memberships/<int:membership_id>/share-name")
+@roles(PATIENT)
+def share_name(membership_id):
+    """Choose whether fellow members see my name."""
+    membership = get_membership_or_404(membership_id, own=True)
+    form = ShareNameForm()
+    if form.validate_on_submit():
+        services.set_share_name(membership, form.share_name.data, actor=current_user)
+        db.session.commit()
+        flash("Saved.", "success")
+    return redirect(url_for("roster.my_groups"))
+
+
+@bp.post("/groups/<int:group_id>/agreement/accept")
+@roles(PATIENT)
+def accept_agreement(group_id):
+    """Accept the current version of the group's confidentiality agreement."""
+    group = get_group_or_404(group_id)
+    agreement = services.current_agreement(group)
+    if agreement is not None and ConfirmForm().validate_on_submit():
+        services.accept_agreement(agreement, current_user, actor=current_user)
+        db.session.commit()
+        flash("Thank you. You have accepted the group agreement.", "success")
+    return redirect(_back(url_for("roster.my_groups")))
+
+
+def _back(default: str) -> str:
+    """Return to the page the form was on, if it is one of ours."""
+    from groupvisits.accounts.views import safe_next_url
+
+    return safe_next_url(request.form.get("next")) or default

@@ -1,0 +1,210 @@
+"""Routes for one session's attendance: lists, drop-ins, sign-in sheet, check-in, vitals."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from groupvisits.accounts.models import PATIENT, User, user_sites
+from groupvisits.errors import GroupVisitsError
+from groupvisits.extensions import db
+from groupvisits.formutil import options
+from groupvisits.permissions import STAFF, get_session_or_404, roles
+from groupvisits.roster import attendance as rules
+from groupvisits.roster import bp, services
+from groupvisits.roster.forms import CheckInForm, DropInForm, VitalsForm
+from groupvisits.roster.models import ANSWERS, CHECK_INS
+from groupvisits.roster.views import audit_many
+from groupvisits.schedule import census as census_rules
+from groupvisits.timeutil import utcnow
+
+
+def _session_list(group_session):
+    group = group_session.group
+    members = services.accepted_current(group, [m.patient_id for m in _active(group_session)])
+    listing = rules.session_list(group_session, agreements=set(members))
+    people = [row.patient.id for row in _rows(listing)]
+    audit_many(current_user, people, "attendance")
+    return listing
+
+
+def _active(group_session):
+    from groupvisits.roster.models import ACTIVE, Membership
+
+    return db.session.scalars(
+        select(Membership).where(
+            Membership.group_id == group_session.group_id, Membership.status == ACTIVE
+        )
+    ).all()
+
+
+def _rows(listing):
+    return (
+        listing.confirmed + listing.maybe + listing.no_answer + listing.declined + listing.drop_ins
+    )
+
+
+@bp.get("/sessions/<int:session_id>/attendance")
+@roles(*STAFF)
+def show_attendance(session_id):
+    """Who comes: confirmed, maybe, declined, no answer, drop-ins; the meal headcount."""
+    group_session = get_session_or_404(session_id)
+    listing = _session_list(group_session)
+    census = census_rules.census_for(
+        [group_session], census_rules.counts_for([group_session.id]), now=utcnow()
+    )[group_session.id]
+    form = DropInForm()
+    on_list = {row.patient.id for row in _rows(listing)}
+    patients = db.session.scalars(
+        select(User)
+        .join(user_sites, user_sites.c.user_id == User.id)
+        .where(
+            user_sites.c.site_id == group_session.group.site_id,
+            User.role == PATIENT,
+            User.active.is_(True),
+        )
+        .order_by(User.family_name, User.given_name)
+    ).all()
+    form.patient_id.choices = options(
+        (p.id, f"{p.family_name}, {p.given_name}") for p in patients if p.id not in on_list
+    )
+    db.session.commit()
+    return render_template(
+        "roster/attendance.html",
+        group_session=group_session,
+        group=group_session.group,
+        listing=listing,
+        census=census,
+        form=form,
+        answers=ANSWERS,
+        deadline=rules.answer_deadline(group_session),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/drop-ins")
+@roles(*STAFF)
+def add_drop_in(session_id):
+    """Add a patient who is not a member to this one session."""
+    group_session = get_session_or_404(session_id)
+    form = DropInForm()
+    patient = db.session.get(User, form.patient_id.data) if form.validate_on_submit() else None
+    if patient is None:
+        flash("Choose a patient.", "warning")
+    else:
+        try:
+            rules.add_drop_in(group_session, patient, actor=current_user)
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash(f"{patient.full_name} is added as a drop-in.", "success")
+    return redirect(url_for("roster.show_attendance", session_id=session_id))
+
+
+@bp.get("/sessions/<int:session_id>/sign-in-sheet")
+@roles(*STAFF)
+def sign_in_sheet(session_id):
+    """A printable sheet: names, a column to sign, and the agreement reminder."""
+    group_session = get_session_or_404(session_id)
+    listing = _session_list(group_session)
+    db.session.commit()
+    return render_template(
+        "roster/sign_in_sheet.html",
+        group_session=group_session,
+        group=group_session.group,
+        rows=listing.confirmed + listing.maybe + listing.no_answer + listing.drop_ins,
+    )
+
+
+@bp.get("/sessions/<int:session_id>/check-in")
+@roles(*STAFF)
+def check_in_page(session_id):
+    """The check-in tablet: one tap per person, vitals at the self-care station."""
+    group_session = get_session_or_404(session_id)
+    listing = _session_list(group_session)
+    db.session.commit()
+    return render_template(
+        "roster/check_in.html",
+        group_session=group_session,
+        group=group_session.group,
+        rows=listing.confirmed
+        + listing.maybe
+        + listing.drop_ins
+        + listing.no_answer
+        + listing.declined,
+        check_ins=CHECK_INS,
+        form=CheckInForm(),
+        vitals_form=VitalsForm(),
+        late=utcnow() > group_session.starts_at + rules.LATE_AFTER,
+    )
+
+
+def _patient_from_form(form) -> User | None:
+    try:
+        return db.session.get(User, int(form.patient_id.data))
+    except (TypeError, ValueError):
+        return None
+
+
+@bp.post("/sessions/<int:session_id>/check-in")
+@roles(*STAFF)
+def check_in(session_id):
+    """Record one person's check-in from the tablet."""
+    group_session = get_session_or_404(session_id)
+    form = CheckInForm()
+    patient = _patient_from_form(form) if form.validate_on_submit() else None
+    if patient is None:
+        flash("That check-in could not be read; please try again.", "warning")
+    else:
+        try:
+            attendance = rules.attendance_for_check_in(group_session, patient, actor=current_user)
+            wants = {"yes": True, "no": False}.get(form.wants_one_on_one.data or "")
+            rules.check_in(
+                attendance,
+                form.status.data,
+                actor=current_user,
+                group_session=group_session,
+                mode=form.mode.data or None,
+                wants_one_on_one=wants,
+            )
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash(
+                f"{patient.group_name}: {CHECK_INS[attendance.check_in]}.",
+                "success",
+            )
+    anchor = f"#p{patient.id}" if patient is not None else ""
+    return redirect(url_for("roster.check_in_page", session_id=session_id) + anchor)
+
+
+@bp.post("/sessions/<int:session_id>/vitals")
+@roles(*STAFF)
+def record_vitals(session_id):
+    """Weight and blood pressure from the self-care station or staff."""
+    group_session = get_session_or_404(session_id)
+    form = VitalsForm()
+    patient = _patient_from_form(form) if form.validate_on_submit() else None
+    if patient is None:
+        message = " ".join(e for errors in form.errors.values() for e in errors)
+        flash(message or "Those vitals could not be read; please check them.", "warning")
+    else:
+        try:
+            attendance = rules.attendance_for_check_in(group_session, patient, actor=current_user)
+            rules.record_vitals(
+                attendance,
+                weight_kg=form.weight_kg.data,
+                systolic=form.systolic.data,
+                diastolic=form.diastolic.data,
+                source=form.source.data,
+                actor=current_user,
+            )
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+        else:
+            db.session.commit()
+            flash(f"Vitals saved for {patient.group_name}", "success")
+    return redirect(url_for("roster.check_in_page", session_id=session_id))
