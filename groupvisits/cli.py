@@ -126,6 +126,17 @@ def extend_schedules(days: int | None) -> None:
     click.echo(f"Created {created} sessions.")
 
 
+@bp.cli.command("expire-offers")
+def expire_offers() -> None:
+    """Pass on waitlist offers whose hold time is over (run every few minutes)."""
+    from groupvisits.roster.services import expire_offers as expire
+
+    lapsed = expire()
+    db.session.commit()
+    sent, _failed = mail.deliver_pending()
+    click.echo(f"{lapsed} offers lapsed; {sent} messages sent.")
+
+
 @bp.cli.command("send-mail")
 def send_mail() -> None:
     """Send the messages waiting in the outbox (safe to run every minute)."""

@@ -61,7 +61,7 @@ def _upcoming_sessions(group_ids: set[int], limit: int = 10) -> list[GroupSessio
                 GroupSession.ends_at >= now,
                 GroupSession.starts_at < now + timedelta(days=92),
             )
-            .options(selectinload(GroupSession.group))
+            .options(selectinload(GroupSession.group).selectinload(VisitGroup.site))
             .order_by(GroupSession.starts_at)
             .limit(limit)
         )

@@ -190,6 +190,9 @@ def set_status(group: VisitGroup, status: str, *, actor: User, reason: str = "")
             if not group_session.is_cancelled:
                 schedule._cancel(group_session, reason.strip() or "The group has closed.")
                 cancelled += 1
+        from groupvisits.roster.services import close_memberships
+
+        close_memberships(group, reason.strip() or "The group closed.", actor=actor)
     db.session.flush()
     return cancelled
 

@@ -7,7 +7,7 @@ the group's maximum, whatever the number of requests at once.
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from groupvisits import audit
 from groupvisits.accounts.models import User
@@ -181,6 +181,7 @@ def _leave(membership: Membership, status: str, reason: str, actor: User, now: d
     db.session.refresh(membership)
     if membership.status not in CURRENT:
         raise ValidationFailed("This membership has already ended.")
+    was_waiting = membership.status == WAITLISTED
     membership.status, membership.ended_at, membership.end_reason = status, now, reason
     membership.waitlist_position = None
     membership.offer_expires_at = None
@@ -188,6 +189,9 @@ def _leave(membership: Membership, status: str, reason: str, actor: User, now: d
     _event(membership, status, actor, reason)
     audit.record(actor, "update", membership.patient, "membership", membership.id)
     offer_next(group, now=now)
+    if was_waiting:
+        # Close the gap left on the waitlist.
+        _renumber(group, waitlist(group))
 
 
 def withdraw(membership: Membership, *, actor: User, now: datetime | None = None) -> None:
@@ -231,7 +235,8 @@ def offer_next(group: VisitGroup, *, now: datetime | None = None) -> list[Member
     queue = waitlist(group)
     free = group.max_members - places_taken(group)
     for membership in queue[: max(free, 0)]:
-        membership.status = OFFERED
+        # An offer leaves the waitlist: its position goes to the people still waiting.
+        membership.status, membership.waitlist_position = OFFERED, None
         membership.offer_expires_at = now + timedelta(hours=group.offer_hold_hours)
         offered.append(membership)
         _event(
@@ -428,14 +433,26 @@ def needs_agreement(group: VisitGroup, patient: User) -> GroupAgreement | None:
     return None if accepted_current(group, [patient.id]) else agreement
 
 
-def clear_offers_of(group: VisitGroup) -> None:
-    """Closing a group withdraws its open offers and waitlist."""
-    db.session.execute(
-        update(Membership)
-        .where(Membership.group_id == group.id, Membership.status.in_((OFFERED, WAITLISTED)))
-        .values(status=ENDED, end_reason="The group closed.", waitlist_position=None)
-        .execution_options(synchronize_session=False)
-    )
+def close_memberships(group: VisitGroup, reason: str, *, actor: User | None) -> int:
+    """A closing group ends its waitlist, offers and requests (history kept).
+
+    Members keep their membership, so that their calendars still show the
+    group's sessions, as cancelled.
+    """
+    now = utcnow()
+    current = db.session.scalars(
+        select(Membership).where(
+            Membership.group_id == group.id,
+            Membership.status.in_((REQUESTED, WAITLISTED, OFFERED)),
+        )
+    ).all()
+    for membership in current:
+        membership.status, membership.ended_at, membership.end_reason = ENDED, now, reason
+        membership.waitlist_position = membership.offer_expires_at = None
+    db.session.flush()
+    for membership in current:
+        _event(membership, ENDED, actor, reason)
+    return len(current)
 
 
 def attendance_counts(session_ids: list[int]) -> dict[int, Counts]:

@@ -106,8 +106,9 @@ def show_roster(group_id):
         (p.id, f"{p.family_name}, {p.given_name}") for p in candidates if p.id not in current_ids
     )
     audit_many(current_user, patient_ids, "roster")
-    db.session.commit()
-    return render_template(
+    # Render before committing: a commit expires the preloaded rows, and the
+    # template would then load each member again (one query per row).
+    page = render_template(
         "roster/roster.html",
         group=group,
         members=members,
@@ -125,6 +126,8 @@ def show_roster(group_id):
         paper_form=PaperAgreementForm(),
         places_taken=len(members) + len(by_status.get(OFFERED, [])),
     )
+    db.session.commit()
+    return page
 
 
 @bp.get("/groups/<int:group_id>/roster.csv")

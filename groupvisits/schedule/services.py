@@ -130,9 +130,10 @@ def change_rule(
 ) -> RuleChangeReport:
     """Set a new rule; move, add or cancel future sessions not edited by hand.
 
-    Future rule-made sessions keep their identity (and so their RSVPs): the
-    first of them takes the first new occurrence, and so on. Surplus ones are
-    cancelled, never deleted, so that calendars learn of it.
+    Future rule-made sessions keep their identity (and so their RSVPs): each
+    takes the new occurrence of its own month if there is one, the rest pair
+    up in order. Surplus ones are cancelled, never deleted, so that calendars
+    learn of it.
     """
     _check_coordinator(group, actor)
     if until and until < start_date:
@@ -151,8 +152,18 @@ def change_rule(
         .order_by(GroupSession.starts_at)
     ).all()
     report.kept = [s for s in future if s.edited or s.is_extra]
-    # A day edited by hand stays as the coordinator left it, even when only the time changes.
-    kept_days = {s.occurrence_key[:10] for s in report.kept if s.occurrence_key}
+    # A day edited by hand stays as the coordinator left it, even when only the time
+    # changes, and even if the session was moved to another day (or into the past).
+    kept_days = {
+        key[:10]
+        for key in db.session.scalars(
+            select(GroupSession.occurrence_key).where(
+                GroupSession.group_id == group.id,
+                GroupSession.occurrence_key.is_not(None),
+                GroupSession.edited.is_(True) | (GroupSession.starts_at <= now),
+            )
+        )
+    }
     movable = [s for s in future if not (s.edited or s.is_extra) and s.status == SCHEDULED]
     # Sessions an earlier rule change cancelled are history: free their occurrence.
     retired = [s for s in future if not (s.edited or s.is_extra) and s.status == CANCELLED]
@@ -167,7 +178,8 @@ def change_rule(
     for group_session in movable + retired:
         group_session.occurrence_key = None
     db.session.flush()
-    for group_session, local_start in zip(movable, wanted, strict=False):
+    pairs, unmatched, left_over = _pair_by_month(movable, wanted)
+    for group_session, local_start in pairs:
         starts_at = recurrence.to_utc(local_start, group.site.timezone)
         group_session.occurrence_key = recurrence.occurrence_key(local_start)
         if starts_at != group_session.starts_at:
@@ -175,17 +187,42 @@ def change_rule(
             group_session.starts_at = starts_at
             group_session.ends_at = starts_at + timedelta(minutes=group.length_minutes)
             group_session.sequence += 1
-    for group_session in movable[len(wanted) :]:
+    for group_session in unmatched:
         _cancel(group_session, "The group's schedule changed.")
         report.cancelled.append(group_session)
     # A paused or closed group gets no new sessions.
-    for local_start in wanted[len(movable) :] if group.is_open else []:
+    for local_start in left_over if group.is_open else []:
         new = _new_session(group, local_start, key=recurrence.occurrence_key(local_start))
         db.session.add(new)
         report.added.append(new)
     group.generated_until = end
     db.session.flush()
     return report
+
+
+def _pair_by_month(sessions: list[GroupSession], occurrences: list[datetime]):
+    """Pair sessions with new occurrences: same month first, then in order.
+
+    Returns (pairs, sessions left without an occurrence, occurrences left over).
+    """
+
+    def month(moment: datetime) -> tuple[int, int]:
+        return moment.year, moment.month
+
+    free = list(occurrences)
+    pairs, waiting = [], []
+    for group_session in sessions:
+        local = group_session.local_start
+        same_month = next((o for o in free if month(o) == month(local)), None)
+        if same_month is None:
+            waiting.append(group_session)
+        else:
+            free.remove(same_month)
+            pairs.append((group_session, same_month))
+    pairs += list(zip(waiting, free, strict=False))
+    unmatched = waiting[len(free) :]
+    left_over = free[len(waiting) :]
+    return sorted(pairs, key=lambda pair: pair[1]), unmatched, left_over
 
 
 def _cancel(group_session: GroupSession, reason: str) -> None:

@@ -568,6 +568,10 @@ def test_change_rule_moves_future_rule_sessions_and_leaves_the_rest_alone(
         s.id for s in sessions_of(db, monthly_group) if s.starts_at > APRIL_FIRST and not s.edited
     ]
 
+    before_month = {
+        s.id: s.local_start.month for s in sessions_of(db, monthly_group) if s.id in movable_ids
+    }
+
     report = change_to(monthly_group, THIRD_THURSDAY, at=time(18, 0), actor=coordinator)
     db.session.commit()
     db.session.expire_all()
@@ -576,8 +580,10 @@ def test_change_rule_moves_future_rule_sessions_and_leaves_the_rest_alone(
     assert [old for _, old in report.moved] == [before[i][0] for i in movable_ids]
     assert {s.id for s in report.kept} == {june.id, extra.id}
     assert report.cancelled == []
+    # Each moved session stays in its own month; June, whose session was moved
+    # by hand, gets a new session on the new rule's day.
     assert [s.local_start.replace(tzinfo=None) for s in report.added] == [
-        datetime(2026, 12, 17, 18, 0)
+        datetime(2026, 6, 18, 18, 0)
     ]
 
     rule_sessions = [
@@ -594,10 +600,14 @@ def test_change_rule_moves_future_rule_sessions_and_leaves_the_rest_alone(
         datetime(2026, 11, 19, 18, 0),
         datetime(2026, 12, 17, 18, 0),
     ]
-    assert [s.id for s in rule_sessions[:8]] == movable_ids  # the same rows, moved
+    added_ids = {s.id for s in report.added}
+    moved_rows = [s for s in rule_sessions if s.id not in added_ids]
+    assert [s.id for s in moved_rows] == movable_ids  # the same rows, each in its month
+    for group_session in moved_rows:
+        assert group_session.local_start.month == before_month[group_session.id]
     assert rule_sessions[0].starts_at == utc(2026, 4, 16, 22, 0)
     assert rule_sessions[7].starts_at == utc(2026, 11, 19, 23, 0)  # back on standard time
-    for group_session in rule_sessions[:8]:
+    for group_session in moved_rows:
         assert group_session.sequence == before[group_session.id][1] + 1
         assert group_session.length_minutes == 120
         assert group_session.occurrence_key == group_session.local_start.strftime("%Y-%m-%dT%H:%M")
