@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PORT ?= 5000
 
-.PHONY: run test install install-test migrate lint clean
+.PHONY: run test install install-test install-load migrate lint bench load clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+$(VENV)/.installed-load: $(VENV)/.installed setup.cfg
+	$(BIN)/pip install --quiet -e ".[load]"
+	touch $@
+
+install-load: $(VENV)/.installed-load
+
 migrate: install
 	$(FLASK) db upgrade
 
@@ -34,8 +40,14 @@ run: migrate
 test: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+load: install-load
+	scripts/load-run
+
 lint: install-test
-	$(BIN)/ruff check groupvisits tests migrations config.py wsgi.py
+	$(BIN)/ruff check groupvisits tests migrations benchmarks config.py wsgi.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

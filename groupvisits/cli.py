@@ -1,4 +1,4 @@
-"""``flask --app wsgi groupvisits ...`` commands: demo data, accounts, mail."""
+"""``flask --app wsgi groupvisits ...`` commands: demo data, accounts, mail, backups."""
 
 import click
 from flask import Blueprint, current_app
@@ -17,12 +17,19 @@ bp = Blueprint("groupvisits", __name__, cli_group="groupvisits")
 @bp.cli.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the database has any account.")
 @click.option(
+    "--scale",
+    type=click.Choice(["small", "large"]),
+    default="small",
+    show_default=True,
+    help="large: 5 sites, 60 groups, 900 patients and 3 years of sessions.",
+)
+@click.option(
     "--password",
     default="demo-password-1",
     show_default=True,
     help="Password of every demo account.",
 )
-def seed_demo(if_empty: bool, password: str) -> None:
+def seed_demo(if_empty: bool, scale: str, password: str) -> None:
     """Load a demo clinic and print the demo logins."""
     from groupvisits.demo import DEMO_DOMAIN, load_demo
 
@@ -33,9 +40,20 @@ def seed_demo(if_empty: bool, password: str) -> None:
             return
         if db.session.scalar(select(Site).where(Site.name == "Riverside Community Clinic")):
             raise click.ClickException("The demo data is already loaded.")
-    load_demo(password=password)
+    site = load_demo(password=password)
+    if scale == "large":
+        from groupvisits.demo_scale import load_large
+
+        coordinator = db.session.scalar(
+            select(User).where(User.email == f"coordinator@{DEMO_DOMAIN}")
+        )
+        counts = load_large(password_hash=coordinator.password_hash)
+        click.echo(
+            "Network-sized data: {sessions} more sessions, {memberships} more memberships, "
+            "{attendances} more attendance rows.".format(**counts)
+        )
     db.session.commit()
-    click.echo("Demo data loaded.")
+    click.echo(f"Demo data loaded ({site.name} and its groups).")
     _print_logins(password, DEMO_DOMAIN)
 
 
@@ -142,3 +160,42 @@ def send_mail() -> None:
     """Send the messages waiting in the outbox (safe to run every minute)."""
     sent, failed = mail.deliver_pending()
     click.echo(f"Sent {sent}, failed {failed}.")
+
+
+@bp.cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def backup(path: str) -> None:
+    """Write a consistent copy of the whole database to PATH (safe while the app runs)."""
+    from groupvisits.backup import BackupError, backup_database
+
+    try:
+        counts = backup_database(db.engine.url, path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Backed up {len(counts)} tables, {sum(counts.values())} rows, to {path}.")
+    _print_counts(counts)
+
+
+@bp.cli.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Restore even if the database holds data (it is lost).")
+def restore(path: str, yes: bool) -> None:
+    """Replace the database with the backup at PATH; refuses a database with data unless --yes."""
+    from groupvisits.backup import BackupError, restore_database
+
+    db.session.remove()
+    db.engine.dispose()  # hold no connection into the database being replaced
+    try:
+        counts = restore_database(db.engine.url, path, replace=yes)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.engine.dispose()
+    click.echo(f"Restored {len(counts)} tables, {sum(counts.values())} rows, from {path}.")
+    _print_counts(counts)
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    width = max((len(table) for table in counts), default=0)
+    for table, rows in counts.items():
+        click.echo(f"  {table:<{width}} {rows:>8}")

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from groupvisits import audit
 from groupvisits.accounts import passwords
@@ -348,7 +349,11 @@ def load_sign_in(
     transaction of its own so that the request's own work is not committed.
     """
     now = now or utcnow()
-    sign_in = db.session.scalar(select(SignIn).where(SignIn.token_hash == SignIn.hash_token(token)))
+    sign_in = db.session.scalar(
+        select(SignIn)
+        .where(SignIn.token_hash == SignIn.hash_token(token))
+        .options(joinedload(SignIn.user).selectinload(User.sites))
+    )
     if sign_in is None or sign_in.ended_at is not None:
         return None
     if now - sign_in.last_seen_at > idle_timeout:

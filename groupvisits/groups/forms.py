@@ -13,7 +13,14 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from groupvisits.formutil import options
 from groupvisits.groups.models import MODALITIES, SEGMENT_KINDS
@@ -72,6 +79,17 @@ class GroupForm(FlaskForm):
         "Warn about low census this many days ahead",
         default=14,
         validators=[DataRequired(), NumberRange(min=1, max=60)],
+    )
+    rsvp_deadline_days = IntegerField(
+        "Answers close this many days before a session",
+        default=1,
+        validators=[Optional(), NumberRange(min=0, max=14)],
+        description="1 = members can answer until the end of the day before; 0 = until it starts.",
+    )
+    offer_hold_hours = IntegerField(
+        "Hold a place offered to the waitlist for (hours)",
+        default=72,
+        validators=[Optional(), NumberRange(min=1, max=336)],
     )
     submit = SubmitField("Save group")
 

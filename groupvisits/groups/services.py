@@ -34,6 +34,8 @@ EDITABLE = (
     "target_members",
     "max_members",
     "census_warning_days",
+    "rsvp_deadline_days",
+    "offer_hold_hours",
 )
 
 #: Words that must not appear in a calendar name: calendars leave the clinic.

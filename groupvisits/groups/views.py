@@ -253,8 +253,14 @@ def _group_fields(form: GroupForm) -> dict:
         "target_members": form.target_members.data,
         "max_members": form.max_members.data,
         "census_warning_days": form.census_warning_days.data,
+        "rsvp_deadline_days": _or_default(form.rsvp_deadline_days.data, 1),
+        "offer_hold_hours": _or_default(form.offer_hold_hours.data, 72),
     }
 
 
 def _status(form) -> int:
     return 422 if form.errors else 200
+
+
+def _or_default(value, default: int) -> int:
+    return default if value is None else value

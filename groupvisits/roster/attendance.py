@@ -40,6 +40,8 @@ from groupvisits.timeutil import utcnow
 LATE_AFTER = timedelta(minutes=10)
 #: The show rate is taken over this many of the group's latest past sessions.
 SHOW_RATE_SESSIONS = 6
+#: ...and only within this window, so that years of history cost nothing.
+SHOW_RATE_WINDOW = timedelta(days=366)
 
 
 class SessionFull(GroupVisitsError):
@@ -281,6 +283,8 @@ def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, f
         .where(
             GroupSession.group_id.in_(group_ids),
             GroupSession.starts_at < now,
+            # "Recent": a monthly group's last sessions lie within the past year.
+            GroupSession.starts_at >= now - SHOW_RATE_WINDOW,
             GroupSession.status == "scheduled",
         )
         .subquery()

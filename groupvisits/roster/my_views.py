@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from groupvisits.accounts.forms import ConfirmForm
@@ -22,7 +22,16 @@ from groupvisits.permissions import (
 from groupvisits.roster import attendance as rules
 from groupvisits.roster import bp, services
 from groupvisits.roster.forms import JoinForm, RsvpForm, ShareNameForm
-from groupvisits.roster.models import ACTIVE, ANSWERS, CURRENT, YES, Attendance, Membership
+from groupvisits.roster.models import (
+    ACTIVE,
+    ANSWERS,
+    CURRENT,
+    YES,
+    AgreementAcceptance,
+    Attendance,
+    GroupAgreement,
+    Membership,
+)
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
@@ -41,24 +50,21 @@ def my_groups():
     ).all()
     current = [m for m in mine if m.status in CURRENT]
     in_group_ids = {m.group_id for m in current}
-    fellows = {}
-    agreements = {}
-    for membership in current:
-        if membership.status == ACTIVE:
-            fellows[membership.group_id] = db.session.scalars(
-                select(User)
-                .join(Membership, Membership.patient_id == User.id)
-                .where(
-                    Membership.group_id == membership.group_id,
-                    Membership.status == ACTIVE,
-                    Membership.share_name.is_(True),
-                    User.id != current_user.id,
-                )
-                .order_by(User.preferred_name, User.given_name)
-            ).all()
-            agreements[membership.group_id] = services.needs_agreement(
-                membership.group, current_user
-            )
+    active_ids = [m.group_id for m in current if m.status == ACTIVE]
+    fellows: dict[int, list[User]] = {group_id: [] for group_id in active_ids}
+    for group_id, user in db.session.execute(
+        select(Membership.group_id, User)
+        .join(User, User.id == Membership.patient_id)
+        .where(
+            Membership.group_id.in_(active_ids or [0]),
+            Membership.status == ACTIVE,
+            Membership.share_name.is_(True),
+            User.id != current_user.id,
+        )
+        .order_by(User.preferred_name, User.given_name)
+    ):
+        fellows[group_id].append(user)
+    agreements = pending_agreements(current_user, active_ids)
     open_groups = db.session.scalars(
         select(VisitGroup)
         .where(
@@ -117,11 +123,10 @@ def rsvp_context(patient: User, sessions: list[GroupSession]) -> dict:
             )
         )
     }
-    groups = {s.group_id: s.group for s in sessions}
     return {
         "sessions": sessions,
         "answers": answers,
-        "needs": {gid: services.needs_agreement(g, patient) for gid, g in groups.items()},
+        "needs": pending_agreements(patient, {s.group_id for s in sessions}),
         "deadlines": {s.id: rules.answer_deadline(s) for s in sessions},
         "now": utcnow(),
         "form": RsvpForm(),
@@ -258,3 +263,36 @@ def _back(default: str) -> str:
     from groupvisits.accounts.views import safe_next_url
 
     return safe_next_url(request.form.get("next")) or default
+
+
+def pending_agreements(patient: User, group_ids) -> dict[int, GroupAgreement | None]:
+    """For each group, its current agreement if the patient has not accepted it (2 queries)."""
+    group_ids = list(group_ids)
+    if not group_ids:
+        return {}
+    latest = (
+        select(GroupAgreement.group_id, func.max(GroupAgreement.version).label("version"))
+        .where(GroupAgreement.group_id.in_(group_ids))
+        .group_by(GroupAgreement.group_id)
+        .subquery()
+    )
+    current = db.session.scalars(
+        select(GroupAgreement).join(
+            latest,
+            (GroupAgreement.group_id == latest.c.group_id)
+            & (GroupAgreement.version == latest.c.version),
+        )
+    ).all()
+    accepted = set(
+        db.session.scalars(
+            select(AgreementAcceptance.agreement_id).where(
+                AgreementAcceptance.patient_id == patient.id,
+                AgreementAcceptance.agreement_id.in_([a.id for a in current] or [0]),
+            )
+        )
+    )
+    pending = {group_id: None for group_id in group_ids}
+    for agreement in current:
+        if agreement.id not in accepted:
+            pending[agreement.group_id] = agreement
+    return pending

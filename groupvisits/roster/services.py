@@ -7,7 +7,7 @@ the group's maximum, whatever the number of requests at once.
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from groupvisits import audit
 from groupvisits.accounts.models import User
@@ -22,16 +22,21 @@ from groupvisits.roster.models import (
     DECLINED,
     ENDED,
     HOLDS_PLACE,
+    MAYBE,
+    NO,
     OFFERED,
     REQUESTED,
     WAITLISTED,
     WITHDRAWN,
+    YES,
     AgreementAcceptance,
+    Attendance,
     GroupAgreement,
     Membership,
     MembershipEvent,
 )
 from groupvisits.schedule.census import Counts
+from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
 DEFAULT_AGREEMENT = """What is said in the group stays in the group. We share our own stories, \
@@ -132,7 +137,9 @@ def enrol(group: VisitGroup, patient: User, *, actor: User, now: datetime | None
     group = lock_row(VisitGroup, group.id)
     existing = current_membership(group, patient)
     if existing is not None and existing.status != REQUESTED:
-        raise Conflict(f"{patient.full_name} is already {existing.status_label.lower()}.")
+        raise Conflict(
+            f"{patient.full_name} is already in this group ({existing.status_label.lower()})."
+        )
     membership = existing or Membership(group_id=group.id, patient_id=patient.id)
     _place_or_waitlist(group, membership, actor, now)
     audit.record(actor, "create", patient, "membership", membership.id)
@@ -188,6 +195,16 @@ def _leave(membership: Membership, status: str, reason: str, actor: User, now: d
     db.session.flush()
     _event(membership, status, actor, reason)
     audit.record(actor, "update", membership.patient, "membership", membership.id)
+    # Answers for sessions still to come no longer hold seats.
+    db.session.execute(
+        update(Attendance)
+        .where(
+            Attendance.membership_id == membership.id,
+            Attendance.rsvp.in_((YES, MAYBE)),
+            Attendance.session_id.in_(select(GroupSession.id).where(GroupSession.starts_at > now)),
+        )
+        .values(rsvp=NO, brings_support_person=False)
+    )
     offer_next(group, now=now)
     if was_waiting:
         # Close the gap left on the waitlist.
@@ -228,11 +245,16 @@ def waitlist(group: VisitGroup) -> list[Membership]:
     )
 
 
-def offer_next(group: VisitGroup, *, now: datetime | None = None) -> list[Membership]:
-    """Offer each free place to the next person on the waitlist (caller holds the lock)."""
+def offer_next(
+    group: VisitGroup, *, now: datetime | None = None, skip: set[int] = frozenset()
+) -> list[Membership]:
+    """Offer each free place to the next person on the waitlist (caller holds the lock).
+
+    :param skip: memberships not to offer to now (their offer has just lapsed).
+    """
     now = now or utcnow()
     offered = []
-    queue = waitlist(group)
+    queue = [m for m in waitlist(group) if m.id not in skip]
     free = group.max_members - places_taken(group)
     for membership in queue[: max(free, 0)]:
         # An offer leaves the waitlist: its position goes to the people still waiting.
@@ -254,7 +276,7 @@ def offer_next(group: VisitGroup, *, now: datetime | None = None) -> list[Member
             link=mail.external_url("roster.my_groups"),
         )
     if offered:
-        _renumber(group, [m for m in queue if m.status == WAITLISTED])
+        _renumber(group, [m for m in waitlist(group) if m.status == WAITLISTED])
     return offered
 
 
@@ -312,7 +334,8 @@ def expire_offers(now: datetime | None = None, group: VisitGroup | None = None) 
             db.session.flush()
             _event(membership, "offer lapsed", None, "back to the end of the waitlist")
             lapsed += 1
-        offer_next(locked, now=now)
+        # The place goes to the next person; whoever just let it lapse waits for the next one.
+        offer_next(locked, now=now, skip={m.id for m in expired})
     return lapsed
 
 

@@ -67,8 +67,8 @@ def show_attendance(session_id):
     form.patient_id.choices = options(
         (p.id, f"{p.family_name}, {p.given_name}") for p in patients if p.id not in on_list
     )
-    db.session.commit()
-    return render_template(
+    # Render before committing: a commit expires the loaded rows (one query per row after).
+    page = render_template(
         "roster/attendance.html",
         group_session=group_session,
         group=group_session.group,
@@ -78,6 +78,8 @@ def show_attendance(session_id):
         answers=ANSWERS,
         deadline=rules.answer_deadline(group_session),
     )
+    db.session.commit()
+    return page
 
 
 @bp.post("/sessions/<int:session_id>/drop-ins")
@@ -107,13 +109,14 @@ def sign_in_sheet(session_id):
     """A printable sheet: names, a column to sign, and the agreement reminder."""
     group_session = get_session_or_404(session_id)
     listing = _session_list(group_session)
-    db.session.commit()
-    return render_template(
+    page = render_template(
         "roster/sign_in_sheet.html",
         group_session=group_session,
         group=group_session.group,
         rows=listing.confirmed + listing.maybe + listing.no_answer + listing.drop_ins,
     )
+    db.session.commit()
+    return page
 
 
 @bp.get("/sessions/<int:session_id>/check-in")
@@ -122,8 +125,7 @@ def check_in_page(session_id):
     """The check-in tablet: one tap per person, vitals at the self-care station."""
     group_session = get_session_or_404(session_id)
     listing = _session_list(group_session)
-    db.session.commit()
-    return render_template(
+    page = render_template(
         "roster/check_in.html",
         group_session=group_session,
         group=group_session.group,
@@ -137,6 +139,8 @@ def check_in_page(session_id):
         vitals_form=VitalsForm(),
         late=utcnow() > group_session.starts_at + rules.LATE_AFTER,
     )
+    db.session.commit()
+    return page
 
 
 def _patient_from_form(form) -> User | None:

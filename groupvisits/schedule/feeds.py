@@ -76,18 +76,17 @@ def group_feed_urls(user: User, feed: CalendarFeed) -> list[tuple[VisitGroup, st
     ]
 
 
-def _sessions(group_ids, now: datetime) -> list[GroupSession]:
+def _sessions(group_ids, since: datetime | None) -> list[GroupSession]:
     if not group_ids:
         return []
+    query = select(GroupSession).where(GroupSession.group_id.in_(group_ids))
+    if since is not None:
+        query = query.where(GroupSession.starts_at >= since)
     return list(
         db.session.scalars(
-            select(GroupSession)
-            .where(
-                GroupSession.group_id.in_(group_ids),
-                GroupSession.starts_at >= now - FEED_HISTORY,
+            query.options(selectinload(GroupSession.group).selectinload(VisitGroup.site)).order_by(
+                GroupSession.starts_at
             )
-            .options(selectinload(GroupSession.group).selectinload(VisitGroup.site))
-            .order_by(GroupSession.starts_at)
         )
     )
 
@@ -99,7 +98,7 @@ def _session_url(group_session: GroupSession) -> str:
 def user_feed_body(feed: CalendarFeed, *, domain: str, now: datetime) -> bytes:
     """The person's own sessions as iCalendar; a patient's read is audited."""
     user = feed.user
-    sessions = _sessions(participation.group_ids_for(user), now)
+    sessions = _sessions(participation.group_ids_for(user), now - FEED_HISTORY)
     feed.last_used_at = now
     if user.is_patient:
         audit.record(user, "calendar", user, "calendar_feed", feed.id)
@@ -113,10 +112,10 @@ def user_feed_body(feed: CalendarFeed, *, domain: str, now: datetime) -> bytes:
 
 
 def group_feed_body(feed: CalendarFeed, group: VisitGroup, *, domain: str, now: datetime) -> bytes:
-    """Every session of one group, for a staff member of its site."""
+    """Every session of one group, its whole history included, for staff of its site."""
     feed.last_used_at = now
     return ical.build_calendar(
-        _sessions([group.id], now),
+        _sessions([group.id], None),
         name=group.calendar_name,
         domain=domain,
         stamp=now,

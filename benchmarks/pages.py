@@ -1,0 +1,80 @@
+"""The main pages of each role, and how to find a URL for each in any database."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from groupvisits.accounts.models import User
+from groupvisits.extensions import db
+from groupvisits.groups.models import VisitGroup
+from groupvisits.roster.models import Membership
+from groupvisits.schedule import feeds
+from groupvisits.schedule.models import GroupSession
+from groupvisits.timeutil import utcnow
+
+DEMO = "riverside.example.org"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page to measure: who asks for it and its address."""
+
+    name: str
+    user: str  # email of the signed-in person ("" for a feed, which needs no sign-in)
+    url: str
+
+
+def busiest_group() -> VisitGroup:
+    """The demo group with the most sessions (the one with the longest history)."""
+    group_id = db.session.scalar(
+        select(GroupSession.group_id)
+        .join(VisitGroup, VisitGroup.id == GroupSession.group_id)
+        .where(VisitGroup.site_id == 1)
+        .group_by(GroupSession.group_id)
+        .order_by(func.count().desc(), GroupSession.group_id)
+        .limit(1)
+    )
+    return db.session.get(VisitGroup, group_id)
+
+
+def main_pages(group: VisitGroup | None = None) -> list[Page]:
+    """Every main page of each role, around ``group`` (default: the busiest demo group)."""
+    group = group or busiest_group()
+    now = utcnow()
+    next_session = db.session.scalar(
+        select(GroupSession)
+        .where(GroupSession.group_id == group.id, GroupSession.starts_at >= now)
+        .order_by(GroupSession.starts_at)
+        .limit(1)
+    )
+    member = db.session.scalar(
+        select(User)
+        .join(Membership, Membership.patient_id == User.id)
+        .where(Membership.group_id == group.id, Membership.status == "active")
+        .order_by(User.id)
+        .limit(1)
+    )
+    coordinator = db.session.scalar(select(User).where(User.email == f"coordinator@{DEMO}"))
+    patient_feed = feeds.active_feed(member) or feeds.renew_feed(member)
+    staff_feed = feeds.active_feed(coordinator) or feeds.renew_feed(coordinator)
+    db.session.commit()
+    month = (now + timedelta(days=3)).strftime("%Y-%m")
+    coordinator_email, clinician_email = coordinator.email, f"attending@{DEMO}"
+    return [
+        Page("coordinator dashboard", coordinator_email, "/"),
+        Page("clinician dashboard", clinician_email, "/"),
+        Page("patient dashboard", member.email, "/"),
+        Page("group list", coordinator_email, "/groups/"),
+        Page("group", coordinator_email, f"/groups/{group.id}"),
+        Page("session", coordinator_email, f"/sessions/{next_session.id}"),
+        Page("roster", coordinator_email, f"/groups/{group.id}/roster"),
+        Page("attendance", coordinator_email, f"/sessions/{next_session.id}/attendance"),
+        Page("check-in", coordinator_email, f"/sessions/{next_session.id}/check-in"),
+        Page("month calendar", coordinator_email, f"/sites/{group.site_id}/calendar?month={month}"),
+        Page("people", coordinator_email, "/people/"),
+        Page("my sessions (patient)", member.email, "/my/sessions"),
+        Page("my groups (patient)", member.email, "/my/groups"),
+        Page("patient calendar feed", "", f"/feeds/{patient_feed.token}.ics"),
+        Page("group feed, 3 years", "", f"/feeds/{staff_feed.token}/groups/{group.id}.ics"),
+    ]

@@ -1,0 +1,149 @@
+"""Measure each main page: SQL queries and median server time, beside a bare Flask page.
+
+    python -m benchmarks.run [--database URL] [--requests N]
+
+Without --database, a SQLite file under instance/ is filled with the
+network-sized demo (``seed-demo --scale large``) on first use. The bare page
+is a Flask app on the same database that runs one query and renders 15 rows.
+"""
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import flask_migrate
+from flask import Flask, render_template_string
+from sqlalchemy import create_engine, event, func, select, text
+
+from benchmarks.pages import main_pages
+from groupvisits import create_app
+from groupvisits.accounts.models import User
+from groupvisits.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE = f"sqlite:///{ROOT / 'instance' / 'bench-large.sqlite'}"
+PASSWORD = "demo-password-1"
+BARE_TEMPLATE = """<!doctype html><title>Bare</title><ul>
+{% for id, name in rows %}<li>{{ id }} {{ name }}</li>{% endfor %}</ul>"""
+#: Targets: every page within this many times the bare page; feeds under this many ms.
+RATIO_TARGET, FEED_TARGET_MS = 3.0, 30.0
+
+
+def prepare(database: str) -> Flask:
+    """The app on ``database``, migrated and filled with the large demo if empty."""
+    app = create_app(
+        {
+            "CONFIG": "development",
+            "DEBUG": False,
+            "TEMPLATES_AUTO_RELOAD": False,
+            "SQLALCHEMY_DATABASE_URI": database,
+        }
+    )
+    with app.app_context():
+        flask_migrate.upgrade()
+        if not db.session.scalar(select(func.count()).select_from(User)):
+            print("Loading the network-sized demo (a few seconds)...", file=sys.stderr)
+            runner = app.test_cli_runner()
+            result = runner.invoke(args=["groupvisits", "seed-demo", "--scale", "large"])
+            if result.exit_code:
+                raise SystemExit(result.output)
+    return app
+
+
+def bare_app(database: str) -> Flask:
+    """A minimal Flask app: one query, 15 rows, a template."""
+    bare = Flask("bare")
+    engine = create_engine(database)
+
+    @bare.get("/")
+    def page():
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, email FROM users ORDER BY id LIMIT 15"))
+            return render_template_string(BARE_TEMPLATE, rows=list(rows))
+
+    return bare
+
+
+def sign_in(app: Flask, email: str):
+    client = app.test_client()
+    if not email:
+        return client
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+    )
+    if response.status_code != 302:
+        raise SystemExit(f"could not sign in as {email}")
+    return client
+
+
+def measure(client, url: str, requests: int) -> tuple[float, int]:
+    """Median milliseconds per request, and the status of the last one."""
+    for _ in range(3):
+        client.get(url)  # warm caches and connections
+    timings = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - start) * 1000)
+    return statistics.median(timings), response.status_code
+
+
+def count_queries(app: Flask, client, url: str) -> int:
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def count(*args):
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default=DEFAULT_DATABASE)
+    parser.add_argument("--requests", type=int, default=50)
+    args = parser.parse_args(argv)
+    (ROOT / "instance").mkdir(exist_ok=True)
+    app = prepare(args.database)
+    with app.app_context():
+        pages = main_pages()
+    bare_ms, _ = measure(bare_app(args.database).test_client(), "/", args.requests)
+    clients = {}
+    rows, failures = [], []
+    for page in pages:
+        client = clients.get(page.user) or clients.setdefault(page.user, sign_in(app, page.user))
+        queries = count_queries(app, client, page.url)
+        median_ms, status = measure(client, page.url, args.requests)
+        ratio = median_ms / bare_ms
+        rows.append((page.name, status, queries, median_ms, ratio))
+        if status != 200:
+            failures.append(f"{page.name}: status {status}")
+        if "feed" in page.name and median_ms > FEED_TARGET_MS:
+            failures.append(f"{page.name}: {median_ms:.1f} ms > {FEED_TARGET_MS} ms")
+        elif "feed" not in page.name and ratio > RATIO_TARGET:
+            failures.append(f"{page.name}: {ratio:.1f}x the bare page > {RATIO_TARGET}x")
+    print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
+    print(f"{'page':<26} {'status':>6} {'queries':>7} {'median ms':>10} {'x bare':>7}")
+    print(f"{'bare Flask page':<26} {200:>6} {1:>7} {bare_ms:>10.2f} {1.0:>7.1f}")
+    for name, status, queries, median_ms, ratio in rows:
+        print(f"{name:<26} {status:>6} {queries:>7} {median_ms:>10.2f} {ratio:>7.1f}")
+    if failures:
+        print("\nTargets missed:\n  " + "\n  ".join(failures))
+        return 1
+    print("\nAll pages within the targets.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
