@@ -16,7 +16,7 @@ from pathlib import Path
 
 import flask_migrate
 from flask import Flask, render_template_string
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import event, func, select, text
 
 from benchmarks.pages import main_pages
 from groupvisits import create_app
@@ -54,15 +54,19 @@ def prepare(database: str) -> Flask:
 
 
 def bare_app(database: str) -> Flask:
-    """A minimal Flask app: one query, 15 rows, a template."""
+    """A minimal Flask app on the same stack: Flask-SQLAlchemy, one query, 15 rows, Jinja."""
+    from flask_sqlalchemy import SQLAlchemy
+
     bare = Flask("bare")
-    engine = create_engine(database)
+    bare.config["SQLALCHEMY_DATABASE_URI"] = database
+    bare_db = SQLAlchemy(bare)
 
     @bare.get("/")
     def page():
-        with engine.connect() as connection:
-            rows = connection.execute(text("SELECT id, email FROM users ORDER BY id LIMIT 15"))
-            return render_template_string(BARE_TEMPLATE, rows=list(rows))
+        rows = bare_db.session.execute(
+            text("SELECT id, email FROM users ORDER BY id LIMIT 15")
+        ).all()
+        return render_template_string(BARE_TEMPLATE, rows=rows)
 
     return bare
 

@@ -380,3 +380,31 @@ def count_open_sign_ins(user: User) -> int:
         .select_from(SignIn)
         .where(SignIn.user_id == user.id, SignIn.ended_at.is_(None))
     )
+
+
+def find_patients(site_id: int, text: str, *, exclude: set[int] = frozenset(), limit: int = 10):
+    """Active patients of a site whose name, email or record number contains ``text``."""
+    from groupvisits.accounts.models import PATIENT, user_sites
+
+    text = text.strip().lower()[:100]
+    if len(text) < 2:
+        return []
+    pattern = f"%{text}%"
+    query = (
+        select(User)
+        .join(user_sites, user_sites.c.user_id == User.id)
+        .outerjoin(PatientProfile, PatientProfile.user_id == User.id)
+        .where(
+            user_sites.c.site_id == site_id,
+            User.role == PATIENT,
+            User.active.is_(True),
+            func.lower(User.given_name).like(pattern)
+            | func.lower(User.family_name).like(pattern)
+            | func.lower(User.preferred_name).like(pattern)
+            | User.email.like(pattern)
+            | func.lower(PatientProfile.medical_record_number).like(pattern),
+        )
+        .order_by(User.family_name, User.given_name, User.id)
+        .limit(limit + len(exclude))
+    )
+    return [user for user in db.session.scalars(query) if user.id not in exclude][:limit]

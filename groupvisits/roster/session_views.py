@@ -1,13 +1,13 @@
 """Routes for one session's attendance: lists, drop-ins, sign-in sheet, check-in, vitals."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from groupvisits.accounts.models import PATIENT, User, user_sites
+from groupvisits.accounts import services as accounts
+from groupvisits.accounts.models import User
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import options
 from groupvisits.permissions import STAFF, get_session_or_404, roles
 from groupvisits.roster import attendance as rules
 from groupvisits.roster import bp, services
@@ -54,19 +54,9 @@ def show_attendance(session_id):
     )[group_session.id]
     form = DropInForm()
     on_list = {row.patient.id for row in _rows(listing)}
-    patients = db.session.scalars(
-        select(User)
-        .join(user_sites, user_sites.c.user_id == User.id)
-        .where(
-            user_sites.c.site_id == group_session.group.site_id,
-            User.role == PATIENT,
-            User.active.is_(True),
-        )
-        .order_by(User.family_name, User.given_name)
-    ).all()
-    form.patient_id.choices = options(
-        (p.id, f"{p.family_name}, {p.given_name}") for p in patients if p.id not in on_list
-    )
+    find = request.args.get("find", "").strip()[:100]
+    found = accounts.find_patients(group_session.group.site_id, find, exclude=on_list)
+    audit_many(current_user, [p.id for p in found], "search")
     # Render before committing: a commit expires the loaded rows (one query per row after).
     page = render_template(
         "roster/attendance.html",
@@ -75,6 +65,8 @@ def show_attendance(session_id):
         listing=listing,
         census=census,
         form=form,
+        find=find,
+        found=found,
         answers=ANSWERS,
         deadline=rules.answer_deadline(group_session),
     )

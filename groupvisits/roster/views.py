@@ -7,18 +7,19 @@ pages in ``my_views``; both attach to the same blueprint.
 import csv
 import io
 
-from flask import Response, flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from groupvisits import audit
-from groupvisits.accounts.models import COORDINATOR, PATIENT, User, user_sites
+from groupvisits.accounts import services as accounts
+from groupvisits.accounts.models import COORDINATOR, User
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import options
 from groupvisits.permissions import (
     STAFF,
+    can_manage_group,
     get_group_or_404,
     get_membership_or_404,
     roles,
@@ -90,22 +91,14 @@ def show_roster(group_id):
     patient_ids = [m.patient_id for m in memberships]
     agreements = services.accepted_current(group, patient_ids)
     stats = attendance_rules.member_show_rates(group.id, patient_ids)
-    enrol_form = EnrolForm()
+    find = request.args.get("find", "").strip()[:100]
     current_ids = {m.patient_id for m in memberships if m.status in CURRENT}
-    candidates = db.session.scalars(
-        select(User)
-        .join(user_sites, user_sites.c.user_id == User.id)
-        .where(
-            user_sites.c.site_id == group.site_id,
-            User.role == PATIENT,
-            User.active.is_(True),
-        )
-        .order_by(User.family_name, User.given_name)
-    ).all()
-    enrol_form.patient_id.choices = options(
-        (p.id, f"{p.family_name}, {p.given_name}") for p in candidates if p.id not in current_ids
+    found = (
+        accounts.find_patients(group.site_id, find, exclude=current_ids)
+        if find and can_manage_group(current_user, group)
+        else []
     )
-    audit_many(current_user, patient_ids, "roster")
+    audit_many(current_user, patient_ids + [p.id for p in found], "roster")
     # Render before committing: a commit expires the preloaded rows, and the
     # template would then load each member again (one query per row).
     page = render_template(
@@ -119,7 +112,9 @@ def show_roster(group_id):
         agreement=services.current_agreement(group),
         agreements=agreements,
         stats=stats,
-        enrol_form=enrol_form,
+        enrol_form=EnrolForm(),
+        find=find,
+        found=found,
         message_form=MessageForm(),
         reason_form=ReasonForm(),
         move_form=WaitlistMoveForm(),
@@ -213,7 +208,12 @@ def enrol(group_id):
                 )
     else:
         flash("Choose a patient to enrol.", "warning")
-    return redirect(url_for("roster.show_roster", group_id=group.id))
+    return redirect(url_for("roster.show_roster", group_id=group.id, find=_find()))
+
+
+def _find() -> str | None:
+    """The search the coordinator was on, to show its results again after enrolling."""
+    return (request.form.get("find") or "").strip()[:100] or None
 
 
 def _membership_action(membership_id, action, success: str, form_class=None):

@@ -137,16 +137,18 @@ def test_coordinator_sets_up_a_group_enrols_and_checks_people_in(
     expect(page.get_by_text("0 of 9 places taken")).to_be_visible()
     axe_check(page)
     for patient in patients[:9]:
-        page.get_by_label("Patient", exact=True).select_option(
-            label=f"{patient.family_name}, {patient.given_name}"
-        )
-        page.get_by_role("button", name="Enrol", exact=True).click()
+        page.get_by_label("Name, email or record number").fill(patient.family_name)
+        page.get_by_role("button", name="Find", exact=True).click()
+        page.get_by_role(
+            "button", name=f"Enrol {patient.given_name} {patient.family_name}", exact=True
+        ).click()
         expect(_flash(page)).to_have_text(f"{patient.full_name} is now a member.")
     last = patients[9]
-    page.get_by_label("Patient", exact=True).select_option(
-        label=f"{last.family_name}, {last.given_name}"
-    )
-    page.get_by_role("button", name="Enrol on the waitlist").click()
+    page.get_by_label("Name, email or record number").fill(last.family_name)
+    page.get_by_role("button", name="Find", exact=True).click()
+    page.get_by_role(
+        "button", name=f"Enrol on the waitlist {last.given_name} {last.family_name}", exact=True
+    ).click()
     expect(_flash(page)).to_have_text(
         f"The group is full: {last.full_name} is number 1 on the waitlist."
     )
