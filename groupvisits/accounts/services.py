@@ -401,7 +401,8 @@ def find_patients(site_id: int, text: str, *, exclude: set[int] = frozenset(), l
             func.lower(User.given_name).like(pattern)
             | func.lower(User.family_name).like(pattern)
             | func.lower(User.preferred_name).like(pattern)
-            | User.email.like(pattern)
+            # Emails match from their start: "ri" must not find every "@riverside..." address.
+            | User.email.like(f"{text}%")
             | func.lower(PatientProfile.medical_record_number).like(pattern),
         )
         .order_by(User.family_name, User.given_name, User.id)

@@ -15,7 +15,7 @@ from groupvisits import audit
 from groupvisits.accounts.models import PatientProfile, User
 from groupvisits.errors import GroupVisitsError, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
-from groupvisits.groups.models import HYBRID
+from groupvisits.groups.models import HYBRID, VisitGroup
 from groupvisits.locking import lock_row
 from groupvisits.roster.models import (
     ACTIVE,
@@ -57,6 +57,14 @@ def answer_deadline(group_session: GroupSession) -> datetime:
         return group_session.starts_at
     local_day = group_session.local_start.date() - timedelta(days=days - 1)
     return datetime.combine(local_day, time.min, group_session.timezone)
+
+
+def describe_deadline(group_session: GroupSession) -> str:
+    """The answer deadline in words, in local time: "the end of Monday 07 December"."""
+    local = answer_deadline(group_session).astimezone(group_session.timezone)
+    if local.time() == time.min:
+        return f"the end of {local - timedelta(days=1):%A %d %B}"
+    return f"{local:%A %d %B, %H:%M}"
 
 
 def seats_taken(group_session: GroupSession, *, excluding: int | None = None) -> int:
@@ -244,6 +252,14 @@ def record_vitals(
     now: datetime | None = None,
 ) -> Attendance:
     """Weight and blood pressure, from the self-care station (patient) or staff."""
+    site_id = db.session.scalar(
+        select(VisitGroup.site_id)
+        .join(GroupSession, GroupSession.group_id == VisitGroup.id)
+        .where(GroupSession.id == attendance.session_id)
+    )
+    own = actor.id == attendance.patient_id
+    if not (own or (actor.is_staff and site_id in actor.site_ids)):
+        raise NotAllowed("Only the patient or staff of this site record these vitals.")
     if source not in ("patient", "staff"):
         raise ValidationFailed("Say who took the measurements.")
     if weight_kg is None and systolic is None and diastolic is None:

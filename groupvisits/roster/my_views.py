@@ -128,6 +128,7 @@ def rsvp_context(patient: User, sessions: list[GroupSession]) -> dict:
         "answers": answers,
         "needs": pending_agreements(patient, {s.group_id for s in sessions}),
         "deadlines": {s.id: rules.answer_deadline(s) for s in sessions},
+        "deadline_words": {s.id: rules.describe_deadline(s) for s in sessions},
         "now": utcnow(),
         "form": RsvpForm(),
         "labels": ANSWERS,

@@ -68,7 +68,7 @@ def show_attendance(session_id):
         find=find,
         found=found,
         answers=ANSWERS,
-        deadline=rules.answer_deadline(group_session),
+        deadline_words=rules.describe_deadline(group_session),
     )
     db.session.commit()
     return page

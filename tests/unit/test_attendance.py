@@ -849,3 +849,47 @@ def test_session_list_runs_the_same_queries_for_five_or_fifteen_members(
 
     # The session, its group, members, answers, people and their profiles.
     assert fill(5) == fill(15) == 6
+
+
+def test_vitals_are_refused_to_staff_of_another_site_and_other_patients(
+    db, site, other_site, create_user, create_group
+):
+    from groupvisits.accounts.models import CLINICIAN, PATIENT
+    from groupvisits.errors import NotAllowed
+    from groupvisits.roster import services as roster_services
+    from groupvisits.schedule import services as schedule_services
+
+    group = create_group(site)
+    member = create_user(PATIENT)
+    roster_services.enrol(group, member, actor=None)
+    group_session = schedule_services.next_sessions([group.id], schedule_services.utcnow())[
+        group.id
+    ]
+    attendance = rules.attendance_for_check_in(group_session, member, actor=None)
+    db.session.commit()
+    for stranger in (create_user(CLINICIAN, sites=[other_site]), create_user(PATIENT)):
+        with pytest.raises(NotAllowed):
+            rules.record_vitals(
+                attendance,
+                weight_kg=80,
+                systolic=None,
+                diastolic=None,
+                source="staff",
+                actor=stranger,
+            )
+    assert attendance.vitals_at is None
+
+
+def test_the_deadline_is_said_as_the_end_of_the_day_before(db, site, create_group):
+    from groupvisits.schedule import services as schedule_services
+
+    group = create_group(site)
+    group_session = schedule_services.next_sessions([group.id], schedule_services.utcnow())[
+        group.id
+    ]
+    day_before = group_session.local_start.date() - timedelta(days=1)
+    assert rules.describe_deadline(group_session) == f"the end of {day_before:%A %d %B}"
+    group.rsvp_deadline_days = 0
+    assert rules.describe_deadline(group_session) == (
+        f"{group_session.local_start:%A %d %B, %H:%M}"
+    )
