@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, User
 from groupvisits.extensions import db, login_manager
@@ -173,7 +174,7 @@ def get_user_or_404(user_id: int, *, manage: bool = False) -> User:
 
 def get_group_or_404(group_id: int, *, manage: bool = False) -> VisitGroup:
     """A group the current user may see (and run, with ``manage``)."""
-    group = db.session.get(VisitGroup, group_id)
+    group = db.session.get(VisitGroup, group_id, options=[joinedload(VisitGroup.site)])
     if group is None or not can_view_group(current_user, group):
         abort(404)
     if manage:
@@ -183,7 +184,11 @@ def get_group_or_404(group_id: int, *, manage: bool = False) -> VisitGroup:
 
 def get_session_or_404(session_id: int, *, manage: bool = False) -> GroupSession:
     """A session of a group the current user may see (and run, with ``manage``)."""
-    group_session = db.session.get(GroupSession, session_id)
+    group_session = db.session.get(
+        GroupSession,
+        session_id,
+        options=[joinedload(GroupSession.group).joinedload(VisitGroup.site)],
+    )
     if group_session is None or not can_view_group(current_user, group_session.group):
         abort(404)
     if manage:

@@ -349,10 +349,15 @@ def load_sign_in(
     transaction of its own so that the request's own work is not committed.
     """
     now = now or utcnow()
-    sign_in = db.session.scalar(
-        select(SignIn)
-        .where(SignIn.token_hash == SignIn.hash_token(token))
-        .options(joinedload(SignIn.user).selectinload(User.sites))
+    # One query for the sign-in, its user and the user's sites (every request needs them).
+    sign_in = (
+        db.session.execute(
+            select(SignIn)
+            .where(SignIn.token_hash == SignIn.hash_token(token))
+            .options(joinedload(SignIn.user).joinedload(User.sites))
+        )
+        .unique()
+        .scalar_one_or_none()
     )
     if sign_in is None or sign_in.ended_at is not None:
         return None

@@ -319,6 +319,11 @@ def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, f
     return {group_id: (came or 0) / said for group_id, said, came in rows if said}
 
 
+def inspect_key(model, row_id):
+    """The identity-map key of a row of ``model`` with primary key ``row_id``."""
+    return db.session.identity_key(model, row_id)
+
+
 def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
     """Confirmed (seats), maybe, waitlisted and show rate of each session, in three queries."""
     if not session_ids:
@@ -343,11 +348,18 @@ def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
         .where(Attendance.session_id.in_(session_ids))
         .group_by(Attendance.session_id, GroupSession.group_id)
     ).all()
-    group_of = dict(
-        db.session.execute(
-            select(GroupSession.id, GroupSession.group_id).where(GroupSession.id.in_(session_ids))
-        ).all()
-    )
+    # The sessions are almost always loaded already: the identity map answers without SQL.
+    loaded = {
+        sid: db.session.identity_map.get(inspect_key(GroupSession, sid)) for sid in session_ids
+    }
+    group_of = {sid: s.group_id for sid, s in loaded.items() if s is not None}
+    missing = [sid for sid, s in loaded.items() if s is None]
+    if missing:
+        group_of.update(
+            db.session.execute(
+                select(GroupSession.id, GroupSession.group_id).where(GroupSession.id.in_(missing))
+            ).all()
+        )
     group_ids = sorted(set(group_of.values()))
     waiting = dict(
         db.session.execute(
