@@ -187,20 +187,33 @@ def edit_schedule(group_id):
 def edit_plan(group_id):
     """The group's default session plan, copied to sessions created from now on."""
     group = get_group_or_404(group_id, manage=True)
+    return plan_page(
+        group=group,
+        owner=group,
+        segments=group.plan,
+        length=group.length_minutes,
+        save=lambda rows: services.set_group_plan(group, rows, actor=current_user),
+        saved="The plan is saved. New sessions will follow it.",
+        next_url=url_for("groups.show_group", group_id=group.id),
+    )
+
+
+def plan_page(*, group, owner, segments, length, save, saved: str, next_url: str):
+    """The plan editor of a group or of one session: show, validate, save once."""
     form = PlanForm()
     if request.method == "GET":
-        _fill_plan_form(form, group.plan)
+        _fill_plan_form(form, segments)
     if form.validate_on_submit():
         try:
-            services.set_group_plan(group, form.rows(), actor=current_user)
+            save(form.rows())
         except GroupVisitsError as exc:
             form.segments.errors.append(str(exc))
         else:
             db.session.commit()
-            flash("The plan is saved. New sessions will follow it.", "success")
-            return redirect(url_for("groups.show_group", group_id=group.id))
+            flash(saved, "success")
+            return redirect(next_url)
     return render_template(
-        "groups/plan.html", form=form, group=group, length=group.length_minutes, owner=group
+        "groups/plan.html", form=form, group=group, length=length, owner=owner
     ), _status(form)
 
 

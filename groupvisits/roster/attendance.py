@@ -227,6 +227,8 @@ def check_in(
         raise NotAllowed("Only staff of this site check people in.")
     if status not in CHECK_INS:
         raise ValidationFailed("Unknown check-in.")
+    if attendance.session_id != group_session.id:
+        raise ValidationFailed("That person is on another session's list.")
     if status == ARRIVED and now > group_session.starts_at + LATE_AFTER:
         status = LATE
     attendance.check_in, attendance.checked_in_at = status, now

@@ -14,9 +14,8 @@ from groupvisits.accounts.forms import ConfirmForm
 from groupvisits.accounts.models import COORDINATOR
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.groups.forms import PlanForm
 from groupvisits.groups.models import VisitGroup
-from groupvisits.groups.views import _fill_plan_form
+from groupvisits.groups.views import plan_page
 from groupvisits.permissions import (
     STAFF,
     get_group_or_404,
@@ -156,25 +155,15 @@ def new_session(group_id):
 def edit_session_plan(session_id):
     """Change the timeline of one session."""
     group_session = get_session_or_404(session_id, manage=True)
-    form = PlanForm()
-    if request.method == "GET":
-        _fill_plan_form(form, group_session.segments)
-    if form.validate_on_submit():
-        try:
-            services.set_session_plan(group_session, form.rows(), actor=current_user)
-        except GroupVisitsError as exc:
-            form.segments.errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash("The session plan is saved.", "success")
-            return redirect(url_for("schedule.show_session", session_id=group_session.id))
-    return render_template(
-        "groups/plan.html",
-        form=form,
+    return plan_page(
         group=group_session.group,
-        length=group_session.length_minutes,
         owner=group_session,
-    ), (422 if form.errors else 200)
+        segments=group_session.segments,
+        length=group_session.length_minutes,
+        save=lambda rows: services.set_session_plan(group_session, rows, actor=current_user),
+        saved="The session plan is saved.",
+        next_url=url_for("schedule.show_session", session_id=group_session.id),
+    )
 
 
 @bp.get("/sites/<int:site_id>/calendar")

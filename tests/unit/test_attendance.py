@@ -893,3 +893,27 @@ def test_the_deadline_is_said_as_the_end_of_the_day_before(db, site, create_grou
     assert rules.describe_deadline(group_session) == (
         f"{group_session.local_start:%A %d %B, %H:%M}"
     )
+
+
+def test_check_in_refuses_an_attendance_of_another_session(
+    db, site, create_user, create_group, coordinator
+):
+    from groupvisits.accounts.models import PATIENT
+    from groupvisits.errors import ValidationFailed
+    from groupvisits.roster import services as roster_services
+    from groupvisits.schedule.models import GroupSession
+
+    group = create_group(site)
+    member = create_user(PATIENT)
+    roster_services.enrol(group, member, actor=None)
+    first, second = db.session.scalars(
+        select(GroupSession)
+        .where(GroupSession.group_id == group.id)
+        .order_by(GroupSession.starts_at)
+        .limit(2)
+    ).all()
+    attendance = rules.attendance_for_check_in(first, member, actor=None)
+    db.session.commit()
+    with pytest.raises(ValidationFailed, match="another session"):
+        rules.check_in(attendance, "arrived", actor=coordinator, group_session=second)
+    assert attendance.check_in is None
