@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask import has_request_context, request
-from sqlalchemy import ForeignKey, Index, String, select
+from sqlalchemy import ForeignKey, Index, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from groupvisits.accounts.models import User, user_sites
@@ -76,6 +76,29 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def record_many(
+    actor: User, action: str, patient_ids, object_type: str, object_id: int | None = None
+) -> None:
+    """One audit row per patient shown on a page, in a single INSERT."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    ip_address, now = request_ip(), utcnow()
+    rows = [
+        {
+            "actor_id": actor.id,
+            "action": action,
+            "patient_id": patient_id,
+            "object_type": object_type,
+            "object_id": object_id,
+            "ip_address": ip_address,
+            "occurred_at": now,
+        }
+        for patient_id in sorted(set(patient_ids))
+    ]
+    if rows:
+        db.session.execute(insert(AuditEvent), rows)
 
 
 def request_ip() -> str:

@@ -23,11 +23,20 @@ from groupvisits.accounts.models import (
 from groupvisits.errors import Conflict, InvalidToken, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.mail import services as mail
+from groupvisits.permissions import can_manage_site
 from groupvisits.sites.models import Site
 from groupvisits.timeutil import utcnow
 
 #: Fields a patient may change on their own profile page.
 PATIENT_SELF_FIELDS = ("preferred_name", "phone")
+#: Patient profile columns a coordinator edits with the account.
+PROFILE_COLUMNS = (
+    "date_of_birth",
+    "preferred_language",
+    "dietary_needs",
+    "accessibility_needs",
+    "medical_record_number",
+)
 PATIENT_PROFILE_FIELDS = ("preferred_language", "dietary_needs", "accessibility_needs")
 
 
@@ -72,10 +81,8 @@ def create_user(
         raise ValidationFailed(f"Unknown role {role!r}.")
     if not sites:
         raise ValidationFailed("Choose at least one site.")
-    if actor is not None:
-        outside = [site.name for site in sites if site.id not in actor.site_ids]
-        if not actor.is_coordinator or outside:
-            raise NotAllowed("You can only add people to sites you coordinate.")
+    if actor is not None and not all(can_manage_site(actor, site) for site in sites):
+        raise NotAllowed("You can only add people to sites you coordinate.")
     if role == CLINICIAN:
         if discipline not in DISCIPLINES:
             raise ValidationFailed("Choose the clinician's discipline.")
@@ -153,15 +160,6 @@ def update_user(user: User, changes: dict, *, actor: User) -> User:
     if user.is_patient:
         audit.record(actor, "update", user, "patient", user.id)
     return user
-
-
-PROFILE_COLUMNS = (
-    "date_of_birth",
-    "preferred_language",
-    "dietary_needs",
-    "accessibility_needs",
-    "medical_record_number",
-)
 
 
 def update_own_profile(patient: User, changes: dict, *, actor: User) -> User:

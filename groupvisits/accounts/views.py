@@ -17,6 +17,7 @@ from groupvisits.accounts.forms import (
 from groupvisits.accounts.models import PATIENT
 from groupvisits.errors import InvalidToken, ValidationFailed
 from groupvisits.extensions import db, limiter
+from groupvisits.formutil import form_status
 from groupvisits.mail import services as mail
 from groupvisits.permissions import public, roles, signed_in
 
@@ -76,7 +77,7 @@ def login():
             login_user(user)
             db.session.commit()
             return redirect(safe_next_url(request.args.get("next")) or url_for("dashboard.home"))
-    return render_template("accounts/login.html", form=form), 200 if not form.errors else 422
+    return render_template("accounts/login.html", form=form), form_status(form)
 
 
 @bp.post("/logout")
@@ -121,7 +122,7 @@ def _set_password_from_link(purpose: str, token: str, template: str):
             db.session.commit()
             flash("Your password is saved. Please sign in.", "success")
             return redirect(url_for("accounts.login"))
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template(template, form=form, user=user), status
 
 
@@ -140,7 +141,7 @@ def forgot_password():
             "info",
         )
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/forgot_password.html", form=form), 422 if form.errors else 200
+    return render_template("accounts/forgot_password.html", form=form), form_status(form)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -158,9 +159,7 @@ def change_password():
             logout_user()
             flash("Your password is changed. Please sign in again.", "success")
             return redirect(url_for("accounts.login"))
-    return render_template("accounts/change_password.html", form=form), (
-        422 if form.errors else 200
-    )
+    return render_template("accounts/change_password.html", form=form), form_status(form)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -186,6 +185,4 @@ def edit_profile():
     if request.method == "GET":
         audit.record(current_user, "view", patient, "profile", patient.id)
         db.session.commit()
-    return render_template("accounts/profile.html", form=form, patient=patient), (
-        422 if form.errors else 200
-    )
+    return render_template("accounts/profile.html", form=form, patient=patient), form_status(form)

@@ -3,7 +3,7 @@
 from datetime import date, datetime, time
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, Time
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from groupvisits.extensions import db
 from groupvisits.sites.models import Site
@@ -119,19 +119,31 @@ class VisitGroup(db.Model):
         return f"<VisitGroup {self.id} {self.name!r}>"
 
 
-class GroupPlanSegment(db.Model):
+class SegmentFields:
+    """The columns of one step of a plan, shared by group plans and session timelines."""
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        return (CheckConstraint("minutes BETWEEN 1 AND 180", name="minutes_range"),)
+
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(80))
+    minutes: Mapped[int] = mapped_column(Integer)
+
+    @property
+    def kind_label(self) -> str:
+        return SEGMENT_KINDS.get(self.kind, self.kind)
+
+
+class GroupPlanSegment(SegmentFields, db.Model):
     """One step of a group's default session plan, copied to each new session."""
 
     __tablename__ = "group_plan_segments"
-    __table_args__ = (CheckConstraint("minutes BETWEEN 1 AND 180", name="minutes_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(
         ForeignKey("visit_groups.id", ondelete="CASCADE"), index=True
     )
-    position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(80))
-    minutes: Mapped[int] = mapped_column(Integer)
 
     group: Mapped[VisitGroup] = relationship(back_populates="plan")

@@ -15,6 +15,7 @@ from groupvisits.groups.models import (
     GroupPlanSegment,
     VisitGroup,
 )
+from groupvisits.permissions import can_manage_site
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
 from groupvisits.sites.models import Site
@@ -67,7 +68,7 @@ CONDITION_WORDS = (
 
 
 def _check_coordinator(site: Site, actor: User | None) -> None:
-    if actor is not None and not (actor.is_coordinator and site.id in actor.site_ids):
+    if actor is not None and not can_manage_site(actor, site):
         raise NotAllowed("Only coordinators of this site manage its groups.")
 
 

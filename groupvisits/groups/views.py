@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from groupvisits.accounts.models import COORDINATOR
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import options
+from groupvisits.formutil import form_status, options
 from groupvisits.groups import bp, services
 from groupvisits.groups.forms import GroupForm, PlanForm, ScheduleForm, StatusForm
 from groupvisits.groups.models import VisitGroup
@@ -62,7 +62,7 @@ def new_group():
             flash(f"{group.name} is created. Now set its schedule.", "success")
             _flash_size_note(form)
             return redirect(url_for("groups.edit_schedule", group_id=group.id))
-    return render_template("groups/form.html", form=form, group=None), _status(form)
+    return render_template("groups/form.html", form=form, group=None), form_status(form)
 
 
 @bp.get("/<int:group_id>")
@@ -116,7 +116,7 @@ def edit_group(group_id):
             if changed:
                 flash(f"{len(changed)} upcoming sessions now have the new length.", "info")
             return redirect(url_for("groups.show_group", group_id=group.id))
-    return render_template("groups/form.html", form=form, group=group), _status(form)
+    return render_template("groups/form.html", form=form, group=group), form_status(form)
 
 
 @bp.post("/<int:group_id>/status")
@@ -179,7 +179,7 @@ def edit_schedule(group_id):
             return redirect(url_for("groups.show_group", group_id=group.id))
     return render_template(
         "groups/schedule.html", form=form, group=group, horizon=schedule.horizon()
-    ), _status(form)
+    ), form_status(form)
 
 
 @bp.route("/<int:group_id>/plan", methods=["GET", "POST"])
@@ -214,7 +214,7 @@ def plan_page(*, group, owner, segments, length, save, saved: str, next_url: str
             return redirect(next_url)
     return render_template(
         "groups/plan.html", form=form, group=group, length=length, owner=owner
-    ), _status(form)
+    ), form_status(form)
 
 
 def _fill_plan_form(form: PlanForm, segments) -> None:
@@ -269,10 +269,6 @@ def _group_fields(form: GroupForm) -> dict:
         "rsvp_deadline_days": _or_default(form.rsvp_deadline_days.data, 1),
         "offer_hold_hours": _or_default(form.offer_hold_hours.data, 72),
     }
-
-
-def _status(form) -> int:
-    return 422 if form.errors else 200
 
 
 def _or_default(value, default: int) -> int:

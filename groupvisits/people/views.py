@@ -11,7 +11,7 @@ from groupvisits.accounts.forms import ConfirmForm, UserForm
 from groupvisits.accounts.models import COORDINATOR, PATIENT, ROLE_LABELS, User, user_sites
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import options
+from groupvisits.formutil import form_status, options
 from groupvisits.mail import services as mail
 from groupvisits.people import bp
 from groupvisits.permissions import get_user_or_404, roles
@@ -86,9 +86,7 @@ def new_person():
             db.session.commit()
             _after_invitation(user, link)
             return redirect(url_for("people.show_person", user_id=user.id))
-    return render_template("people/form.html", form=form, person=None), (
-        422 if form.errors else 200
-    )
+    return render_template("people/form.html", form=form, person=None), form_status(form)
 
 
 @bp.get("/<int:user_id>")
@@ -136,9 +134,7 @@ def edit_person(user_id):
     elif request.method == "GET" and person.is_patient:
         audit.record(current_user, "view", person, "patient", person.id)
         db.session.commit()
-    return render_template("people/form.html", form=form, person=person), (
-        422 if form.errors else 200
-    )
+    return render_template("people/form.html", form=form, person=person), form_status(form)
 
 
 @bp.post("/<int:user_id>/invite")

@@ -17,6 +17,7 @@ from groupvisits.errors import GroupVisitsError, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.groups.models import HYBRID, VisitGroup
 from groupvisits.locking import lock_row
+from groupvisits.permissions import serves_site
 from groupvisits.roster.models import (
     ACTIVE,
     ARRIVED,
@@ -105,7 +106,7 @@ def answer_rsvp(
     group = group_session.group
     if answer not in (YES, NO, MAYBE):
         raise ValidationFailed("Answer yes, no or maybe.")
-    if actor.id != patient.id and not (actor.is_staff and group.site_id in actor.site_ids):
+    if actor.id != patient.id and not serves_site(actor, group.site_id):
         raise NotAllowed("You can only answer for yourself.")
     membership = db.session.scalar(
         select(Membership).where(
@@ -161,7 +162,7 @@ def add_drop_in(
     :raises SessionFull: no seat is free.
     """
     group = group_session.group
-    if not (actor.is_staff and group.site_id in actor.site_ids):
+    if not serves_site(actor, group.site_id):
         raise NotAllowed("Only staff of this site add drop-ins.")
     if not patient.is_patient or group.site_id not in patient.site_ids:
         raise ValidationFailed("Only patients of this site can drop in.")
@@ -223,7 +224,7 @@ def check_in(
     """Mark arrived, late, no-show or excused; an arrival after the start counts as late."""
     now = now or utcnow()
     group = group_session.group
-    if not (actor.is_staff and group.site_id in actor.site_ids):
+    if not serves_site(actor, group.site_id):
         raise NotAllowed("Only staff of this site check people in.")
     if status not in CHECK_INS:
         raise ValidationFailed("Unknown check-in.")
@@ -260,7 +261,7 @@ def record_vitals(
         .where(GroupSession.id == attendance.session_id)
     )
     own = actor.id == attendance.patient_id
-    if not (own or (actor.is_staff and site_id in actor.site_ids)):
+    if not (own or serves_site(actor, site_id)):
         raise NotAllowed("Only the patient or staff of this site record these vitals.")
     if source not in ("patient", "staff"):
         raise ValidationFailed("Say who took the measurements.")
@@ -321,11 +322,6 @@ def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, f
     return {group_id: (came or 0) / said for group_id, said, came in rows if said}
 
 
-def inspect_key(model, row_id):
-    """The identity-map key of a row of ``model`` with primary key ``row_id``."""
-    return db.session.identity_key(model, row_id)
-
-
 def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
     """Confirmed (seats), maybe, waitlisted and show rate of each session, in three queries."""
     if not session_ids:
@@ -352,7 +348,8 @@ def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
     ).all()
     # The sessions are almost always loaded already: the identity map answers without SQL.
     loaded = {
-        sid: db.session.identity_map.get(inspect_key(GroupSession, sid)) for sid in session_ids
+        sid: db.session.identity_map.get(db.session.identity_key(GroupSession, sid))
+        for sid in session_ids
     }
     group_of = {sid: s.group_id for sid, s in loaded.items() if s is not None}
     missing = [sid for sid, s in loaded.items() if s is None]

@@ -98,10 +98,6 @@ class Membership(db.Model):
     def status_label(self) -> str:
         return STATUSES[self.status]
 
-    @property
-    def is_current(self) -> bool:
-        return self.status in CURRENT
-
 
 class MembershipEvent(db.Model):
     """One step in a membership's history: enrolled, offered, moved on the waitlist..."""

@@ -32,6 +32,7 @@ from groupvisits.roster.models import (
     GroupAgreement,
     Membership,
 )
+from groupvisits.schedule import participation
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
@@ -91,18 +92,11 @@ def my_groups():
 def my_sessions():
     """My upcoming sessions, each with big yes / maybe / no buttons."""
     now = utcnow()
-    group_ids = [
-        m.group_id
-        for m in db.session.scalars(
-            select(Membership).where(
-                Membership.patient_id == current_user.id, Membership.status == ACTIVE
-            )
-        )
-    ]
+    group_ids = participation.active_group_ids_of_patient(current_user)
     sessions = db.session.scalars(
         select(GroupSession)
         .where(
-            GroupSession.group_id.in_(group_ids or [0]),
+            GroupSession.group_id.in_(sorted(group_ids) or [0]),
             GroupSession.ends_at >= now,
             GroupSession.starts_at < now + timedelta(days=120),
         )

@@ -16,6 +16,7 @@ from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.locking import lock_row
 from groupvisits.mail import services as mail
+from groupvisits.permissions import can_manage_group, serves_site
 from groupvisits.roster.models import (
     ACTIVE,
     CURRENT,
@@ -35,7 +36,6 @@ from groupvisits.roster.models import (
     Membership,
     MembershipEvent,
 )
-from groupvisits.schedule.census import Counts
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
@@ -61,7 +61,7 @@ class OfferExpired(GroupVisitsError):
 
 
 def _coordinator_of(group: VisitGroup, actor: User | None) -> None:
-    if actor is not None and not (actor.is_coordinator and group.site_id in actor.site_ids):
+    if actor is not None and not can_manage_group(actor, group):
         raise NotAllowed("Only coordinators of this group's site manage its roster.")
 
 
@@ -403,9 +403,7 @@ def accept_agreement(
     """Record that ``patient`` accepted this version: in the app, or on paper (staff)."""
     if method == "app" and actor.id != patient.id:
         raise NotAllowed("Only the patient accepts in the app; staff record paper forms.")
-    if method == "paper" and not (
-        actor.is_staff and agreement_group_site(agreement) in actor.site_ids
-    ):
+    if method == "paper" and not serves_site(actor, agreement_group_site(agreement)):
         raise NotAllowed("Only staff of this site record a paper agreement.")
     if accepted_on and accepted_on > utcnow().date():
         raise ValidationFailed("The date of a paper agreement cannot be in the future.")
@@ -476,10 +474,3 @@ def close_memberships(group: VisitGroup, reason: str, *, actor: User | None) -> 
     for membership in current:
         _event(membership, ENDED, actor, reason)
     return len(current)
-
-
-def attendance_counts(session_ids: list[int]) -> dict[int, Counts]:
-    """Confirmed, maybe and waitlisted numbers and show rate per session."""
-    from groupvisits.roster.attendance import counts_for_sessions
-
-    return counts_for_sessions(session_ids)

@@ -2,8 +2,8 @@
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
+from groupvisits import audit
 from groupvisits.accounts import services as accounts
 from groupvisits.accounts.models import User
 from groupvisits.errors import GroupVisitsError
@@ -13,28 +13,19 @@ from groupvisits.roster import attendance as rules
 from groupvisits.roster import bp, services
 from groupvisits.roster.forms import CheckInForm, DropInForm, VitalsForm
 from groupvisits.roster.models import ANSWERS, CHECK_INS
-from groupvisits.roster.views import audit_many
 from groupvisits.schedule import census as census_rules
 from groupvisits.timeutil import utcnow
 
 
 def _session_list(group_session):
-    group = group_session.group
-    members = services.accepted_current(group, [m.patient_id for m in _active(group_session)])
-    listing = rules.session_list(group_session, agreements=set(members))
-    people = [row.patient.id for row in _rows(listing)]
-    audit_many(current_user, people, "attendance")
+    listing = rules.session_list(group_session)
+    rows = _rows(listing)
+    members = [row for row in rows if row.membership is not None]
+    accepted = services.accepted_current(group_session.group, [r.patient.id for r in members])
+    for row in members:
+        row.agreement_ok = row.patient.id in accepted
+    audit.record_many(current_user, "view", [row.patient.id for row in rows], "attendance")
     return listing
-
-
-def _active(group_session):
-    from groupvisits.roster.models import ACTIVE, Membership
-
-    return db.session.scalars(
-        select(Membership).where(
-            Membership.group_id == group_session.group_id, Membership.status == ACTIVE
-        )
-    ).all()
 
 
 def _rows(listing):
@@ -56,7 +47,7 @@ def show_attendance(session_id):
     on_list = {row.patient.id for row in _rows(listing)}
     find = request.args.get("find", "").strip()[:100]
     found = accounts.find_patients(group_session.group.site_id, find, exclude=on_list)
-    audit_many(current_user, [p.id for p in found], "search")
+    audit.record_many(current_user, "view", [p.id for p in found], "search")
     # Render before committing: a commit expires the loaded rows (one query per row after).
     page = render_template(
         "roster/attendance.html",
@@ -142,65 +133,69 @@ def _patient_from_form(form) -> User | None:
         return None
 
 
-@bp.post("/sessions/<int:session_id>/check-in")
-@roles(*STAFF)
-def check_in(session_id):
-    """Record one person's check-in from the tablet."""
+def _at_the_tablet(session_id: int, form, unreadable: str, record) -> object:
+    """Run one tablet action for the person named in ``form``, then back to the tablet.
+
+    :param record: ``record(group_session, attendance) -> str`` saves and returns the message.
+    """
     group_session = get_session_or_404(session_id)
-    form = CheckInForm()
     patient = _patient_from_form(form) if form.validate_on_submit() else None
     if patient is None:
-        flash("That check-in could not be read; please try again.", "warning")
+        message = " ".join(e for errors in form.errors.values() for e in errors)
+        flash(message or unreadable, "warning")
     else:
         try:
             attendance = rules.attendance_for_check_in(group_session, patient, actor=current_user)
-            wants = {"yes": True, "no": False}.get(form.wants_one_on_one.data or "")
-            rules.check_in(
-                attendance,
-                form.status.data,
-                actor=current_user,
-                group_session=group_session,
-                mode=form.mode.data or None,
-                wants_one_on_one=wants,
-            )
+            message = record(group_session, attendance)
         except GroupVisitsError as exc:
             db.session.rollback()
             flash(str(exc), "warning")
         else:
             db.session.commit()
-            flash(
-                f"{patient.group_name}: {CHECK_INS[attendance.check_in]}.",
-                "success",
-            )
+            flash(message, "success")
     anchor = f"#p{patient.id}" if patient is not None else ""
     return redirect(url_for("roster.check_in_page", session_id=session_id) + anchor)
+
+
+@bp.post("/sessions/<int:session_id>/check-in")
+@roles(*STAFF)
+def check_in(session_id):
+    """Record one person's check-in from the tablet."""
+    form = CheckInForm()
+
+    def record(group_session, attendance) -> str:
+        rules.check_in(
+            attendance,
+            form.status.data,
+            actor=current_user,
+            group_session=group_session,
+            mode=form.mode.data or None,
+            wants_one_on_one={"yes": True, "no": False}.get(form.wants_one_on_one.data or ""),
+        )
+        return f"{attendance.patient.group_name}: {CHECK_INS[attendance.check_in]}."
+
+    return _at_the_tablet(
+        session_id, form, "That check-in could not be read; please try again.", record
+    )
 
 
 @bp.post("/sessions/<int:session_id>/vitals")
 @roles(*STAFF)
 def record_vitals(session_id):
     """Weight and blood pressure from the self-care station or staff."""
-    group_session = get_session_or_404(session_id)
     form = VitalsForm()
-    patient = _patient_from_form(form) if form.validate_on_submit() else None
-    if patient is None:
-        message = " ".join(e for errors in form.errors.values() for e in errors)
-        flash(message or "Those vitals could not be read; please check them.", "warning")
-    else:
-        try:
-            attendance = rules.attendance_for_check_in(group_session, patient, actor=current_user)
-            rules.record_vitals(
-                attendance,
-                weight_kg=form.weight_kg.data,
-                systolic=form.systolic.data,
-                diastolic=form.diastolic.data,
-                source=form.source.data,
-                actor=current_user,
-            )
-        except GroupVisitsError as exc:
-            db.session.rollback()
-            flash(str(exc), "warning")
-        else:
-            db.session.commit()
-            flash(f"Vitals saved for {patient.group_name}", "success")
-    return redirect(url_for("roster.check_in_page", session_id=session_id))
+
+    def record(group_session, attendance) -> str:
+        rules.record_vitals(
+            attendance,
+            weight_kg=form.weight_kg.data,
+            systolic=form.systolic.data,
+            diastolic=form.diastolic.data,
+            source=form.source.data,
+            actor=current_user,
+        )
+        return f"Vitals saved for {attendance.patient.group_name}"
+
+    return _at_the_tablet(
+        session_id, form, "Those vitals could not be read; please check them.", record
+    )

@@ -9,7 +9,7 @@ import io
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from groupvisits import audit
@@ -17,6 +17,7 @@ from groupvisits.accounts import services as accounts
 from groupvisits.accounts.models import COORDINATOR, User
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
+from groupvisits.formutil import form_status
 from groupvisits.permissions import (
     STAFF,
     can_manage_group,
@@ -44,25 +45,6 @@ from groupvisits.roster.models import (
     Membership,
     MembershipEvent,
 )
-from groupvisits.timeutil import utcnow
-
-
-def audit_many(actor: User, patient_ids, object_type: str, action: str = "view") -> None:
-    """One audit row per patient shown, in one statement."""
-    rows = [
-        {
-            "actor_id": actor.id,
-            "action": action,
-            "patient_id": patient_id,
-            "object_type": object_type,
-            "object_id": None,
-            "ip_address": audit.request_ip(),
-            "occurred_at": utcnow(),
-        }
-        for patient_id in sorted(set(patient_ids))
-    ]
-    if rows:
-        db.session.execute(insert(audit.AuditEvent), rows)
 
 
 def _memberships(group) -> list[Membership]:
@@ -98,7 +80,7 @@ def show_roster(group_id):
         if find and can_manage_group(current_user, group)
         else []
     )
-    audit_many(current_user, patient_ids + [p.id for p in found], "roster")
+    audit.record_many(current_user, "view", patient_ids + [p.id for p in found], "roster")
     # Render before committing: a commit expires the preloaded rows, and the
     # template would then load each member again (one query per row).
     page = render_template(
@@ -167,7 +149,7 @@ def export_roster(group_id):
                 accepted.accepted_on.isoformat() if accepted else "",
             ]
         )
-    audit_many(current_user, [m.patient_id for m in memberships], "roster", action="export")
+    audit.record_many(current_user, "export", [m.patient_id for m in memberships], "roster")
     db.session.commit()
     return Response(
         out.getvalue(),
@@ -340,7 +322,7 @@ def _agreement_page(group, current, form):
     )
     return render_template(
         "roster/agreement.html", group=group, agreement=current, form=form, accepted=accepted
-    ), (422 if form.errors else 200)
+    ), form_status(form)
 
 
 @bp.get("/memberships/<int:membership_id>/history")

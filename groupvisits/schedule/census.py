@@ -92,6 +92,6 @@ def census_for(
 
 def counts_for(session_ids: list[int]) -> dict[int, Counts]:
     """Each session's numbers from the roster (RSVPs, waitlist, show rate)."""
-    from groupvisits.roster.services import attendance_counts
+    from groupvisits.roster.attendance import counts_for_sessions
 
-    return attendance_counts(session_ids)
+    return counts_for_sessions(session_ids)

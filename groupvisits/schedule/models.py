@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from groupvisits.accounts.models import User
 from groupvisits.extensions import db
-from groupvisits.groups.models import SEGMENT_KINDS, VisitGroup
+from groupvisits.groups.models import SegmentFields, VisitGroup
 from groupvisits.timeutil import UTCDateTime, utcnow
 
 SCHEDULED, CANCELLED = "scheduled", "cancelled"
@@ -109,26 +109,17 @@ class GroupSession(db.Model):
         return f"<GroupSession {self.id} group={self.group_id} {self.starts_at:%Y-%m-%d %H:%M}Z>"
 
 
-class SessionSegment(db.Model):
+class SessionSegment(SegmentFields, db.Model):
     """One step of a session's timeline (arrival, conversation, meal, one-on-ones...)."""
 
     __tablename__ = "session_segments"
-    __table_args__ = (CheckConstraint("minutes BETWEEN 1 AND 180", name="minutes_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(
         ForeignKey("group_sessions.id", ondelete="CASCADE"), index=True
     )
-    position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(80))
-    minutes: Mapped[int] = mapped_column(Integer)
 
     group_session: Mapped[GroupSession] = relationship(back_populates="segments")
-
-    @property
-    def kind_label(self) -> str:
-        return SEGMENT_KINDS.get(self.kind, self.kind)
 
 
 class CalendarFeed(db.Model):

@@ -5,20 +5,20 @@ from sqlalchemy import select
 from groupvisits.accounts.models import User
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
+from groupvisits.roster.models import ACTIVE, OFFERED, WAITLISTED, Membership
 
 
-def group_ids_of_patient(patient: User) -> set[int]:
+def group_ids_of_patient(
+    patient: User, statuses: tuple[str, ...] = (ACTIVE, OFFERED, WAITLISTED)
+) -> set[int]:
     """The groups a patient belongs to: as a member, offered a place, or waiting.
 
     A request to join that nobody has answered yet does not open the group.
     """
-    from groupvisits.roster.models import ACTIVE, OFFERED, WAITLISTED, Membership
-
     return set(
         db.session.scalars(
             select(Membership.group_id).where(
-                Membership.patient_id == patient.id,
-                Membership.status.in_((ACTIVE, OFFERED, WAITLISTED)),
+                Membership.patient_id == patient.id, Membership.status.in_(statuses)
             )
         )
     )
@@ -26,15 +26,7 @@ def group_ids_of_patient(patient: User) -> set[int]:
 
 def active_group_ids_of_patient(patient: User) -> set[int]:
     """The groups in which a patient holds a place: their sessions are theirs."""
-    from groupvisits.roster.models import ACTIVE, Membership
-
-    return set(
-        db.session.scalars(
-            select(Membership.group_id).where(
-                Membership.patient_id == patient.id, Membership.status == ACTIVE
-            )
-        )
-    )
+    return group_ids_of_patient(patient, (ACTIVE,))
 
 
 def group_ids_of_staff(user: User) -> set[int]:

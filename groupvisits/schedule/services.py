@@ -11,6 +11,7 @@ from groupvisits.accounts.models import User
 from groupvisits.errors import NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.groups.models import SEGMENT_KINDS, VisitGroup
+from groupvisits.permissions import can_manage_group
 from groupvisits.schedule import recurrence
 from groupvisits.schedule.models import CANCELLED, SCHEDULED, GroupSession, SessionSegment
 from groupvisits.timeutil import utcnow
@@ -30,7 +31,7 @@ class RuleChangeReport:
 
 
 def _check_coordinator(group: VisitGroup, actor: User | None) -> None:
-    if actor is not None and not (actor.is_coordinator and group.site_id in actor.site_ids):
+    if actor is not None and not can_manage_group(actor, group):
         raise NotAllowed("Only coordinators of this group's site can change its sessions.")
 
 

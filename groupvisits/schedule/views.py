@@ -14,6 +14,7 @@ from groupvisits.accounts.forms import ConfirmForm
 from groupvisits.accounts.models import COORDINATOR
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
+from groupvisits.formutil import form_status
 from groupvisits.groups.models import VisitGroup
 from groupvisits.groups.views import plan_page
 from groupvisits.permissions import (
@@ -81,9 +82,9 @@ def edit_session(session_id):
             db.session.commit()
             flash("Saved. Calendars will show the change." if moved else "Saved.", "success")
             return redirect(url_for("schedule.show_session", session_id=group_session.id))
-    return render_template("schedule/session_form.html", form=form, group_session=group_session), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "schedule/session_form.html", form=form, group_session=group_session
+    ), form_status(form)
 
 
 @bp.post("/sessions/<int:session_id>/cancel")
@@ -145,9 +146,7 @@ def new_session(group_id):
             db.session.commit()
             flash("The extra session is added.", "success")
             return redirect(url_for("schedule.show_session", session_id=group_session.id))
-    return render_template("schedule/extra_form.html", form=form, group=group), (
-        422 if form.errors else 200
-    )
+    return render_template("schedule/extra_form.html", form=form, group=group), form_status(form)
 
 
 @bp.route("/sessions/<int:session_id>/plan", methods=["GET", "POST"])

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from groupvisits.accounts.models import User
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
+from groupvisits.permissions import can_manage_site
 from groupvisits.sites.models import Site
 from groupvisits.timeutil import is_valid_timezone
 
@@ -35,7 +36,7 @@ def create_site(name: str, timezone: str, address: str = "", *, actor: User | No
 
 def update_site(site: Site, *, name: str, timezone: str, address: str, actor: User) -> Site:
     """Rename a site, move its time zone or change its address."""
-    if not actor.is_coordinator or site.id not in actor.site_ids:
+    if not can_manage_site(actor, site):
         raise NotAllowed("Only coordinators of this site can change it.")
     _check(name, timezone, site)
     site.name, site.timezone, site.address = name.strip(), timezone, address.strip()

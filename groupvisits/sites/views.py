@@ -12,7 +12,7 @@ from groupvisits import audit
 from groupvisits.accounts.models import COORDINATOR, PATIENT, User, user_sites
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import options
+from groupvisits.formutil import form_status, options
 from groupvisits.permissions import STAFF, get_site_or_404, roles
 from groupvisits.sites import bp, services
 from groupvisits.sites.forms import AuditFilterForm, SiteForm
@@ -52,7 +52,7 @@ def new_site():
             db.session.commit()
             flash(f"{site.name} is added.", "success")
             return redirect(url_for("sites.show_site", site_id=site.id))
-    return render_template("sites/form.html", form=form, site=None), 422 if form.errors else 200
+    return render_template("sites/form.html", form=form, site=None), form_status(form)
 
 
 @bp.get("/<int:site_id>")
@@ -90,7 +90,7 @@ def edit_site(site_id):
             db.session.commit()
             flash("Saved.", "success")
             return redirect(url_for("sites.show_site", site_id=site.id))
-    return render_template("sites/form.html", form=form, site=site), 422 if form.errors else 200
+    return render_template("sites/form.html", form=form, site=site), form_status(form)
 
 
 @bp.get("/<int:site_id>/audit")
