@@ -15,19 +15,22 @@ import time
 from pathlib import Path
 
 import flask_migrate
-from flask import Flask, render_template_string
+from flask import Flask, render_template
+from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import event, func, select, text
 
 from benchmarks.pages import main_pages
 from groupvisits import create_app
 from groupvisits.accounts.models import User
 from groupvisits.extensions import db
+from groupvisits.permissions import signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = f"sqlite:///{ROOT / 'instance' / 'bench-large.sqlite'}"
 PASSWORD = "demo-password-1"
 BARE_TEMPLATE = """<!doctype html><title>Bare</title><ul>
 {% for id, name in rows %}<li>{{ id }} {{ name }}</li>{% endfor %}</ul>"""
+EMPTY_TEMPLATE = '{% extends "base.html" %}{% block content %}<h1>Empty</h1>{% endblock %}'
 #: Targets: every page within this many times the bare page; feeds under this many ms.
 RATIO_TARGET, FEED_TARGET_MS = 3.0, 30.0
 
@@ -59,6 +62,9 @@ def bare_app(database: str) -> Flask:
 
     bare = Flask("bare")
     bare.config["SQLALCHEMY_DATABASE_URI"] = database
+    # A loaded template, compiled once and cached as every real page's is
+    # (render_template_string would compile it again on every request).
+    bare.jinja_loader = DictLoader({"bare.html": BARE_TEMPLATE})
     bare_db = SQLAlchemy(bare)
 
     @bare.get("/")
@@ -66,9 +72,23 @@ def bare_app(database: str) -> Flask:
         rows = bare_db.session.execute(
             text("SELECT id, email FROM users ORDER BY id LIMIT 15")
         ).all()
-        return render_template_string(BARE_TEMPLATE, rows=rows)
+        return render_template("bare.html", rows=rows)
 
     return bare
+
+
+def add_empty_page(app: Flask) -> str:
+    """A signed-in page with the layout and nothing in it: the app's own floor."""
+    app.jinja_env.loader = ChoiceLoader(
+        [app.jinja_env.loader, DictLoader({"bench-empty.html": EMPTY_TEMPLATE})]
+    )
+
+    @signed_in
+    def empty_page():
+        return render_template("bench-empty.html")
+
+    app.add_url_rule("/bench-empty", "bench_empty", empty_page)
+    return "/bench-empty"
 
 
 def sign_in(app: Flask, email: str):
@@ -120,9 +140,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     (ROOT / "instance").mkdir(exist_ok=True)
     app = prepare(args.database)
+    empty_url = add_empty_page(app)
     with app.app_context():
         pages = main_pages()
     bare_ms, _ = measure(bare_app(args.database).test_client(), "/", args.requests)
+    coordinator = pages[0].user
+    empty_client = sign_in(app, coordinator)
+    empty_queries = count_queries(app, empty_client, empty_url)
+    empty_ms, _ = measure(empty_client, empty_url, args.requests)
     clients = {}
     rows, failures = [], []
     for page in pages:
@@ -140,6 +165,10 @@ def main(argv=None) -> int:
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
     print(f"{'page':<26} {'status':>6} {'queries':>7} {'median ms':>10} {'x bare':>7}")
     print(f"{'bare Flask page':<26} {200:>6} {1:>7} {bare_ms:>10.2f} {1.0:>7.1f}")
+    print(
+        f"{'signed-in empty page':<26} {200:>6} {empty_queries:>7} {empty_ms:>10.2f}"
+        f" {empty_ms / bare_ms:>7.1f}"
+    )
     for name, status, queries, median_ms, ratio in rows:
         print(f"{name:<26} {status:>6} {queries:>7} {median_ms:>10.2f} {ratio:>7.1f}")
     if failures:

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager
 
 from groupvisits import audit
 from groupvisits.accounts import passwords
@@ -19,6 +19,7 @@ from groupvisits.accounts.models import (
     SignIn,
     User,
     new_stamp,
+    user_sites,
 )
 from groupvisits.errors import Conflict, InvalidToken, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
@@ -348,11 +349,17 @@ def load_sign_in(
     """
     now = now or utcnow()
     # One query for the sign-in, its user and the user's sites (every request needs them).
+    # The joins are written out flat: joinedload would nest user_sites JOIN sites inside
+    # the outer join, which SQLite answers by materializing every user's sites first.
     sign_in = (
         db.session.execute(
             select(SignIn)
+            .join(SignIn.user)
+            .outerjoin(user_sites, user_sites.c.user_id == User.id)
+            .outerjoin(Site, Site.id == user_sites.c.site_id)
             .where(SignIn.token_hash == SignIn.hash_token(token))
-            .options(joinedload(SignIn.user).joinedload(User.sites))
+            .order_by(Site.name)
+            .options(contains_eager(SignIn.user).contains_eager(User.sites))
         )
         .unique()
         .scalar_one_or_none()
@@ -387,7 +394,6 @@ def count_open_sign_ins(user: User) -> int:
 
 def find_patients(site_id: int, text: str, *, exclude: set[int] = frozenset(), limit: int = 10):
     """Active patients of a site whose name, email or record number contains ``text``."""
-    from groupvisits.accounts.models import PATIENT, user_sites
 
     text = text.strip().lower()[:100]
     if len(text) < 2:

@@ -41,8 +41,8 @@ from groupvisits.timeutil import utcnow
 @roles(PATIENT)
 def my_groups():
     """My groups, offers and waitlist places, fellow members, and groups I could join."""
-    services.expire_offers()
-    db.session.commit()
+    if services.expire_offers():
+        db.session.commit()
     mine = db.session.scalars(
         select(Membership)
         .where(Membership.patient_id == current_user.id)

@@ -328,6 +328,8 @@ def expire_offers(now: datetime | None = None, group: VisitGroup | None = None) 
             )
             .execution_options(populate_existing=True)
         ).all()
+        if not expired:
+            continue  # someone else moved these offers on in the meantime
         for membership in expired:
             membership.status, membership.offer_expires_at = WAITLISTED, None
             membership.waitlist_position = _last_waitlist_position(locked) + 1
