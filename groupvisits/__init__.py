@@ -121,9 +121,18 @@ def register_security(app: Flask) -> None:
 
 
 def register_templates(app: Flask) -> None:
+    from flask_wtf.csrf import generate_csrf
+    from markupsafe import Markup
+
     from groupvisits.accounts.models import DISCIPLINES, ROLE_LABELS
 
-    app.jinja_env.globals.update(ROLE_LABELS=ROLE_LABELS, DISCIPLINES=DISCIPLINES)
+    def csrf_input() -> Markup:
+        """The hidden CSRF field every form posts (one token per request, no element id)."""
+        return Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
+
+    app.jinja_env.globals.update(
+        ROLE_LABELS=ROLE_LABELS, DISCIPLINES=DISCIPLINES, csrf_input=csrf_input
+    )
 
 
 def register_errors(app: Flask) -> None:

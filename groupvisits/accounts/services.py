@@ -1,10 +1,11 @@
 """Account rules: creating people, invitations, sign-in, sign-out and profiles."""
 
+import functools
 import secrets
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import contains_eager
 
 from groupvisits import audit
@@ -338,6 +339,25 @@ def end_all_sign_ins(user: User, reason: str) -> None:
     )
 
 
+@functools.cache
+def _sign_in_query():
+    """One query for a sign-in, its user and the user's sites (every request runs it).
+
+    Built once: the statement is the same on every request, only the token differs.
+    The joins are written out flat: joinedload would nest user_sites JOIN sites inside
+    the outer join, which SQLite answers by materializing every user's sites first.
+    """
+    return (
+        select(SignIn)
+        .join(SignIn.user)
+        .outerjoin(user_sites, user_sites.c.user_id == User.id)
+        .outerjoin(Site, Site.id == user_sites.c.site_id)
+        .where(SignIn.token_hash == bindparam("token_hash"))
+        .order_by(Site.name)
+        .options(contains_eager(SignIn.user).contains_eager(User.sites))
+    )
+
+
 def load_sign_in(
     token: str, *, idle_timeout: timedelta, now: datetime | None = None
 ) -> User | None:
@@ -348,19 +368,8 @@ def load_sign_in(
     transaction of its own so that the request's own work is not committed.
     """
     now = now or utcnow()
-    # One query for the sign-in, its user and the user's sites (every request needs them).
-    # The joins are written out flat: joinedload would nest user_sites JOIN sites inside
-    # the outer join, which SQLite answers by materializing every user's sites first.
     sign_in = (
-        db.session.execute(
-            select(SignIn)
-            .join(SignIn.user)
-            .outerjoin(user_sites, user_sites.c.user_id == User.id)
-            .outerjoin(Site, Site.id == user_sites.c.site_id)
-            .where(SignIn.token_hash == SignIn.hash_token(token))
-            .order_by(Site.name)
-            .options(contains_eager(SignIn.user).contains_eager(User.sites))
-        )
+        db.session.execute(_sign_in_query(), {"token_hash": SignIn.hash_token(token)})
         .unique()
         .scalar_one_or_none()
     )

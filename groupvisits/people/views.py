@@ -100,7 +100,6 @@ def show_person(user_id):
     return render_template(
         "people/show.html",
         person=person,
-        confirm_form=ConfirmForm(),
         open_sign_ins=services.count_open_sign_ins(person),
         mail_configured=bool(current_app.config["MAIL_SERVER"]),
     )

@@ -4,12 +4,13 @@ Seats of a session never exceed the group's maximum: each booking locks the
 session (:func:`groupvisits.locking.lock_row`) before counting the seats taken.
 """
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
 from groupvisits import audit
 from groupvisits.accounts.models import PatientProfile, User
@@ -286,11 +287,9 @@ def record_vitals(
 # Numbers for the census, the session page and the meal
 
 
-def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, float]:
-    """Each group's share of 'yes' answers that turned up, over its latest past sessions."""
-    now = now or utcnow()
-    if not group_ids:
-        return {}
+@functools.cache
+def _show_rate_query():
+    """Said yes and came, per group, over each group's latest past sessions (built once)."""
     ranked = (
         select(
             GroupSession.id,
@@ -300,15 +299,15 @@ def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, f
             .label("rank"),
         )
         .where(
-            GroupSession.group_id.in_(group_ids),
-            GroupSession.starts_at < now,
+            GroupSession.group_id.in_(bindparam("group_ids", expanding=True)),
+            GroupSession.starts_at < bindparam("now"),
             # "Recent": a monthly group's last sessions lie within the past year.
-            GroupSession.starts_at >= now - SHOW_RATE_WINDOW,
+            GroupSession.starts_at >= bindparam("since"),
             GroupSession.status == "scheduled",
         )
         .subquery()
     )
-    rows = db.session.execute(
+    return (
         select(
             ranked.c.group_id,
             func.count(Attendance.id),
@@ -318,15 +317,25 @@ def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, f
         .where(ranked.c.rank <= SHOW_RATE_SESSIONS, Attendance.rsvp == YES)
         .where(Attendance.check_in.is_not(None))
         .group_by(ranked.c.group_id)
+    )
+
+
+def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, float]:
+    """Each group's share of 'yes' answers that turned up, over its latest past sessions."""
+    now = now or utcnow()
+    if not group_ids:
+        return {}
+    rows = db.session.execute(
+        _show_rate_query(),
+        {"group_ids": list(group_ids), "now": now, "since": now - SHOW_RATE_WINDOW},
     ).all()
     return {group_id: (came or 0) / said for group_id, said, came in rows if said}
 
 
-def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
-    """Confirmed (seats), maybe, waitlisted and show rate of each session, in three queries."""
-    if not session_ids:
-        return {}
-    rows = db.session.execute(
+@functools.cache
+def _session_count_queries():
+    """Seats and maybes per session, and waitlist length per group (built once)."""
+    seats_and_maybes = (
         select(
             Attendance.session_id,
             GroupSession.group_id,
@@ -343,9 +352,26 @@ def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
             func.sum(case((Attendance.rsvp == MAYBE, 1), else_=0)),
         )
         .join(GroupSession, GroupSession.id == Attendance.session_id)
-        .where(Attendance.session_id.in_(session_ids))
+        .where(Attendance.session_id.in_(bindparam("session_ids", expanding=True)))
         .group_by(Attendance.session_id, GroupSession.group_id)
-    ).all()
+    )
+    waiting = (
+        select(Membership.group_id, func.count())
+        .where(
+            Membership.group_id.in_(bindparam("group_ids", expanding=True)),
+            Membership.status == WAITLISTED,
+        )
+        .group_by(Membership.group_id)
+    )
+    return seats_and_maybes, waiting
+
+
+def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
+    """Confirmed (seats), maybe, waitlisted and show rate of each session, in three queries."""
+    if not session_ids:
+        return {}
+    seats_and_maybes, waiting_query = _session_count_queries()
+    rows = db.session.execute(seats_and_maybes, {"session_ids": list(session_ids)}).all()
     # The sessions are almost always loaded already: the identity map answers without SQL.
     loaded = {
         sid: db.session.identity_map.get(db.session.identity_key(GroupSession, sid))
@@ -360,13 +386,7 @@ def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
             ).all()
         )
     group_ids = sorted(set(group_of.values()))
-    waiting = dict(
-        db.session.execute(
-            select(Membership.group_id, func.count())
-            .where(Membership.group_id.in_(group_ids), Membership.status == WAITLISTED)
-            .group_by(Membership.group_id)
-        ).all()
-    )
+    waiting = dict(db.session.execute(waiting_query, {"group_ids": group_ids}).all())
     rates = show_rates(group_ids)
     by_session = {
         session_id: (int(yes or 0), int(maybe or 0)) for session_id, _, yes, maybe in rows

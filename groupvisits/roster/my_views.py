@@ -82,8 +82,6 @@ def my_groups():
         fellows=fellows,
         agreements=agreements,
         open_groups=open_groups,
-        join_form=JoinForm(),
-        share_form=ShareNameForm(),
     )
 
 

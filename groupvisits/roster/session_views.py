@@ -118,8 +118,6 @@ def check_in_page(session_id):
         + listing.no_answer
         + listing.declined,
         check_ins=CHECK_INS,
-        form=CheckInForm(),
-        vitals_form=VitalsForm(),
         late=utcnow() > group_session.starts_at + rules.LATE_AFTER,
     )
     db.session.commit()

@@ -94,13 +94,8 @@ def show_roster(group_id):
         agreement=services.current_agreement(group),
         agreements=agreements,
         stats=stats,
-        enrol_form=EnrolForm(),
         find=find,
         found=found,
-        message_form=MessageForm(),
-        reason_form=ReasonForm(),
-        move_form=WaitlistMoveForm(),
-        paper_form=PaperAgreementForm(),
         places_taken=len(members) + len(by_status.get(OFFERED, [])),
     )
     db.session.commit()
