@@ -1,11 +1,8 @@
 """The home page: a dashboard that fits the signed-in person's role."""
 
-from datetime import timedelta
-
 from flask import redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from groupvisits.accounts.models import User, user_sites
 from groupvisits.dashboard import bp
@@ -13,6 +10,7 @@ from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.permissions import public
 from groupvisits.schedule import participation
+from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
@@ -49,23 +47,8 @@ def home():
 
 
 def _upcoming_sessions(group_ids: set[int], limit: int = 10) -> list[GroupSession]:
-    """The next sessions of these groups, cancelled ones included so nobody travels in vain."""
-    if not group_ids:
-        return []
-    now = utcnow()
-    return list(
-        db.session.scalars(
-            select(GroupSession)
-            .where(
-                GroupSession.group_id.in_(group_ids),
-                GroupSession.ends_at >= now,
-                GroupSession.starts_at < now + timedelta(days=92),
-            )
-            .options(selectinload(GroupSession.group).selectinload(VisitGroup.site))
-            .order_by(GroupSession.starts_at)
-            .limit(limit)
-        )
-    )
+    """The next sessions of these groups in the coming three months."""
+    return schedule.upcoming_sessions(group_ids, now=utcnow(), days=92, limit=limit)
 
 
 @bp.get("/healthz")

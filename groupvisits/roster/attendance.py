@@ -432,28 +432,29 @@ class Row:
     agreement_ok: bool = True
 
 
+@functools.cache
+def _session_list_queries():
+    """Active members, a session's attendance rows, people and their profiles (built once)."""
+    ids = bindparam("ids", expanding=True)
+    return (
+        select(Membership)
+        .where(Membership.group_id == bindparam("group_id"), Membership.status == ACTIVE)
+        .join(User, User.id == Membership.patient_id)
+        .order_by(User.family_name, User.given_name),
+        select(Attendance).where(Attendance.session_id == bindparam("session_id")),
+        select(User).where(User.id.in_(ids)),
+        select(PatientProfile).where(PatientProfile.user_id.in_(ids)),
+    )
+
+
 def session_list(group_session: GroupSession, *, agreements: set[int] | None = None) -> SessionList:
     """Members (by answer) and drop-ins of a session, with the meal summary; fixed query count."""
-    group = group_session.group
-    members = db.session.scalars(
-        select(Membership)
-        .where(Membership.group_id == group.id, Membership.status == ACTIVE)
-        .join(User, User.id == Membership.patient_id)
-        .order_by(User.family_name, User.given_name)
-    ).all()
-    attendances = db.session.scalars(
-        select(Attendance).where(Attendance.session_id == group_session.id)
-    ).all()
-    patient_ids = {m.patient_id for m in members} | {a.patient_id for a in attendances}
-    people = {
-        user.id: user for user in db.session.scalars(select(User).where(User.id.in_(patient_ids)))
-    }
-    profiles = {
-        p.user_id: p
-        for p in db.session.scalars(
-            select(PatientProfile).where(PatientProfile.user_id.in_(patient_ids))
-        )
-    }
+    members_query, attendances_query, people_query, profiles_query = _session_list_queries()
+    members = db.session.scalars(members_query, {"group_id": group_session.group_id}).all()
+    attendances = db.session.scalars(attendances_query, {"session_id": group_session.id}).all()
+    patient_ids = sorted({m.patient_id for m in members} | {a.patient_id for a in attendances})
+    people = {user.id: user for user in db.session.scalars(people_query, {"ids": patient_ids})}
+    profiles = {p.user_id: p for p in db.session.scalars(profiles_query, {"ids": patient_ids})}
     by_patient = {a.patient_id: a for a in attendances}
     result = SessionList()
     seen = set()
@@ -486,11 +487,9 @@ def _split_needs(text: str) -> list[str]:
     return [part.strip().lower() for part in text.replace(";", ",").split(",") if part.strip()]
 
 
-def member_show_rates(group_id: int, patient_ids: list[int]) -> dict[int, tuple[int, int, int]]:
-    """Per member: (sessions checked in on, attended, no-shows), in one query."""
-    if not patient_ids:
-        return {}
-    rows = db.session.execute(
+@functools.cache
+def _member_show_rate_query():
+    return (
         select(
             Attendance.patient_id,
             func.count(Attendance.id),
@@ -499,10 +498,19 @@ def member_show_rates(group_id: int, patient_ids: list[int]) -> dict[int, tuple[
         )
         .join(GroupSession, GroupSession.id == Attendance.session_id)
         .where(
-            GroupSession.group_id == group_id,
-            Attendance.patient_id.in_(patient_ids),
+            GroupSession.group_id == bindparam("group_id"),
+            Attendance.patient_id.in_(bindparam("patient_ids", expanding=True)),
             Attendance.check_in.is_not(None),
         )
         .group_by(Attendance.patient_id)
+    )
+
+
+def member_show_rates(group_id: int, patient_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """Per member: (sessions checked in on, attended, no-shows), in one query."""
+    if not patient_ids:
+        return {}
+    rows = db.session.execute(
+        _member_show_rate_query(), {"group_id": group_id, "patient_ids": list(patient_ids)}
     ).all()
     return {pid: (int(n), int(came or 0), int(missed or 0)) for pid, n, came, missed in rows}

@@ -1,10 +1,10 @@
 """Patients' own pages: my groups, my sessions with their RSVP, offers and agreements."""
 
-from datetime import timedelta
+import functools
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from groupvisits.accounts.forms import ConfirmForm
@@ -33,6 +33,7 @@ from groupvisits.roster.models import (
     Membership,
 )
 from groupvisits.schedule import participation
+from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
@@ -89,18 +90,9 @@ def my_groups():
 @roles(PATIENT)
 def my_sessions():
     """My upcoming sessions, each with big yes / maybe / no buttons."""
-    now = utcnow()
-    group_ids = participation.active_group_ids_of_patient(current_user)
-    sessions = db.session.scalars(
-        select(GroupSession)
-        .where(
-            GroupSession.group_id.in_(sorted(group_ids) or [0]),
-            GroupSession.ends_at >= now,
-            GroupSession.starts_at < now + timedelta(days=120),
-        )
-        .options(selectinload(GroupSession.group).selectinload(VisitGroup.site))
-        .order_by(GroupSession.starts_at)
-    ).all()
+    sessions = schedule.upcoming_sessions(
+        participation.active_group_ids_of_patient(current_user), now=utcnow(), days=120
+    )
     return render_template("roster/my_sessions.html", **rsvp_context(current_user, sessions))
 
 
@@ -109,10 +101,8 @@ def rsvp_context(patient: User, sessions: list[GroupSession]) -> dict:
     answers = {
         a.session_id: a
         for a in db.session.scalars(
-            select(Attendance).where(
-                Attendance.patient_id == patient.id,
-                Attendance.session_id.in_([s.id for s in sessions] or [0]),
-            )
+            _rsvp_queries()[0],
+            {"patient_id": patient.id, "session_ids": [s.id for s in sessions]},
         )
     }
     return {
@@ -122,7 +112,6 @@ def rsvp_context(patient: User, sessions: list[GroupSession]) -> dict:
         "deadlines": {s.id: rules.answer_deadline(s) for s in sessions},
         "deadline_words": {s.id: rules.describe_deadline(s) for s in sessions},
         "now": utcnow(),
-        "form": RsvpForm(),
         "labels": ANSWERS,
     }
 
@@ -258,30 +247,41 @@ def _back(default: str) -> str:
     return safe_next_url(request.form.get("next")) or default
 
 
-def pending_agreements(patient: User, group_ids) -> dict[int, GroupAgreement | None]:
-    """For each group, its current agreement if the patient has not accepted it (2 queries)."""
-    group_ids = list(group_ids)
-    if not group_ids:
-        return {}
+@functools.cache
+def _rsvp_queries():
+    """A patient's answers; groups' current agreements; which of them a patient accepted."""
+    answers = select(Attendance).where(
+        Attendance.patient_id == bindparam("patient_id"),
+        Attendance.session_id.in_(bindparam("session_ids", expanding=True)),
+    )
     latest = (
         select(GroupAgreement.group_id, func.max(GroupAgreement.version).label("version"))
-        .where(GroupAgreement.group_id.in_(group_ids))
+        .where(GroupAgreement.group_id.in_(bindparam("group_ids", expanding=True)))
         .group_by(GroupAgreement.group_id)
         .subquery()
     )
-    current = db.session.scalars(
-        select(GroupAgreement).join(
-            latest,
-            (GroupAgreement.group_id == latest.c.group_id)
-            & (GroupAgreement.version == latest.c.version),
-        )
-    ).all()
+    current = select(GroupAgreement).join(
+        latest,
+        (GroupAgreement.group_id == latest.c.group_id)
+        & (GroupAgreement.version == latest.c.version),
+    )
+    accepted = select(AgreementAcceptance.agreement_id).where(
+        AgreementAcceptance.patient_id == bindparam("patient_id"),
+        AgreementAcceptance.agreement_id.in_(bindparam("agreement_ids", expanding=True)),
+    )
+    return answers, current, accepted
+
+
+def pending_agreements(patient: User, group_ids) -> dict[int, GroupAgreement | None]:
+    """For each group, its current agreement if the patient has not accepted it (2 queries)."""
+    group_ids = sorted(group_ids)
+    if not group_ids:
+        return {}
+    _, current_query, accepted_query = _rsvp_queries()
+    current = db.session.scalars(current_query, {"group_ids": group_ids}).all()
     accepted = set(
         db.session.scalars(
-            select(AgreementAcceptance.agreement_id).where(
-                AgreementAcceptance.patient_id == patient.id,
-                AgreementAcceptance.agreement_id.in_([a.id for a in current] or [0]),
-            )
+            accepted_query, {"patient_id": patient.id, "agreement_ids": [a.id for a in current]}
         )
     )
     pending = {group_id: None for group_id in group_ids}

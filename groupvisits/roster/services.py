@@ -5,9 +5,10 @@ Every change that takes or frees a place locks the group first
 the group's maximum, whatever the number of requests at once.
 """
 
+import functools
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from groupvisits import audit
 from groupvisits.accounts.models import User
@@ -368,13 +369,24 @@ def set_share_name(membership: Membership, share: bool, *, actor: User) -> None:
 # Confidentiality agreements
 
 
-def current_agreement(group: VisitGroup) -> GroupAgreement | None:
-    return db.session.scalar(
+@functools.cache
+def _agreement_queries():
+    """The latest agreement of a group; acceptances of one agreement (built once)."""
+    latest = (
         select(GroupAgreement)
-        .where(GroupAgreement.group_id == group.id)
+        .where(GroupAgreement.group_id == bindparam("group_id"))
         .order_by(GroupAgreement.version.desc())
         .limit(1)
     )
+    accepted = select(AgreementAcceptance).where(
+        AgreementAcceptance.agreement_id == bindparam("agreement_id"),
+        AgreementAcceptance.patient_id.in_(bindparam("patient_ids", expanding=True)),
+    )
+    return latest, accepted
+
+
+def current_agreement(group: VisitGroup) -> GroupAgreement | None:
+    return db.session.scalar(_agreement_queries()[0], {"group_id": group.id})
 
 
 def publish_agreement(group: VisitGroup, text: str, *, actor: User | None) -> GroupAgreement:
@@ -434,18 +446,21 @@ def agreement_group_site(agreement: GroupAgreement) -> int:
     return db.session.scalar(select(VisitGroup.site_id).where(VisitGroup.id == agreement.group_id))
 
 
-def accepted_current(group: VisitGroup, patient_ids: list[int]) -> dict[int, AgreementAcceptance]:
-    """Acceptances of the group's current agreement, by patient id (one query)."""
-    agreement = current_agreement(group)
+def acceptances_of(
+    agreement: GroupAgreement | None, patient_ids: list[int]
+) -> dict[int, AgreementAcceptance]:
+    """Acceptances of this agreement version, by patient id (one query)."""
     if agreement is None or not patient_ids:
         return {}
     rows = db.session.scalars(
-        select(AgreementAcceptance).where(
-            AgreementAcceptance.agreement_id == agreement.id,
-            AgreementAcceptance.patient_id.in_(patient_ids),
-        )
+        _agreement_queries()[1], {"agreement_id": agreement.id, "patient_ids": list(patient_ids)}
     )
     return {row.patient_id: row for row in rows}
+
+
+def accepted_current(group: VisitGroup, patient_ids: list[int]) -> dict[int, AgreementAcceptance]:
+    """Acceptances of the group's current agreement, by patient id."""
+    return acceptances_of(current_agreement(group), patient_ids)
 
 
 def needs_agreement(group: VisitGroup, patient: User) -> GroupAgreement | None:
@@ -453,7 +468,7 @@ def needs_agreement(group: VisitGroup, patient: User) -> GroupAgreement | None:
     agreement = current_agreement(group)
     if agreement is None:
         return None
-    return None if accepted_current(group, [patient.id]) else agreement
+    return None if acceptances_of(agreement, [patient.id]) else agreement
 
 
 def close_memberships(group: VisitGroup, reason: str, *, actor: User | None) -> int:

@@ -71,7 +71,8 @@ def show_roster(group_id):
         by_status.setdefault(membership.status, []).append(membership)
     members = by_status.get(ACTIVE, [])
     patient_ids = [m.patient_id for m in memberships]
-    agreements = services.accepted_current(group, patient_ids)
+    agreement = services.current_agreement(group)
+    agreements = services.acceptances_of(agreement, patient_ids)
     stats = attendance_rules.member_show_rates(group.id, patient_ids)
     find = request.args.get("find", "").strip()[:100]
     current_ids = {m.patient_id for m in memberships if m.status in CURRENT}
@@ -91,7 +92,7 @@ def show_roster(group_id):
         offered=by_status.get(OFFERED, []),
         requests=by_status.get(REQUESTED, []),
         history=[m for m in memberships if m.status not in CURRENT],
-        agreement=services.current_agreement(group),
+        agreement=agreement,
         agreements=agreements,
         stats=stats,
         find=find,

@@ -1,6 +1,8 @@
 """Who takes part in which groups and sessions: the basis of dashboards and feeds."""
 
-from sqlalchemy import select
+import functools
+
+from sqlalchemy import bindparam, select
 
 from groupvisits.accounts.models import User
 from groupvisits.extensions import db
@@ -17,10 +19,16 @@ def group_ids_of_patient(
     """
     return set(
         db.session.scalars(
-            select(Membership.group_id).where(
-                Membership.patient_id == patient.id, Membership.status.in_(statuses)
-            )
+            _group_ids_of_patient_query(), {"patient_id": patient.id, "statuses": list(statuses)}
         )
+    )
+
+
+@functools.cache
+def _group_ids_of_patient_query():
+    return select(Membership.group_id).where(
+        Membership.patient_id == bindparam("patient_id"),
+        Membership.status.in_(bindparam("statuses", expanding=True)),
     )
 
 
@@ -31,8 +39,13 @@ def active_group_ids_of_patient(patient: User) -> set[int]:
 
 def group_ids_of_staff(user: User) -> set[int]:
     """The groups a staff member works in: those of the sites they serve."""
-    return set(
-        db.session.scalars(select(VisitGroup.id).where(VisitGroup.site_id.in_(user.site_ids)))
+    return set(db.session.scalars(_group_ids_of_sites_query(), {"site_ids": sorted(user.site_ids)}))
+
+
+@functools.cache
+def _group_ids_of_sites_query():
+    return select(VisitGroup.id).where(
+        VisitGroup.site_id.in_(bindparam("site_ids", expanding=True))
     )
 
 

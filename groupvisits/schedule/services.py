@@ -1,11 +1,13 @@
 """Rules of the schedule: generating, moving, cancelling and planning sessions."""
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import selectinload
 
 from groupvisits.accounts.models import User
 from groupvisits.errors import NotAllowed, ValidationFailed
@@ -365,25 +367,59 @@ def sessions_between(group_ids: list[int], start: datetime, end: datetime):
     )
 
 
-def next_sessions(group_ids: list[int], now: datetime) -> dict[int, GroupSession]:
-    """The next scheduled session of each group, in one query."""
-    if not group_ids:
-        return {}
+@functools.cache
+def _next_sessions_query():
     first = (
         select(GroupSession.group_id, func.min(GroupSession.starts_at).label("starts_at"))
         .where(
-            GroupSession.group_id.in_(group_ids),
-            GroupSession.starts_at >= now,
+            GroupSession.group_id.in_(bindparam("group_ids", expanding=True)),
+            GroupSession.starts_at >= bindparam("now"),
             GroupSession.status == SCHEDULED,
         )
         .group_by(GroupSession.group_id)
         .subquery()
     )
+    return select(GroupSession).join(
+        first,
+        (GroupSession.group_id == first.c.group_id) & (GroupSession.starts_at == first.c.starts_at),
+    )
+
+
+def next_sessions(group_ids: list[int], now: datetime) -> dict[int, GroupSession]:
+    """The next scheduled session of each group, in one query."""
+    if not group_ids:
+        return {}
     rows = db.session.scalars(
-        select(GroupSession).join(
-            first,
-            (GroupSession.group_id == first.c.group_id)
-            & (GroupSession.starts_at == first.c.starts_at),
-        )
+        _next_sessions_query(), {"group_ids": sorted(group_ids), "now": now}
     ).all()
     return {row.group_id: row for row in rows}
+
+
+@functools.cache
+def _upcoming_query(limited: bool):
+    query = (
+        select(GroupSession)
+        .where(
+            GroupSession.group_id.in_(bindparam("group_ids", expanding=True)),
+            GroupSession.ends_at >= bindparam("now"),
+            GroupSession.starts_at < bindparam("until"),
+        )
+        .options(selectinload(GroupSession.group).selectinload(VisitGroup.site))
+        .order_by(GroupSession.starts_at, GroupSession.id)
+    )
+    return query.limit(bindparam("limit")) if limited else query
+
+
+def upcoming_sessions(
+    group_ids, *, now: datetime, days: int, limit: int | None = None
+) -> list[GroupSession]:
+    """Sessions of these groups not yet over and starting within ``days``, with group and site.
+
+    Cancelled ones are included, so that nobody travels in vain.
+    """
+    if not group_ids:
+        return []
+    params = {"group_ids": sorted(group_ids), "now": now, "until": now + timedelta(days=days)}
+    if limit is not None:
+        params["limit"] = limit
+    return list(db.session.scalars(_upcoming_query(limit is not None), params))
