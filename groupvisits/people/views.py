@@ -54,7 +54,9 @@ def list_people():
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()
-    return render_template(
+    # Patients' names and addresses on the list are patient data: one audit row each.
+    audit.record_many(current_user, "view", [p.id for p in people if p.is_patient], "people list")
+    listing = render_template(
         "people/list.html",
         people=people,
         role=role,
@@ -64,6 +66,8 @@ def list_people():
         pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
         role_labels=ROLE_LABELS,
     )
+    db.session.commit()
+    return listing
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
+from groupvisits import audit
 from groupvisits.accounts.forms import ConfirmForm
 from groupvisits.accounts.models import PATIENT, User
 from groupvisits.errors import GroupVisitsError
@@ -44,39 +45,28 @@ def my_groups():
     """My groups, offers and waitlist places, fellow members, and groups I could join."""
     if services.expire_offers():
         db.session.commit()
-    mine = db.session.scalars(
-        select(Membership)
-        .where(Membership.patient_id == current_user.id)
-        .options(selectinload(Membership.group))
-        .order_by(Membership.created_at.desc())
-    ).all()
+    mine_query, fellows_query, open_query = _my_groups_queries()
+    mine = db.session.scalars(mine_query, {"patient_id": current_user.id}).all()
     current = [m for m in mine if m.status in CURRENT]
-    in_group_ids = {m.group_id for m in current}
-    active_ids = [m.group_id for m in current if m.status == ACTIVE]
+    in_group_ids = sorted({m.group_id for m in current})
+    active_ids = sorted(m.group_id for m in current if m.status == ACTIVE)
     fellows: dict[int, list[User]] = {group_id: [] for group_id in active_ids}
     for group_id, user in db.session.execute(
-        select(Membership.group_id, User)
-        .join(User, User.id == Membership.patient_id)
-        .where(
-            Membership.group_id.in_(active_ids or [0]),
-            Membership.status == ACTIVE,
-            Membership.share_name.is_(True),
-            User.id != current_user.id,
-        )
-        .order_by(User.preferred_name, User.given_name)
+        fellows_query, {"group_ids": active_ids, "patient_id": current_user.id}
     ):
         fellows[group_id].append(user)
+    # Fellow members chose to be shown as "First L."; each showing is still audited.
+    audit.record_many(
+        current_user,
+        "view",
+        [user.id for users in fellows.values() for user in users],
+        "group members",
+    )
     agreements = pending_agreements(current_user, active_ids)
     open_groups = db.session.scalars(
-        select(VisitGroup)
-        .where(
-            VisitGroup.site_id.in_(current_user.site_ids),
-            VisitGroup.status.in_((GROUP_ACTIVE, PLANNING)),
-            VisitGroup.id.not_in(in_group_ids or {0}),
-        )
-        .order_by(VisitGroup.name)
+        open_query, {"site_ids": sorted(current_user.site_ids), "in_group_ids": in_group_ids}
     ).all()
-    return render_template(
+    page = render_template(
         "roster/my_groups.html",
         current=current,
         past=[m for m in mine if m.status not in CURRENT],
@@ -84,6 +74,40 @@ def my_groups():
         agreements=agreements,
         open_groups=open_groups,
     )
+    db.session.commit()
+    return page
+
+
+@functools.cache
+def _my_groups_queries():
+    """A patient's memberships, fellow members who share their name, groups open to join."""
+    mine = (
+        select(Membership)
+        .where(Membership.patient_id == bindparam("patient_id"))
+        .options(selectinload(Membership.group))
+        .order_by(Membership.created_at.desc(), Membership.id.desc())
+    )
+    fellows = (
+        select(Membership.group_id, User)
+        .join(User, User.id == Membership.patient_id)
+        .where(
+            Membership.group_id.in_(bindparam("group_ids", expanding=True)),
+            Membership.status == ACTIVE,
+            Membership.share_name.is_(True),
+            User.id != bindparam("patient_id"),
+        )
+        .order_by(User.preferred_name, User.given_name, User.id)
+    )
+    open_groups = (
+        select(VisitGroup)
+        .where(
+            VisitGroup.site_id.in_(bindparam("site_ids", expanding=True)),
+            VisitGroup.status.in_((GROUP_ACTIVE, PLANNING)),
+            VisitGroup.id.not_in(bindparam("in_group_ids", expanding=True)),
+        )
+        .order_by(VisitGroup.name, VisitGroup.id)
+    )
+    return mine, fellows, open_groups
 
 
 @bp.get("/my/sessions")

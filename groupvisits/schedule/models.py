@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -29,14 +30,15 @@ class GroupSession(db.Model):
     __table_args__ = (
         # One session per occurrence of the rule: generation is idempotent.
         UniqueConstraint("group_id", "occurrence_key"),
+        # A group's sessions by time (next, upcoming, past, recent show rate): a range
+        # scan however long the group's history grows. Also serves lookups by group alone.
+        Index("ix_group_sessions_group_id_starts_at", "group_id", "starts_at"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint(f"status IN {(SCHEDULED, CANCELLED)!r}", name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("visit_groups.id", ondelete="CASCADE"), index=True
-    )
+    group_id: Mapped[int] = mapped_column(ForeignKey("visit_groups.id", ondelete="CASCADE"))
     #: The rule's local occurrence this session stands for ("2026-12-08T17:00");
     #: None for an extra session added by hand.
     occurrence_key: Mapped[str | None] = mapped_column(String(20))

@@ -145,6 +145,47 @@ def test_creating_a_patient_writes_a_create_row(coordinator_client, coordinator,
     )
 
 
+def test_the_people_list_writes_one_row_per_patient_shown_and_none_for_staff(
+    coordinator_client, coordinator, clinician, site, create_user, db
+):
+    shown = [create_user(PATIENT, family_name=f"Listed{n}") for n in range(3)]
+    db.session.commit()
+
+    page = coordinator_client.get("/people/?q=listed").get_data(as_text=True)
+
+    assert all(person.family_name in page for person in shown)
+    events = audit_events(db)
+    assert sorted(e.patient_id for e in events) == sorted(p.id for p in shown)
+    assert {(e.actor_id, e.action, e.object_type) for e in events} == {
+        (coordinator.id, "view", "people list")
+    }
+    coordinator_client.get(f"/people/?role={COORDINATOR}")
+    assert len(audit_events(db)) == 3, "a list of staff alone is not patient data"
+
+
+def test_fellow_members_shown_to_a_patient_are_audited(
+    patient_client, patient, coordinator, create_group, create_user, site, db
+):
+    from groupvisits.roster import services
+
+    group = create_group(site)
+    rosa = create_user(PATIENT, given_name="Rosa", family_name="Lopez")
+    hidden = create_user(PATIENT, given_name="Harold", family_name="Davis")
+    memberships = {
+        p.id: services.enrol(group, p, actor=coordinator) for p in (patient, rosa, hidden)
+    }
+    services.set_share_name(memberships[hidden.id], False, actor=hidden)
+    db.session.commit()
+    before = {e.id for e in audit_events(db)}
+
+    assert "Rosa L." in patient_client.get("/my/groups").get_data(as_text=True)
+
+    events = [e for e in audit_events(db) if e.id not in before]
+    assert_one_event(
+        events, actor=patient, action="view", patient=rosa, object_type="group members"
+    )
+
+
 # Reading the trail
 
 
