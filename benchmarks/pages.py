@@ -38,23 +38,87 @@ def busiest_group() -> VisitGroup:
     return db.session.get(VisitGroup, group_id)
 
 
-def main_pages(group: VisitGroup | None = None) -> list[Page]:
-    """Every main page of each role, around ``group`` (default: the busiest demo group)."""
+def other_pages(group: VisitGroup | None = None) -> list[Page]:
+    """Every other page a signed-in person can open, around ``group``: forms, history, search.
+
+    Not timed by the benchmark, but held to the same rules as the main pages.
+    """
     group = group or busiest_group()
-    now = utcnow()
-    next_session = db.session.scalar(
+    session_id = _next_session(group).id
+    member = _first_member(group)
+    membership_id = db.session.scalar(
+        select(Membership.id).where(
+            Membership.group_id == group.id, Membership.patient_id == member.id
+        )
+    )
+    coordinator = f"coordinator@{DEMO}"
+    site = group.site_id
+    staff_pages = [
+        ("group form", "/groups/new"),
+        ("group edit", f"/groups/{group.id}/edit"),
+        ("group plan", f"/groups/{group.id}/plan"),
+        ("group schedule", f"/groups/{group.id}/schedule"),
+        ("agreement (staff)", f"/groups/{group.id}/agreement"),
+        ("roster search", f"/groups/{group.id}/roster?find=an"),
+        ("roster CSV", f"/groups/{group.id}/roster.csv"),
+        ("membership history", f"/memberships/{membership_id}/history"),
+        ("new session form", f"/groups/{group.id}/sessions/new"),
+        ("session edit", f"/sessions/{session_id}/edit"),
+        ("session plan", f"/sessions/{session_id}/plan"),
+        ("session download", f"/sessions/{session_id}/calendar.ics"),
+        ("attendance search", f"/sessions/{session_id}/attendance?find=an"),
+        ("sign-in sheet", f"/sessions/{session_id}/sign-in-sheet"),
+        ("people search", "/people/?q=an&role=patient"),
+        ("person", f"/people/{member.id}"),
+        ("person edit", f"/people/{member.id}/edit"),
+        ("person form", "/people/new"),
+        ("sites", "/sites/"),
+        ("site", f"/sites/{site}"),
+        ("site edit", f"/sites/{site}/edit"),
+        ("site form", "/sites/new"),
+        ("audit trail", f"/sites/{site}/audit"),
+        ("audit trail, filtered", f"/sites/{site}/audit?patient={member.id}&action=view"),
+        ("calendar settings (staff)", "/calendar"),
+        ("password form", "/account/password"),
+    ]
+    patient_pages = [
+        ("group (patient)", f"/groups/{group.id}"),
+        ("session (patient)", f"/sessions/{session_id}"),
+        ("agreement (patient)", f"/groups/{group.id}/agreement"),
+        ("session download (patient)", f"/sessions/{session_id}/calendar.ics"),
+        ("calendar settings (patient)", "/calendar"),
+        ("profile (patient)", "/profile"),
+    ]
+    return [Page(name, coordinator, url) for name, url in staff_pages] + [
+        Page(name, member.email, url) for name, url in patient_pages
+    ]
+
+
+def _next_session(group: VisitGroup) -> GroupSession:
+    return db.session.scalar(
         select(GroupSession)
-        .where(GroupSession.group_id == group.id, GroupSession.starts_at >= now)
+        .where(GroupSession.group_id == group.id, GroupSession.starts_at >= utcnow())
         .order_by(GroupSession.starts_at)
         .limit(1)
     )
-    member = db.session.scalar(
+
+
+def _first_member(group: VisitGroup) -> User:
+    return db.session.scalar(
         select(User)
         .join(Membership, Membership.patient_id == User.id)
         .where(Membership.group_id == group.id, Membership.status == "active")
         .order_by(User.id)
         .limit(1)
     )
+
+
+def main_pages(group: VisitGroup | None = None) -> list[Page]:
+    """Every main page of each role, around ``group`` (default: the busiest demo group)."""
+    group = group or busiest_group()
+    now = utcnow()
+    next_session = _next_session(group)
+    member = _first_member(group)
     coordinator = db.session.scalar(select(User).where(User.email == f"coordinator@{DEMO}"))
     patient_feed = feeds.active_feed(member) or feeds.renew_feed(member)
     staff_feed = feeds.active_feed(coordinator) or feeds.renew_feed(coordinator)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -48,6 +49,8 @@ user_sites = Table(
     db.metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    # The key serves "the sites of a person"; this index serves "the people of a site".
+    Index("ix_user_sites_site_id_user_id", "site_id", "user_id"),
 )
 
 

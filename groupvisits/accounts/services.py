@@ -424,6 +424,7 @@ def find_patients(site_id: int, text: str, *, exclude: set[int] = frozenset(), l
             | func.lower(PatientProfile.medical_record_number).like(pattern),
         )
         .order_by(User.family_name, User.given_name, User.id)
+        .options(contains_eager(User.patient_profile))
         .limit(limit + len(exclude))
     )
     return [user for user in db.session.scalars(query) if user.id not in exclude][:limit]

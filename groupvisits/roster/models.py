@@ -69,6 +69,8 @@ class Membership(db.Model):
             postgresql_where=text("waitlist_position IS NOT NULL"),
             sqlite_where=text("waitlist_position IS NOT NULL"),
         ),
+        # Offers past their hold time are found without reading every membership.
+        Index("ix_memberships_status_offer_expires_at", "status", "offer_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
