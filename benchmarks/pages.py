@@ -23,6 +23,8 @@ class Page:
     name: str
     user: str  # email of the signed-in person ("" for a feed, which needs no sign-in)
     url: str
+    #: A search to post before each visit (address, fields): search words never go in a URL.
+    search: tuple[str, dict] | None = None
 
 
 def busiest_group() -> VisitGroup:
@@ -59,16 +61,13 @@ def other_pages(group: VisitGroup | None = None) -> list[Page]:
         ("group plan", f"/groups/{group.id}/plan"),
         ("group schedule", f"/groups/{group.id}/schedule"),
         ("agreement (staff)", f"/groups/{group.id}/agreement"),
-        ("roster search", f"/groups/{group.id}/roster?find=an"),
         ("roster CSV", f"/groups/{group.id}/roster.csv"),
         ("membership history", f"/memberships/{membership_id}/history"),
         ("new session form", f"/groups/{group.id}/sessions/new"),
         ("session edit", f"/sessions/{session_id}/edit"),
         ("session plan", f"/sessions/{session_id}/plan"),
         ("session download", f"/sessions/{session_id}/calendar.ics"),
-        ("attendance search", f"/sessions/{session_id}/attendance?find=an"),
         ("sign-in sheet", f"/sessions/{session_id}/sign-in-sheet"),
-        ("people search", "/people/?q=an&role=patient"),
         ("person", f"/people/{member.id}"),
         ("person edit", f"/people/{member.id}/edit"),
         ("person form", "/people/new"),
@@ -89,9 +88,31 @@ def other_pages(group: VisitGroup | None = None) -> list[Page]:
         ("calendar settings (patient)", "/calendar"),
         ("profile (patient)", "/profile"),
     ]
-    return [Page(name, coordinator, url) for name, url in staff_pages] + [
-        Page(name, member.email, url) for name, url in patient_pages
+    searches = [
+        Page(
+            "roster search",
+            coordinator,
+            f"/groups/{group.id}/roster",
+            (f"/groups/{group.id}/roster/find", {"find": "an"}),
+        ),
+        Page(
+            "attendance search",
+            coordinator,
+            f"/sessions/{session_id}/attendance",
+            (f"/sessions/{session_id}/attendance/find", {"find": "an"}),
+        ),
+        Page(
+            "people search",
+            coordinator,
+            "/people/?role=patient",
+            ("/people/find", {"q": "an", "role": "patient"}),
+        ),
     ]
+    return (
+        [Page(name, coordinator, url) for name, url in staff_pages]
+        + searches
+        + [Page(name, member.email, url) for name, url in patient_pages]
+    )
 
 
 def _next_session(group: VisitGroup) -> GroupSession:

@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from groupvisits import audit
+from groupvisits import audit, searches
 from groupvisits.accounts import services
 from groupvisits.accounts.forms import ConfirmForm, UserForm
 from groupvisits.accounts.models import COORDINATOR, PATIENT, ROLE_LABELS, User, user_sites
@@ -18,6 +18,7 @@ from groupvisits.permissions import get_user_or_404, roles
 from groupvisits.sites.models import Site
 
 PAGE_SIZE = 50
+PEOPLE_SEARCH = "people"
 
 
 def _site_choices():
@@ -29,7 +30,7 @@ def _site_choices():
 def list_people():
     """Everyone at the coordinator's sites, filtered by role and a search."""
     role = request.args.get("role", "")
-    search = request.args.get("q", "").strip()[:100]
+    search = searches.kept(PEOPLE_SEARCH)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     in_my_sites = select(user_sites.c.user_id).where(
         user_sites.c.site_id.in_(current_user.site_ids)
@@ -68,6 +69,15 @@ def list_people():
     )
     db.session.commit()
     return listing
+
+
+@bp.post("/find")
+@roles(COORDINATOR)
+def find_people():
+    """Keep the words of a search of the people list (out of the address), then show it."""
+    searches.keep(PEOPLE_SEARCH, request.form.get("q"))
+    role = request.form.get("role", "")
+    return redirect(url_for("people.list_people", role=role if role in ROLE_LABELS else None))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -3,7 +3,7 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from groupvisits import audit
+from groupvisits import audit, searches
 from groupvisits.accounts import services as accounts
 from groupvisits.accounts.models import User
 from groupvisits.errors import GroupVisitsError
@@ -45,7 +45,7 @@ def show_attendance(session_id):
     )[group_session.id]
     form = DropInForm()
     on_list = {row.patient.id for row in _rows(listing)}
-    find = request.args.get("find", "").strip()[:100]
+    find = searches.take(_drop_in_search(group_session))
     found = accounts.find_patients(group_session.group.site_id, find, exclude=on_list)
     audit.record_many(current_user, "view", [p.id for p in found], "search")
     # Render before committing: a commit expires the loaded rows (one query per row after).
@@ -63,6 +63,19 @@ def show_attendance(session_id):
     )
     db.session.commit()
     return page
+
+
+@bp.post("/sessions/<int:session_id>/attendance/find")
+@roles(*STAFF)
+def find_drop_in(session_id):
+    """Keep the words of a search for a drop-in (out of the address), then show the results."""
+    group_session = get_session_or_404(session_id)
+    searches.keep(_drop_in_search(group_session), request.form.get("find"))
+    return redirect(url_for("roster.show_attendance", session_id=session_id) + "#drop-in-h")
+
+
+def _drop_in_search(group_session) -> str:
+    return f"drop-in-{group_session.id}"
 
 
 @bp.post("/sessions/<int:session_id>/drop-ins")

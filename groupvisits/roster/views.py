@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from groupvisits import audit
+from groupvisits import audit, searches
 from groupvisits.accounts import services as accounts
 from groupvisits.accounts.models import COORDINATOR, User
 from groupvisits.errors import GroupVisitsError
@@ -74,7 +74,7 @@ def show_roster(group_id):
     agreement = services.current_agreement(group)
     agreements = services.acceptances_of(agreement, patient_ids)
     stats = attendance_rules.member_show_rates(group.id, patient_ids)
-    find = request.args.get("find", "").strip()[:100]
+    find = searches.take(_roster_search(group))
     current_ids = {m.patient_id for m in memberships if m.status in CURRENT}
     found = (
         accounts.find_patients(group.site_id, find, exclude=current_ids)
@@ -186,12 +186,22 @@ def enrol(group_id):
                 )
     else:
         flash("Choose a patient to enrol.", "warning")
-    return redirect(url_for("roster.show_roster", group_id=group.id, find=_find()))
+    # The search the coordinator was on (posted along) shows its results again.
+    searches.keep(_roster_search(group), request.form.get("find"))
+    return redirect(url_for("roster.show_roster", group_id=group.id) + "#enrol-h")
 
 
-def _find() -> str | None:
-    """The search the coordinator was on, to show its results again after enrolling."""
-    return (request.form.get("find") or "").strip()[:100] or None
+@bp.post("/groups/<int:group_id>/roster/find")
+@roles(COORDINATOR)
+def find_to_enrol(group_id):
+    """Keep the words of a search for patients to enrol (out of the address), then show them."""
+    group = get_group_or_404(group_id, manage=True)
+    searches.keep(_roster_search(group), request.form.get("find"))
+    return redirect(url_for("roster.show_roster", group_id=group.id) + "#enrol-h")
+
+
+def _roster_search(group) -> str:
+    return f"roster-{group.id}"
 
 
 def _membership_action(membership_id, action, success: str, form_class=None):

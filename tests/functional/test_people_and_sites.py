@@ -47,14 +47,38 @@ def test_list_searches_by_name(coordinator_client, create_user):
     create_user(PATIENT, given_name="Rosa", family_name="Parkes")
     create_user(PATIENT, given_name="Ravi", family_name="Shankar")
     create_user(PATIENT, given_name="Ana", family_name="Gomez", preferred_name="Rosie")
-    assert listed_names(text(coordinator_client.get("/people/?q=parkes"))) == ["Parkes, Rosa"]
-    assert sorted(listed_names(text(coordinator_client.get("/people/?q=ros")))) == [
+    assert listed_names(text(search_people(coordinator_client, "parkes"))) == ["Parkes, Rosa"]
+    assert sorted(listed_names(text(search_people(coordinator_client, "ros")))) == [
         "Gomez, Ana",
         "Parkes, Rosa",
     ]
-    page = text(coordinator_client.get("/people/?q=nobody-like-this"))
+    page = text(search_people(coordinator_client, "nobody-like-this"))
     assert listed_names(page) == []
     assert "No one matches." in page
+
+
+def search_people(client, words: str, role: str = ""):
+    """Post the people search, as the Find button does, and follow it to the list."""
+    response = client.post_form("/people/find", {"q": words, "role": role})
+    assert response.status_code == 302
+    assert not words or words not in response.headers["Location"]
+    return client.get(response.headers["Location"])
+
+
+def test_the_people_search_stays_through_the_pages_until_cleared(coordinator_client, create_user):
+    for n in range(55):
+        create_user(PATIENT, given_name=f"Paged{n:02}", family_name="Pagination")
+    create_user(PATIENT, given_name="Other", family_name="Person")
+    first = text(search_people(coordinator_client, "paginat", role="patient"))
+    assert "55 people matching “paginat”, page 1 of 2." in first
+    assert 'href="/people/?role=patient&amp;page=2"' in first
+    second = text(coordinator_client.get("/people/?role=patient&page=2"))
+    assert len(listed_names(second)) == 5
+    assert "Person, Other" not in second
+
+    cleared = text(search_people(coordinator_client, "", role="patient"))
+    assert "matching" not in cleared
+    assert int(re.search(r"(\d+) people, page 1 of 2", cleared).group(1)) > 55
 
 
 def test_list_filters_by_role(coordinator_client, coordinator, create_user):

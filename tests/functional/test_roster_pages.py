@@ -67,7 +67,7 @@ def person_item(page: str, patient) -> str:
 
 def section(page: str, heading: str) -> str:
     """The card whose ``<h2>`` starts with ``heading``, up to the next card."""
-    match = re.search(rf"<h2>{re.escape(heading)}.*?</section>", page, re.S)
+    match = re.search(rf"<h2[^>]*>{re.escape(heading)}.*?</section>", page, re.S)
     assert match, f"no section {heading!r}"
     return match.group(0)
 
