@@ -1,8 +1,16 @@
 """Forms for clinic sites and the audit trail filter."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
 
 from groupvisits.audit import ACTIONS
 from groupvisits.formutil import options
@@ -33,8 +41,10 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    patient = SelectField("Patient", coerce=int, validators=[Optional()])
-    actor = SelectField("Done by", coerce=int, validators=[Optional()])
+    #: Set from a patient's page ("who saw this patient's data"), not chosen from a list:
+    #: a list of every patient of a site would grow with the site.
+    patient = IntegerField("Patient", widget=HiddenInput(), validators=[Optional()])
+    actor = SelectField("Done by (staff)", coerce=int, validators=[Optional()])
     action = SelectField(
         "Action", choices=options([("", "Any")] + list(ACTIONS.items())), validators=[Optional()]
     )

@@ -98,22 +98,23 @@ def edit_site(site_id):
 def show_audit(site_id):
     """The audit trail of access to the site's patients' data, filterable."""
     site = get_site_or_404(site_id, manage=True)
-    people = db.session.scalars(
+    staff = db.session.scalars(
         select(User)
         .join(user_sites, user_sites.c.user_id == User.id)
-        .where(user_sites.c.site_id == site.id)
-        .order_by(User.family_name, User.given_name)
+        .where(user_sites.c.site_id == site.id, User.role.in_(STAFF))
+        .order_by(User.family_name, User.given_name, User.id)
     ).all()
     form = AuditFilterForm(request.args)
-    form.patient.choices = options(
-        [(0, "Any patient")]
-        + [(p.id, f"{p.family_name}, {p.given_name}") for p in people if p.is_patient]
-    )
     form.actor.choices = options(
-        [(0, "Anyone")] + [(p.id, f"{p.family_name}, {p.given_name}") for p in people]
+        [(0, "Anyone")] + [(p.id, f"{p.family_name}, {p.given_name}") for p in staff]
     )
-    events = []
-    if form.validate():
+    events, patient = [], None
+    if form.validate() and form.patient.data:
+        patient = db.session.get(User, form.patient.data)
+        if patient is None or not patient.is_patient or site.id not in patient.site_ids:
+            form.patient.errors.append("That person is not a patient of this site.")
+            patient = None
+    if not form.errors:
         zone = ZoneInfo(site.timezone)
         since = until = None
         if form.since.data:
@@ -135,7 +136,12 @@ def show_audit(site_id):
             ).limit(AUDIT_PAGE_SIZE)
         ).all()
     return render_template(
-        "sites/audit.html", site=site, form=form, events=events, limit=AUDIT_PAGE_SIZE
+        "sites/audit.html",
+        site=site,
+        form=form,
+        patient=patient,
+        events=events,
+        limit=AUDIT_PAGE_SIZE,
     ), (400 if form.errors else 200)
 
 

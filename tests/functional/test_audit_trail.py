@@ -321,3 +321,27 @@ def test_clinician_of_the_site_is_no_coordinator(sign_in_as, create_user, site):
     client = sign_in_as(create_user(CLINICIAN, discipline="resident", training_year=2))
     response = client.get(f"/sites/{site.id}/audit")
     assert response.status_code == 403
+
+
+def test_audit_filter_lists_staff_not_every_patient(coordinator_client, site, trail):
+    page = coordinator_client.get(f"/sites/{site.id}/audit?since=2030-01-01")
+    text = page.get_data(as_text=True)
+    options = re.findall(r"<option[^>]*>([^<]*)</option>", text)
+    assert not [o for o in options if "Alpha" in o or "Beta" in o]
+    assert any("," in o for o in options), "the staff of the site are listed"
+
+
+def test_a_patients_page_links_to_the_rows_about_that_patient(coordinator_client, site, trail):
+    bert = trail["bert"]
+    page = coordinator_client.get(f"/people/{bert.id}").get_data(as_text=True)
+    link = re.search(r'href="([^"]+)">Who saw or changed this patient(?:&#39;|\')s data', page)
+    assert link, "no link to the patient's audit rows"
+    response = coordinator_client.get(link.group(1).replace("&amp;", "&"))
+    assert sorted(shown_ids(response)) == [3, 4]
+    shown = re.sub(r"<[^>]+>", "", response.get_data(as_text=True))
+    assert "Only the data of Beta, Bert." in shown
+
+
+def test_filtering_on_a_patient_as_the_actor_is_a_400(coordinator_client, site, trail):
+    response = coordinator_client.get(f"/sites/{site.id}/audit?actor={trail['anna'].id}")
+    assert response.status_code == 400
