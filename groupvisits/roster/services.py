@@ -38,7 +38,8 @@ from groupvisits.roster.models import (
     MembershipEvent,
 )
 from groupvisits.schedule.models import GroupSession
-from groupvisits.timeutil import utcnow
+from groupvisits.sites.models import Site
+from groupvisits.timeutil import to_local, utcnow
 
 DEFAULT_AGREEMENT = """What is said in the group stays in the group. We share our own stories, \
 not other people's.
@@ -413,13 +414,19 @@ def accept_agreement(
     actor: User,
     method: str = "app",
     accepted_on: date | None = None,
+    now: datetime | None = None,
 ) -> AgreementAcceptance:
-    """Record that ``patient`` accepted this version: in the app, or on paper (staff)."""
+    """Record that ``patient`` accepted this version: in the app, or on paper (staff).
+
+    Dates are the site's calendar dates: "today" is today where the clinic is.
+    """
     if method == "app" and actor.id != patient.id:
         raise NotAllowed("Only the patient accepts in the app; staff record paper forms.")
-    if method == "paper" and not serves_site(actor, agreement_group_site(agreement)):
+    site = _agreement_site(agreement)
+    if method == "paper" and not serves_site(actor, site):
         raise NotAllowed("Only staff of this site record a paper agreement.")
-    if accepted_on and accepted_on > utcnow().date():
+    today = to_local(now or utcnow(), site.timezone).date()
+    if accepted_on and accepted_on > today:
         raise ValidationFailed("The date of a paper agreement cannot be in the future.")
     existing = db.session.scalar(
         select(AgreementAcceptance).where(
@@ -433,7 +440,7 @@ def accept_agreement(
         agreement_id=agreement.id,
         patient_id=patient.id,
         method=method,
-        accepted_on=accepted_on or utcnow().date(),
+        accepted_on=accepted_on or today,
         recorded_by_id=actor.id,
     )
     db.session.add(acceptance)
@@ -442,8 +449,12 @@ def accept_agreement(
     return acceptance
 
 
-def agreement_group_site(agreement: GroupAgreement) -> int:
-    return db.session.scalar(select(VisitGroup.site_id).where(VisitGroup.id == agreement.group_id))
+def _agreement_site(agreement: GroupAgreement) -> Site:
+    return db.session.scalar(
+        select(Site)
+        .join(VisitGroup, VisitGroup.site_id == Site.id)
+        .where(VisitGroup.id == agreement.group_id)
+    )
 
 
 def acceptances_of(

@@ -1,5 +1,6 @@
 """Census: how full a session will be, against the group's minimum, target and maximum."""
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,11 +58,12 @@ def census_of(group_session: GroupSession, counts: Counts, *, now: datetime) -> 
     """Apply the group's census rules to one session's numbers.
 
     Expected attendance is the confirmed count times the group's recent show
-    rate, rounded to the nearest person. A warning is raised for sessions
+    rate, rounded to the nearest person (halves up). A warning is raised for sessions
     starting within ``census_warning_days`` whose expectation is below the minimum.
     """
     group = group_session.group
-    expected = round(counts.confirmed * counts.show_rate)
+    # Half a person counts as one, as people count (Python's round would make 2.5 two).
+    expected = math.floor(counts.confirmed * counts.show_rate + 0.5)
     days_ahead = (group_session.starts_at - now).days
     warn = (
         not group_session.is_cancelled

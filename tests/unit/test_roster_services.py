@@ -1,6 +1,6 @@
 """Roster rules: enrolment, requests to join, the waitlist and its offers, agreements."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -615,6 +615,37 @@ def test_only_the_patient_accepts_in_the_app_and_only_staff_record_paper(
     roster.accept_agreement(agreement, patient, actor=clinician, method="paper")
     db.session.commit()
     assert roster.needs_agreement(small_group, patient) is None
+
+
+def test_agreement_dates_are_the_sites_calendar_dates(db, small_group, coordinator, make_patients):
+    """10 pm on 26 November in New York is already 27 November in UTC."""
+    assert small_group.site.timezone == "America/New_York"
+    evening = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+    on_paper, in_app = make_patients(2)
+    agreement = roster.publish_agreement(small_group, "Stays in the group.", actor=coordinator)
+    db.session.commit()
+
+    with pytest.raises(ValidationFailed, match="future"):
+        roster.accept_agreement(
+            agreement,
+            on_paper,
+            actor=coordinator,
+            method="paper",
+            accepted_on=date(2026, 11, 27),
+            now=evening,
+        )
+    signed_today = roster.accept_agreement(
+        agreement,
+        on_paper,
+        actor=coordinator,
+        method="paper",
+        accepted_on=date(2026, 11, 26),
+        now=evening,
+    )
+    accepted = roster.accept_agreement(agreement, in_app, actor=in_app, now=evening)
+
+    assert signed_today.accepted_on == date(2026, 11, 26)
+    assert accepted.accepted_on == date(2026, 11, 26)
 
 
 def test_publishing_an_agreement_needs_text_and_a_coordinator(

@@ -1032,7 +1032,18 @@ def february(monthly_group, db):
 
 @pytest.mark.parametrize(
     ("confirmed", "show_rate", "expected"),
-    [(10, 1.0, 10), (10, 0.74, 7), (10, 0.76, 8), (9, 0.8, 7), (13, 0.95, 12), (0, 0.9, 0)],
+    [
+        (10, 1.0, 10),
+        (10, 0.74, 7),
+        (10, 0.76, 8),
+        (9, 0.8, 7),
+        (13, 0.95, 12),
+        (0, 0.9, 0),
+        # Half a person rounds up: 2.5 expected people are planned as 3, 0.5 as 1.
+        (5, 0.5, 3),
+        (1, 0.5, 1),
+        (3, 0.5, 2),
+    ],
 )
 def test_expected_is_confirmed_times_show_rate_rounded(february, confirmed, show_rate, expected):
     census = census_of(
