@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -128,7 +128,11 @@ def register_templates(app: Flask) -> None:
 
     def csrf_input() -> Markup:
         """The hidden CSRF field every form posts (one token per request, no element id)."""
-        return Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
+        field = g.get("csrf_input")
+        if field is None:
+            field = Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
+            g.csrf_input = field
+        return field
 
     app.jinja_env.globals.update(
         ROLE_LABELS=ROLE_LABELS, DISCIPLINES=DISCIPLINES, csrf_input=csrf_input

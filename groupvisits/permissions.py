@@ -6,10 +6,12 @@ nothing is refused. Object-level rules are ``can_*`` predicates, checked by
 the ``get_*_or_404`` loaders, and handed to templates under the same names.
 """
 
+import functools
 from collections.abc import Callable
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, User
@@ -172,9 +174,35 @@ def get_user_or_404(user_id: int, *, manage: bool = False) -> User:
     return user
 
 
+@functools.cache
+def _object_queries():
+    """A group with its site; a session with its group and site (built once)."""
+    group = (
+        select(VisitGroup)
+        .where(VisitGroup.id == bindparam("id"))
+        .options(joinedload(VisitGroup.site, innerjoin=True))
+    )
+    group_session = (
+        select(GroupSession)
+        .where(GroupSession.id == bindparam("id"))
+        .options(
+            joinedload(GroupSession.group, innerjoin=True).joinedload(
+                VisitGroup.site, innerjoin=True
+            )
+        )
+    )
+    return group, group_session
+
+
+def _loaded_or_fetched(model, query, row_id: int):
+    """The row already in this request's session, or the row fetched by ``query``."""
+    loaded = db.session.identity_map.get(db.session.identity_key(model, row_id))
+    return loaded if loaded is not None else db.session.scalar(query, {"id": row_id})
+
+
 def get_group_or_404(group_id: int, *, manage: bool = False) -> VisitGroup:
     """A group the current user may see (and run, with ``manage``)."""
-    group = db.session.get(VisitGroup, group_id, options=[joinedload(VisitGroup.site)])
+    group = _loaded_or_fetched(VisitGroup, _object_queries()[0], group_id)
     if group is None or not can_view_group(current_user, group):
         abort(404)
     if manage:
@@ -184,11 +212,7 @@ def get_group_or_404(group_id: int, *, manage: bool = False) -> VisitGroup:
 
 def get_session_or_404(session_id: int, *, manage: bool = False) -> GroupSession:
     """A session of a group the current user may see (and run, with ``manage``)."""
-    group_session = db.session.get(
-        GroupSession,
-        session_id,
-        options=[joinedload(GroupSession.group).joinedload(VisitGroup.site)],
-    )
+    group_session = _loaded_or_fetched(GroupSession, _object_queries()[1], session_id)
     if group_session is None or not can_view_group(current_user, group_session.group):
         abort(404)
     if manage:
