@@ -111,6 +111,7 @@ def events_for_sites(
     *,
     patient_id: int | None = None,
     actor_id: int | None = None,
+    actor_role: str | None = None,
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -122,6 +123,8 @@ def events_for_sites(
         query = query.where(AuditEvent.patient_id == patient_id)
     if actor_id:
         query = query.where(AuditEvent.actor_id == actor_id)
+    if actor_role:
+        query = query.join(User, User.id == AuditEvent.actor_id).where(User.role == actor_role)
     if action:
         query = query.where(AuditEvent.action == action)
     if since:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import joinedload
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, User
@@ -195,9 +195,14 @@ def _object_queries():
 
 
 def _loaded_or_fetched(model, query, row_id: int):
-    """The row already in this request's session, or the row fetched by ``query``."""
+    """The row already loaded (and not expired) in this request, or the row ``query`` fetches.
+
+    An expired row is fetched again, so that a row deleted meanwhile gives None (a 404).
+    """
     loaded = db.session.identity_map.get(db.session.identity_key(model, row_id))
-    return loaded if loaded is not None else db.session.scalar(query, {"id": row_id})
+    if loaded is not None and not inspect(loaded).expired:
+        return loaded
+    return db.session.scalar(query, {"id": row_id})
 
 
 def get_group_or_404(group_id: int, *, manage: bool = False) -> VisitGroup:

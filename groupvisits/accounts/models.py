@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Column,
@@ -200,6 +201,9 @@ class SignIn(db.Model):
     ended_reason: Mapped[str | None] = mapped_column(String(40))
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
+    #: Words typed to find patients, by page (see groupvisits.searches): patient data,
+    #: so they live here on the server, never in the cookie, and go when the sign-in ends.
+    searches: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
     user: Mapped[User] = relationship()
 

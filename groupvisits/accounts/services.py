@@ -327,6 +327,7 @@ def end_sign_in(sign_in: SignIn, reason: str) -> None:
     if sign_in.ended_at is None:
         sign_in.ended_at = utcnow()
         sign_in.ended_reason = reason
+        sign_in.searches = None  # search words are patient data: they end with the sign-in
 
 
 def end_all_sign_ins(user: User, reason: str) -> None:
@@ -334,7 +335,7 @@ def end_all_sign_ins(user: User, reason: str) -> None:
     db.session.execute(
         update(SignIn)
         .where(SignIn.user_id == user.id, SignIn.ended_at.is_(None))
-        .values(ended_at=utcnow(), ended_reason=reason)
+        .values(ended_at=utcnow(), ended_reason=reason, searches=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -376,7 +377,7 @@ def load_sign_in(
     if sign_in is None or sign_in.ended_at is not None:
         return None
     if now - sign_in.last_seen_at > idle_timeout:
-        _write_apart(sign_in.id, ended_at=now, ended_reason="idle")
+        _write_apart(sign_in.id, ended_at=now, ended_reason="idle", searches=None)
         return None
     if now - sign_in.last_seen_at > timedelta(minutes=1):
         _write_apart(sign_in.id, last_seen_at=now)

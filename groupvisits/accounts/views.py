@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from groupvisits import audit, searches
+from groupvisits import audit
 from groupvisits.accounts import bp, passwords, services
 from groupvisits.accounts.forms import (
     ChangePasswordForm,
@@ -75,7 +75,6 @@ def login():
             )
             user.current_sign_in = sign_in
             login_user(user)
-            searches.forget_all()  # nothing typed by whoever used this browser before
             db.session.commit()
             return redirect(safe_next_url(request.args.get("next")) or url_for("dashboard.home"))
     return render_template("accounts/login.html", form=form), form_status(form)
@@ -88,7 +87,6 @@ def logout():
     services.end_sign_in(current_user.current_sign_in, "signed out")
     db.session.commit()
     logout_user()
-    searches.forget_all()
     flash("You are signed out.", "success")
     return redirect(url_for("accounts.login"))
 

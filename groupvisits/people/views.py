@@ -74,8 +74,9 @@ def list_people():
 @bp.post("/find")
 @roles(COORDINATOR)
 def find_people():
-    """Keep the words of a search of the people list (out of the address), then show it."""
+    """Keep the words of a search of the people list (on the server), then show it."""
     searches.keep(PEOPLE_SEARCH, request.form.get("q"))
+    db.session.commit()
     role = request.form.get("role", "")
     return redirect(url_for("people.list_people", role=role if role in ROLE_LABELS else None))
 

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from sqlalchemy import bindparam, case, func, select
 
@@ -320,8 +321,11 @@ def _show_rate_query():
     )
 
 
-def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, float]:
-    """Each group's share of 'yes' answers that turned up, over its latest past sessions."""
+def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, Fraction]:
+    """Each group's share of 'yes' answers that turned up, over its latest past sessions.
+
+    Exact fractions: 11 confirmed at a rate of 15/22 expect exactly 7.5 people, not 7.4999.
+    """
     now = now or utcnow()
     if not group_ids:
         return {}
@@ -329,7 +333,7 @@ def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, f
         _show_rate_query(),
         {"group_ids": list(group_ids), "now": now, "since": now - SHOW_RATE_WINDOW},
     ).all()
-    return {group_id: (came or 0) / said for group_id, said, came in rows if said}
+    return {group_id: Fraction(int(came or 0), int(said)) for group_id, said, came in rows if said}
 
 
 @functools.cache
@@ -398,7 +402,7 @@ def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
             confirmed=confirmed,
             maybe=maybe,
             waitlisted=waiting.get(group_id, 0),
-            show_rate=rates.get(group_id, 1.0),
+            show_rate=rates.get(group_id, Fraction(1)),
         )
     return result
 

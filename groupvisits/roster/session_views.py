@@ -68,9 +68,10 @@ def show_attendance(session_id):
 @bp.post("/sessions/<int:session_id>/attendance/find")
 @roles(*STAFF)
 def find_drop_in(session_id):
-    """Keep the words of a search for a drop-in (out of the address), then show the results."""
+    """Keep the words of a search for a drop-in (on the server), then show the results."""
     group_session = get_session_or_404(session_id)
     searches.keep(_drop_in_search(group_session), request.form.get("find"))
+    db.session.commit()
     return redirect(url_for("roster.show_attendance", session_id=session_id) + "#drop-in-h")
 
 

@@ -188,15 +188,17 @@ def enrol(group_id):
         flash("Choose a patient to enrol.", "warning")
     # The search the coordinator was on (posted along) shows its results again.
     searches.keep(_roster_search(group), request.form.get("find"))
+    db.session.commit()
     return redirect(url_for("roster.show_roster", group_id=group.id) + "#enrol-h")
 
 
 @bp.post("/groups/<int:group_id>/roster/find")
 @roles(COORDINATOR)
 def find_to_enrol(group_id):
-    """Keep the words of a search for patients to enrol (out of the address), then show them."""
+    """Keep the words of a search for patients to enrol (on the server), then show them."""
     group = get_group_or_404(group_id, manage=True)
     searches.keep(_roster_search(group), request.form.get("find"))
+    db.session.commit()
     return redirect(url_for("roster.show_roster", group_id=group.id) + "#enrol-h")
 
 

@@ -3,6 +3,7 @@
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 
 from groupvisits.schedule.models import GroupSession
 
@@ -15,7 +16,7 @@ class Counts:
     maybe: int = 0
     waitlisted: int = 0
     #: Share of confirmed members who came, over the group's recent sessions (0–1).
-    show_rate: float = 1.0
+    show_rate: Fraction = Fraction(1)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def census_of(group_session: GroupSession, counts: Counts, *, now: datetime) -> 
     """
     group = group_session.group
     # Half a person counts as one, as people count (Python's round would make 2.5 two).
-    expected = math.floor(counts.confirmed * counts.show_rate + 0.5)
+    expected = math.floor(counts.confirmed * Fraction(counts.show_rate) + Fraction(1, 2))
     days_ahead = (group_session.starts_at - now).days
     warn = (
         not group_session.is_cancelled

@@ -19,6 +19,9 @@ from groupvisits.sites.forms import AuditFilterForm, SiteForm
 from groupvisits.sites.models import Site
 
 AUDIT_PAGE_SIZE = 100
+#: The actor filter's choice for "any patient" (patients act on their own data, and see
+#: fellow members' first names).
+ANY_PATIENT = -1
 
 
 @bp.get("/")
@@ -106,7 +109,9 @@ def show_audit(site_id):
     ).all()
     form = AuditFilterForm(request.args)
     form.actor.choices = options(
-        [(0, "Anyone")] + [(p.id, f"{p.family_name}, {p.given_name}") for p in staff]
+        [(0, "Anyone")]
+        + [(p.id, f"{p.family_name}, {p.given_name}") for p in staff]
+        + [(ANY_PATIENT, "A patient (their own or fellow members' data)")]
     )
     events, patient = [], None
     if form.validate() and form.patient.data:
@@ -125,7 +130,8 @@ def show_audit(site_id):
         query = audit.events_for_sites(
             {site.id},
             patient_id=form.patient.data or None,
-            actor_id=form.actor.data or None,
+            actor_id=form.actor.data if (form.actor.data or 0) > 0 else None,
+            actor_role=PATIENT if form.actor.data == ANY_PATIENT else None,
             action=form.action.data or None,
             since=since,
             until=until,

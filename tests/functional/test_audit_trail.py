@@ -160,7 +160,9 @@ def test_the_people_list_writes_one_row_per_patient_shown_and_none_for_staff(
     assert {(e.actor_id, e.action, e.object_type) for e in events} == {
         (coordinator.id, "view", "people list")
     }
-    coordinator_client.get(f"/people/?role={COORDINATOR}")
+    coordinator_client.post_form("/people/find", {"q": "", "role": CLINICIAN})
+    staff_page = coordinator_client.get(f"/people/?role={CLINICIAN}").get_data(as_text=True)
+    assert clinician.family_name in staff_page
     assert len(audit_events(db)) == 3, "a list of staff alone is not patient data"
 
 
@@ -345,3 +347,14 @@ def test_a_patients_page_links_to_the_rows_about_that_patient(coordinator_client
 def test_filtering_on_a_patient_as_the_actor_is_a_400(coordinator_client, site, trail):
     response = coordinator_client.get(f"/sites/{site.id}/audit?actor={trail['anna'].id}")
     assert response.status_code == 400
+
+
+def test_audit_page_filters_on_patients_acting(
+    coordinator_client, patient_client, patient, site, trail, db
+):
+    assert patient_client.get("/profile").status_code == 200  # a patient reads their own data
+    response = coordinator_client.get(f"/sites/{site.id}/audit?actor=-1")
+    rows = audit_rows(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert len(rows) == 1 and f"{patient.full_name} Viewed" in rows[0]
+    assert shown_ids(coordinator_client.get(f"/sites/{site.id}/audit?actor=0")) == [4, 3, 2, 1]

@@ -137,6 +137,27 @@ def test_searches_are_kept_per_page_and_forgotten_at_sign_out(
     assert "Enrol Iris Jaramillo" not in text(client.get(f"/groups/{first.id}/roster"))
 
 
+def test_search_words_stay_on_the_server_never_in_the_cookie(
+    app, coordinator_client, coordinator, db, site, create_user, create_group
+):
+    from groupvisits.accounts.models import SignIn
+
+    group = create_group(site)
+    create_user(
+        PATIENT, given_name="Kai", family_name="Lindqvist", medical_record_number="MRN-5150"
+    )
+    coordinator_client.post_form(f"/groups/{group.id}/roster/find", {"find": "MRN-5150"})
+
+    cookie = coordinator_client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    session = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    assert "MRN-5150" not in repr(session)
+    kept = db.session.scalars(
+        select(SignIn.searches).where(SignIn.user_id == coordinator.id, SignIn.ended_at.is_(None))
+    ).all()
+    assert {f"roster-{group.id}": "MRN-5150"} in kept
+    assert "Enrol Kai Lindqvist" in text(coordinator_client.get(f"/groups/{group.id}/roster"))
+
+
 def test_a_clinician_may_not_search_to_enrol(clinician_client, site, create_group):
     group = create_group(site)
     response = clinician_client.post_form(f"/groups/{group.id}/roster/find", {"find": "an"})

@@ -401,6 +401,8 @@ def test_load_sign_in_returns_the_user_of_a_fresh_sign_in(app, db, patient):
 
 def test_load_sign_in_ends_an_idle_sign_in_for_good(app, db, patient):
     sign_in, token = open_sign_in(db, patient)
+    sign_in.searches = {"roster-1": "lopez"}
+    db.session.commit()
     later = utcnow() + IDLE + timedelta(minutes=1)
 
     assert accounts.load_sign_in(token, idle_timeout=IDLE, now=later) is None
@@ -409,7 +411,23 @@ def test_load_sign_in_ends_an_idle_sign_in_for_good(app, db, patient):
     ended = db.session.get(SignIn, sign_in.id)
     assert ended.ended_at is not None
     assert ended.ended_reason == "idle"
+    assert ended.searches is None  # search words are patient data: they end with it
     assert accounts.load_sign_in(token, idle_timeout=IDLE) is None
+
+
+def test_every_way_a_sign_in_ends_forgets_its_searches(app, db, patient):
+    signed_out, _ = open_sign_in(db, patient)
+    changed, _ = open_sign_in(db, patient)
+    for sign_in in (signed_out, changed):
+        sign_in.searches = {"people": "okonkwo"}
+    db.session.commit()
+
+    accounts.end_sign_in(signed_out, "signed out")
+    accounts.end_all_sign_ins(patient, "password changed")
+    db.session.commit()
+
+    db.session.expire_all()
+    assert db.session.scalars(select(SignIn.searches)).all() == [None, None]
 
 
 def test_activity_keeps_a_sign_in_alive(app, db, patient):

@@ -1,6 +1,7 @@
 """Schedule rules: generating, moving, cancelling and planning sessions; group rules; census."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
 
 import pytest
 from sqlalchemy import func, select
@@ -1043,6 +1044,8 @@ def february(monthly_group, db):
         (5, 0.5, 3),
         (1, 0.5, 1),
         (3, 0.5, 2),
+        # Show rates are exact fractions: 11 x 15/22 is 7.5, which a float makes 7.4999.
+        (11, Fraction(15, 22), 8),
     ],
 )
 def test_expected_is_confirmed_times_show_rate_rounded(february, confirmed, show_rate, expected):
