@@ -20,7 +20,9 @@ class Config:
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
-    # Session cookie: the signed cookie carries only an opaque sign-in token.
+    # Session cookie: signed, not encrypted. It carries the opaque sign-in token, the CSRF
+    # token and messages to visitors who are not signed in; patient data (search words, the
+    # messages of a signed-in person) stays on the server with the sign-in.
     SESSION_COOKIE_NAME = "gv_session"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

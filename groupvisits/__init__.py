@@ -49,6 +49,15 @@ def register_config(app: Flask, config) -> None:
         # Use the values just checked, not those read when config.py was imported.
         app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+        app.config["RATELIMIT_STORAGE_URI"] = os.environ.get(
+            "RATELIMIT_STORAGE_URI", app.config["RATELIMIT_STORAGE_URI"]
+        )
+        if app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+            app.logger.warning(
+                "Sign-in attempts are counted in each worker's own memory: with N workers a "
+                "guesser gets N times the allowed tries. Set RATELIMIT_STORAGE_URI to a store "
+                "the workers share (memcached:// or redis://)."
+            )
     app.config.update({k: v for k, v in overrides.items() if k != "CONFIG"})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
@@ -121,6 +130,9 @@ def register_security(app: Flask) -> None:
 
 
 def register_templates(app: Flask) -> None:
+    from groupvisits.messages import register_messages
+
+    register_messages(app)
     from flask_wtf.csrf import generate_csrf
     from markupsafe import Markup
 

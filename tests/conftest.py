@@ -39,12 +39,13 @@ class FormClient(FlaskClient):
 
     Each request runs in an app context of its own, as in production, so that
     ``g`` (the signed-in user, the CSRF token) never leaks from the test's own
-    context or from another client's request.
+    context or from another client's request, and so that each request's
+    context ends (its teardown runs) before the next one, redirects included.
     """
 
-    def open(self, *args, **kwargs):
+    def run_wsgi_app(self, environ, buffered=False):
         with self.application.app_context():
-            return super().open(*args, **kwargs)
+            return super().run_wsgi_app(environ, buffered=buffered)
 
     def csrf_token(self) -> str:
         with self.session_transaction() as flask_session:

@@ -204,6 +204,9 @@ class SignIn(db.Model):
     #: Words typed to find patients, by page (see groupvisits.searches): patient data,
     #: so they live here on the server, never in the cookie, and go when the sign-in ends.
     searches: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    #: One-time messages for the next page, [category, text] pairs (see groupvisits.messages):
+    #: they often name a patient, so they too stay here rather than in the cookie.
+    messages: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
 
     user: Mapped[User] = relationship()
 

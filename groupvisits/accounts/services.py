@@ -327,7 +327,8 @@ def end_sign_in(sign_in: SignIn, reason: str) -> None:
     if sign_in.ended_at is None:
         sign_in.ended_at = utcnow()
         sign_in.ended_reason = reason
-        sign_in.searches = None  # search words are patient data: they end with the sign-in
+        # Search words and messages are patient data: they end with the sign-in.
+        sign_in.searches = sign_in.messages = None
 
 
 def end_all_sign_ins(user: User, reason: str) -> None:
@@ -335,7 +336,7 @@ def end_all_sign_ins(user: User, reason: str) -> None:
     db.session.execute(
         update(SignIn)
         .where(SignIn.user_id == user.id, SignIn.ended_at.is_(None))
-        .values(ended_at=utcnow(), ended_reason=reason, searches=None)
+        .values(ended_at=utcnow(), ended_reason=reason, searches=None, messages=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -377,7 +378,7 @@ def load_sign_in(
     if sign_in is None or sign_in.ended_at is not None:
         return None
     if now - sign_in.last_seen_at > idle_timeout:
-        _write_apart(sign_in.id, ended_at=now, ended_reason="idle", searches=None)
+        _write_apart(sign_in.id, ended_at=now, ended_reason="idle", searches=None, messages=None)
         return None
     if now - sign_in.last_seen_at > timedelta(minutes=1):
         _write_apart(sign_in.id, last_seen_at=now)

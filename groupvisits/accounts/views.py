@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from groupvisits import audit
@@ -19,6 +19,7 @@ from groupvisits.errors import InvalidToken, ValidationFailed
 from groupvisits.extensions import db, limiter
 from groupvisits.formutil import form_status
 from groupvisits.mail import services as mail
+from groupvisits.messages import flash
 from groupvisits.permissions import public, roles, signed_in
 
 

@@ -1,6 +1,6 @@
 """Routes for coordinators and staff: the list of groups, a group, its schedule and plan."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -12,6 +12,7 @@ from groupvisits.formutil import form_status, options
 from groupvisits.groups import bp, services
 from groupvisits.groups.forms import GroupForm, PlanForm, ScheduleForm, StatusForm
 from groupvisits.groups.models import VisitGroup
+from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_group_or_404, roles, signed_in
 from groupvisits.schedule import census as census_rules
 from groupvisits.schedule import recurrence

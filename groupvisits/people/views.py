@@ -1,6 +1,6 @@
 """Routes for coordinators: list, add, edit, invite and deactivate people."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -13,6 +13,7 @@ from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.formutil import form_status, options
 from groupvisits.mail import services as mail
+from groupvisits.messages import flash
 from groupvisits.people import bp
 from groupvisits.permissions import get_user_or_404, roles
 from groupvisits.sites.models import Site

@@ -2,7 +2,7 @@
 
 import functools
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
@@ -14,6 +14,7 @@ from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.groups.models import ACTIVE as GROUP_ACTIVE
 from groupvisits.groups.models import PLANNING, VisitGroup
+from groupvisits.messages import flash
 from groupvisits.permissions import (
     get_group_or_404,
     get_membership_or_404,

@@ -1,6 +1,6 @@
 """Routes for one session's attendance: lists, drop-ins, sign-in sheet, check-in, vitals."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
 from groupvisits import audit, searches
@@ -8,6 +8,7 @@ from groupvisits.accounts import services as accounts
 from groupvisits.accounts.models import User
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
+from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_session_or_404, roles
 from groupvisits.roster import attendance as rules
 from groupvisits.roster import bp, services

@@ -7,7 +7,7 @@ pages in ``my_views``; both attach to the same blueprint.
 import csv
 import io
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -18,6 +18,7 @@ from groupvisits.accounts.models import COORDINATOR, User
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.formutil import form_status
+from groupvisits.messages import flash
 from groupvisits.permissions import (
     STAFF,
     can_manage_group,

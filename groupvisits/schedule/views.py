@@ -4,7 +4,7 @@ import calendar as monthgrid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -17,6 +17,7 @@ from groupvisits.extensions import db
 from groupvisits.formutil import form_status
 from groupvisits.groups.models import VisitGroup
 from groupvisits.groups.views import plan_page
+from groupvisits.messages import flash
 from groupvisits.permissions import (
     STAFF,
     get_group_or_404,

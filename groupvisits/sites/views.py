@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -13,6 +13,7 @@ from groupvisits.accounts.models import COORDINATOR, PATIENT, User, user_sites
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.formutil import form_status, options
+from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_site_or_404, roles
 from groupvisits.sites import bp, services
 from groupvisits.sites.forms import AuditFilterForm, SiteForm

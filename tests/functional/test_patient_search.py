@@ -168,3 +168,27 @@ def test_a_search_without_its_form_token_is_refused(coordinator_client, site, cr
     group = create_group(site)
     response = coordinator_client.post(f"/groups/{group.id}/roster/find", data={"find": "an"})
     assert response.status_code == 400
+
+
+def test_a_message_naming_a_patient_stays_on_the_server_and_shows_once(
+    app, coordinator_client, db, site, create_user, create_group
+):
+    group = create_group(site)
+    patient = create_user(PATIENT, given_name="Mira", family_name="Nakashima")
+    response = coordinator_client.post_form(
+        f"/groups/{group.id}/enrol", {"patient_id": str(patient.id)}
+    )
+    assert response.status_code == 302
+
+    cookie = coordinator_client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    session = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    assert "Nakashima" not in repr(session)
+    first = text(coordinator_client.get(response.headers["Location"]))
+    assert "Mira Nakashima is now a member." in first
+    again = text(coordinator_client.get(f"/groups/{group.id}/roster"))
+    assert "is now a member." not in again
+
+
+def test_messages_to_visitors_still_reach_the_sign_in_page(coordinator_client):
+    response = coordinator_client.post_form("/logout", follow_redirects=True)
+    assert "You are signed out." in text(response)

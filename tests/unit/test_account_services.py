@@ -415,11 +415,12 @@ def test_load_sign_in_ends_an_idle_sign_in_for_good(app, db, patient):
     assert accounts.load_sign_in(token, idle_timeout=IDLE) is None
 
 
-def test_every_way_a_sign_in_ends_forgets_its_searches(app, db, patient):
+def test_every_way_a_sign_in_ends_forgets_its_searches_and_messages(app, db, patient):
     signed_out, _ = open_sign_in(db, patient)
     changed, _ = open_sign_in(db, patient)
     for sign_in in (signed_out, changed):
         sign_in.searches = {"people": "okonkwo"}
+        sign_in.messages = [["k1", "success", "Dina Okonkwo is now a member."]]
     db.session.commit()
 
     accounts.end_sign_in(signed_out, "signed out")
@@ -428,6 +429,7 @@ def test_every_way_a_sign_in_ends_forgets_its_searches(app, db, patient):
 
     db.session.expire_all()
     assert db.session.scalars(select(SignIn.searches)).all() == [None, None]
+    assert db.session.scalars(select(SignIn.messages)).all() == [None, None]
 
 
 def test_activity_keeps_a_sign_in_alive(app, db, patient):

@@ -73,6 +73,16 @@ def test_production_app_uses_the_key_and_database_it_checked(production_env):
     assert app.config["SQLALCHEMY_DATABASE_URI"] == PRODUCTION_DATABASE_URL
 
 
+def test_production_warns_when_sign_in_throttling_is_per_worker(
+    production_env, monkeypatch, caplog
+):
+    monkeypatch.delenv("RATELIMIT_STORAGE_URI", raising=False)
+    with caplog.at_level("WARNING"):
+        app = create_app("production")
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert any("RATELIMIT_STORAGE_URI" in record.getMessage() for record in caplog.records)
+
+
 def test_development_and_testing_do_not_demand_a_secret(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
 
