@@ -18,7 +18,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'groupvisits.sqlite'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a database error's text never carries the values (patient data) it
+    # was given, so logs of failed statements hold no patient data.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
     # Session cookie: signed, not encrypted. It carries the opaque sign-in token, the CSRF
     # token and messages to visitors who are not signed in; patient data (search words, the

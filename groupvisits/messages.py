@@ -36,8 +36,11 @@ def _open_sign_in() -> SignIn | None:
 
 
 def _changes(sign_in: SignIn) -> dict:
-    """What this request adds to and takes from the sign-in's messages."""
-    return g.setdefault("message_changes", {"sign_in_id": sign_in.id, "add": [], "shown": []})
+    """What this request adds to the sign-in's messages and what its page shows."""
+    return g.setdefault(
+        "message_changes",
+        {"sign_in_id": sign_in.id, "add": [], "stored": [], "rendered": set(), "answered": False},
+    )
 
 
 def flash(message: str, category: str = "message") -> None:
@@ -55,40 +58,66 @@ def get_flashed_messages(with_categories: bool = False) -> list:
     sign_in = _open_sign_in()
     if sign_in is not None:
         changes = _changes(sign_in)
-        stored, added = sign_in.messages or [], changes["add"]
-        changes["shown"] += [key for key, _, _ in stored]
-        changes["add"] = []  # shown in this very response: nothing left to keep
-        messages += [(category, text) for _, category, text in stored + added]
-        # Taken: a second call in this request finds nothing (the row is written later).
+        stored = sign_in.messages or []
+        changes["stored"] += [m for m in stored if m[0] not in changes["rendered"]]
+        waiting = [m for m in changes["stored"] + changes["add"] if m[0] not in changes["rendered"]]
+        changes["rendered"].update(key for key, _, _ in waiting)
+        messages += [(category, text) for _, category, text in waiting]
+        # A second call in this request finds nothing new (the row is written later).
         set_committed_value(sign_in, "messages", None)
     return messages if with_categories else [text for _, text in messages]
 
 
+def _answered(response):
+    """A response exists: what its page showed counts as shown."""
+    changes = g.get("message_changes")
+    if changes is not None:
+        changes["answered"] = True
+    return response
+
+
 def _write_changes(sender: Flask, **extra) -> None:
-    """When the request is over: keep what was added, forget what was shown."""
+    """When the request is over: keep what was added and not shown, forget what was shown.
+
+    If the request ended without a response (its page failed), nothing counts as shown.
+    """
     changes = g.pop("message_changes", None)
-    if not changes or not (changes["add"] or changes["shown"]):
+    if not changes:
         return
+    shown = changes["rendered"] if changes["answered"] else set()
+    add = [m for m in changes["add"] if m[0] not in shown]
+    if not add and not shown:
+        return
+    row = SignIn.__table__.c
+    open_sign_in = (row.id == changes["sign_in_id"]) & row.ended_at.is_(None)
     try:
         with db.engine.begin() as connection:
-            row = SignIn.__table__.c
-            kept = connection.scalar(
-                select(row.messages).where(row.id == changes["sign_in_id"]).with_for_update()
-            )
-            shown = set(changes["shown"])
-            messages = [m for m in kept or [] if m[0] not in shown] + changes["add"]
+            if connection.dialect.name == "sqlite":
+                # SQLite has no row locks: take the database for writing before reading,
+                # so that two requests of one person cannot both rewrite the same list.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            kept = connection.execute(
+                select(row.messages).where(open_sign_in).with_for_update()
+            ).one_or_none()
+            if kept is None:
+                return  # the sign-in ended meanwhile: its messages went with it
+            messages = [m for m in kept.messages or [] if m[0] not in shown] + add
             connection.execute(
                 update(SignIn.__table__)
-                .where(row.id == changes["sign_in_id"])
+                .where(open_sign_in)
                 .values(messages=messages[-MAX_KEPT:] or None)
             )
-    except SQLAlchemyError:  # a lost message must not turn a finished request into an error
-        current_app.logger.exception(
-            "Could not keep the messages of sign-in %s", changes["sign_in_id"]
+    except SQLAlchemyError as exc:  # a lost message must not fail a finished request
+        # The error's text would hold the messages (patient names): log its kind only.
+        current_app.logger.error(
+            "Could not keep the messages of sign-in %s: %s",
+            changes["sign_in_id"],
+            type(exc).__name__,
         )
 
 
 def register_messages(app: Flask) -> None:
     # Sent after every teardown function, Flask-SQLAlchemy's closing of the session included.
+    app.after_request(_answered)
     appcontext_tearing_down.connect(_write_changes, app)
     app.jinja_env.globals["get_flashed_messages"] = get_flashed_messages

@@ -579,3 +579,55 @@ def test_patient_profile_holds_its_own_row(app, db, site):
 
     profile = db.session.get(PatientProfile, patient.id)
     assert (profile.medical_record_number, profile.dietary_needs) == ("RCC-1", "vegetarian")
+
+
+def test_messages_are_not_written_back_onto_a_sign_in_that_ended(app, db, patient):
+    """A request still running when its sign-in ends must not leave its messages behind."""
+    from flask import g
+
+    sign_in, _ = open_sign_in(db, patient)
+    accounts.end_sign_in(sign_in, "signed out")
+    db.session.commit()
+
+    with app.app_context():  # the request's context: its end writes the messages
+        g.message_changes = {
+            "sign_in_id": sign_in.id,
+            "add": [["k1", "success", "Rosa Lopez is now a member."]],
+            "stored": [],
+            "rendered": set(),
+            "answered": True,
+        }
+
+    db.session.expire_all()
+    assert db.session.get(SignIn, sign_in.id).messages is None
+
+
+def test_messages_of_an_open_sign_in_are_kept_after_the_request(app, db, patient):
+    from flask import g
+
+    sign_in, _ = open_sign_in(db, patient)
+    with app.app_context():
+        g.message_changes = {
+            "sign_in_id": sign_in.id,
+            "add": [["k1", "success", "Rosa Lopez is now a member."]],
+            "stored": [],
+            "rendered": set(),
+            "answered": True,
+        }
+
+    db.session.expire_all()
+    assert db.session.get(SignIn, sign_in.id).messages == [
+        ["k1", "success", "Rosa Lopez is now a member."]
+    ]
+
+
+def test_database_errors_never_carry_the_values_they_were_given(app, db):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError) as failure:
+        db.session.execute(
+            text("INSERT INTO no_such_table (name) VALUES (:name)"), {"name": "Rosa"}
+        )
+    db.session.rollback()
+    assert "Rosa" not in str(failure.value)
