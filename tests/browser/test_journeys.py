@@ -311,3 +311,40 @@ def test_clinician_sees_their_upcoming_work_in_local_time(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Monday heart health group")
     expect(page.get_by_text("17:00–19:00 (America/New_York)")).to_be_visible()
     axe_check(page)
+
+
+def test_coordinator_finds_a_patient_and_sees_who_saw_their_data(
+    phone_page, axe_check, sign_in_page, coordinator, create_user, db
+):
+    page = phone_page
+    create_user(PATIENT, given_name="Ines", family_name="Quarshie")
+    create_user(PATIENT, given_name="Otto", family_name="Other")
+    page.goto("/login")
+    sign_in_page(page, coordinator)
+
+    page.get_by_role("link", name="People").tap()
+    page.get_by_label("Name or email").fill("quarsh")
+    page.get_by_role("button", name="Find", exact=True).tap()
+    expect(page.get_by_text("1 person matching “quarsh”.")).to_be_visible()
+    expect(page.get_by_role("link", name="Quarshie, Ines")).to_be_visible()
+    expect(page.get_by_role("link", name="Other, Otto")).to_have_count(0)
+    assert "quarsh" not in page.url.lower()  # the words stay out of the address
+    axe_check(page)
+
+    page.get_by_role("link", name="Quarshie, Ines").tap()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ines Quarshie")
+    axe_check(page)
+    page.get_by_role("link", name="Who saw or changed this patient's data").tap()
+    expect(page.get_by_text("Only the data of Quarshie, Ines.")).to_be_visible()
+    rows = page.locator("table tbody tr")
+    # Listed twice: on the whole list, then among the search's results; then opened once.
+    expect(rows.filter(has_text="people list")).to_have_count(2)
+    expect(rows.filter(has_text=re.compile(r"Viewed.*patient #", re.S))).to_have_count(1)
+    assert "quarsh" not in page.url.lower()
+    axe_check(page)
+
+    page.get_by_role("link", name="People").tap()
+    page.get_by_role("button", name="Clear the search").tap()
+    expect(page.get_by_role("link", name="Other, Otto")).to_be_visible()
+    expect(page.get_by_text("matching")).to_have_count(0)
+    axe_check(page)
