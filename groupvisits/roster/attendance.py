@@ -5,6 +5,7 @@ session (:func:`groupvisits.locking.lock_row`) before counting the seats taken.
 """
 
 import functools
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -489,6 +490,11 @@ def session_list(group_session: GroupSession, *, agreements: set[int] | None = N
 
 def _split_needs(text: str) -> list[str]:
     return [part.strip().lower() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+def percent(part: int, whole: int) -> int:
+    """``part`` of ``whole`` in whole percent, halves up (1 of 8 is 13%, not 12%)."""
+    return math.floor(Fraction(100 * part, whole) + Fraction(1, 2)) if whole else 0
 
 
 @functools.cache

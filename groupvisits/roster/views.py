@@ -59,6 +59,11 @@ def _memberships(group) -> list[Membership]:
     )
 
 
+@bp.app_template_filter("percent")
+def percent_filter(part: int, whole: int) -> int:
+    return attendance_rules.percent(part, whole)
+
+
 @bp.get("/groups/<int:group_id>/roster")
 @roles(*STAFF)
 def show_roster(group_id):

@@ -917,3 +917,11 @@ def test_check_in_refuses_an_attendance_of_another_session(
     with pytest.raises(ValidationFailed, match="another session"):
         rules.check_in(attendance, "arrived", actor=coordinator, group_session=second)
     assert attendance.check_in is None
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "shown"),
+    [(1, 8, 13), (3, 8, 38), (1, 3, 33), (2, 3, 67), (0, 5, 0), (1, 0, 0)],
+)
+def test_percentages_round_halves_up(part, whole, shown):
+    assert rules.percent(part, whole) == shown
