@@ -9,6 +9,19 @@ from sqlalchemy import select
 from groupvisits.extensions import db
 
 
+def hold_sqlite_for_writing(connection) -> None:
+    """On SQLite, take the database for writing now (``BEGIN IMMEDIATE``), unless held already.
+
+    SQLite has no row locks; a transaction that reads and then writes must
+    hold the write lock before it reads. Other databases lock rows instead.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
 def lock_row(model, row_id: int):
     """Lock one row for the rest of the transaction and return it, fresh.
 
@@ -19,9 +32,7 @@ def lock_row(model, row_id: int):
     """
     connection = db.session.connection()
     if connection.dialect.name == "sqlite":
-        raw = connection.connection.dbapi_connection
-        if not raw.in_transaction:
-            raw.execute("BEGIN IMMEDIATE")
+        hold_sqlite_for_writing(connection)
         return db.session.scalars(
             select(model).where(model.id == row_id).execution_options(populate_existing=True)
         ).one()

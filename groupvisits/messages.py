@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from groupvisits.accounts.models import SignIn
 from groupvisits.extensions import db
+from groupvisits.locking import hold_sqlite_for_writing
 
 #: Messages kept at once; a burst beyond this keeps the newest.
 MAX_KEPT = 20
@@ -39,7 +40,7 @@ def _changes(sign_in: SignIn) -> dict:
     """What this request adds to the sign-in's messages and what its page shows."""
     return g.setdefault(
         "message_changes",
-        {"sign_in_id": sign_in.id, "add": [], "stored": [], "rendered": set(), "answered": False},
+        {"sign_in_id": sign_in.id, "add": [], "rendered": set(), "answered": False},
     )
 
 
@@ -56,11 +57,10 @@ def get_flashed_messages(with_categories: bool = False) -> list:
     """The messages waiting for this person, each handed out once."""
     messages = list(flask.get_flashed_messages(with_categories=True))
     sign_in = _open_sign_in()
-    if sign_in is not None:
+    if sign_in is not None and (sign_in.messages or "message_changes" in g):
         changes = _changes(sign_in)
         stored = sign_in.messages or []
-        changes["stored"] += [m for m in stored if m[0] not in changes["rendered"]]
-        waiting = [m for m in changes["stored"] + changes["add"] if m[0] not in changes["rendered"]]
+        waiting = [m for m in stored + changes["add"] if m[0] not in changes["rendered"]]
         changes["rendered"].update(key for key, _, _ in waiting)
         messages += [(category, text) for _, category, text in waiting]
         # A second call in this request finds nothing new (the row is written later).
@@ -92,10 +92,8 @@ def _write_changes(sender: Flask, **extra) -> None:
     open_sign_in = (row.id == changes["sign_in_id"]) & row.ended_at.is_(None)
     try:
         with db.engine.begin() as connection:
-            if connection.dialect.name == "sqlite":
-                # SQLite has no row locks: take the database for writing before reading,
-                # so that two requests of one person cannot both rewrite the same list.
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Two requests of one person must not both rewrite the same list.
+            hold_sqlite_for_writing(connection)
             kept = connection.execute(
                 select(row.messages).where(open_sign_in).with_for_update()
             ).one_or_none()

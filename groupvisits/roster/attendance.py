@@ -5,7 +5,6 @@ session (:func:`groupvisits.locking.lock_row`) before counting the seats taken.
 """
 
 import functools
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -36,7 +35,7 @@ from groupvisits.roster.models import (
     Membership,
 )
 from groupvisits.roster.services import needs_agreement
-from groupvisits.schedule.census import Counts
+from groupvisits.schedule.census import Counts, round_half_up
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
@@ -494,7 +493,7 @@ def _split_needs(text: str) -> list[str]:
 
 def percent(part: int, whole: int) -> int:
     """``part`` of ``whole`` in whole percent, halves up (1 of 8 is 13%, not 12%)."""
-    return math.floor(Fraction(100 * part, whole) + Fraction(1, 2)) if whole else 0
+    return round_half_up(Fraction(100 * part, whole)) if whole else 0
 
 
 @functools.cache

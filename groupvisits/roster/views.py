@@ -59,9 +59,7 @@ def _memberships(group) -> list[Membership]:
     )
 
 
-@bp.app_template_filter("percent")
-def percent_filter(part: int, whole: int) -> int:
-    return attendance_rules.percent(part, whole)
+bp.add_app_template_filter(attendance_rules.percent, "percent")
 
 
 @bp.get("/groups/<int:group_id>/roster")

@@ -55,6 +55,11 @@ class Census:
         }[self.level]
 
 
+def round_half_up(value: Fraction) -> int:
+    """The nearest whole number, halves up, as people count (Python's round makes 2.5 two)."""
+    return math.floor(value + Fraction(1, 2))
+
+
 def census_of(group_session: GroupSession, counts: Counts, *, now: datetime) -> Census:
     """Apply the group's census rules to one session's numbers.
 
@@ -63,8 +68,7 @@ def census_of(group_session: GroupSession, counts: Counts, *, now: datetime) -> 
     starting within ``census_warning_days`` whose expectation is below the minimum.
     """
     group = group_session.group
-    # Half a person counts as one, as people count (Python's round would make 2.5 two).
-    expected = math.floor(counts.confirmed * Fraction(counts.show_rate) + Fraction(1, 2))
+    expected = round_half_up(counts.confirmed * Fraction(counts.show_rate))
     days_ahead = (group_session.starts_at - now).days
     warn = (
         not group_session.is_cancelled
