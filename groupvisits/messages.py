@@ -8,7 +8,10 @@ them out once. What was added and shown is written when the request is over,
 after the request's own database session is closed: the write never waits
 on a lock the request still holds, and a view that rolls back loses no
 message. Messages to visitors who are not signed in (sign-in errors, "You
-are signed out.") never name a patient and use Flask's own flashing.
+are signed out.") never name a patient and use Flask's own flashing. A
+message flashed with Flask's own ``flash`` for a signed-in person (by an
+extension, or by code that imported the wrong one) is moved out of the
+cookie to the server before the response leaves.
 """
 
 import secrets
@@ -69,7 +72,17 @@ def get_flashed_messages(with_categories: bool = False) -> list:
 
 
 def _answered(response):
-    """A response exists: what its page showed counts as shown."""
+    """A response exists: what its page showed counts as shown.
+
+    Messages Flask's own ``flash`` left in the cookie for a signed-in person
+    move to the sign-in instead.
+    """
+    if "_flashes" in flask.session:
+        sign_in = _open_sign_in()
+        if sign_in is not None:
+            add = _changes(sign_in)["add"]
+            for category, message in flask.session.pop("_flashes"):
+                add.append([secrets.token_hex(6), category, message])
     changes = g.get("message_changes")
     if changes is not None:
         changes["answered"] = True
