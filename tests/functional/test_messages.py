@@ -33,6 +33,4 @@ def test_a_visitors_message_still_travels_in_the_cookie(app, client):
     response = client.get("/groups/")
 
     assert response.status_code == 302
-    assert cookie_session(app, client)["_flashes"] == [
-        ("info", "Please sign in to see that page.")
-    ]
+    assert cookie_session(app, client)["_flashes"] == [("info", "Please sign in to see that page.")]
