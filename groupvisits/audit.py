@@ -20,7 +20,11 @@ ACTIONS = {
     "invite": "Invited",
     "export": "Exported",
     "calendar": "Read calendar",
+    "trail": "Read in this trail",
 }
+#: Reads of the trail itself: listed only when asked for, or every reading of
+#: the trail would fill the next one.
+TRAIL_READ = "trail"
 
 
 class AuditEvent(db.Model):
@@ -116,7 +120,10 @@ def events_for_sites(
     since: datetime | None = None,
     until: datetime | None = None,
 ):
-    """A select of the audit rows about patients of the given sites, newest first."""
+    """A select of the audit rows about patients of the given sites, newest first.
+
+    Reads of the trail itself are left out unless ``action`` asks for them.
+    """
     patients_of_sites = select(user_sites.c.user_id).where(user_sites.c.site_id.in_(site_ids))
     query = select(AuditEvent).where(AuditEvent.patient_id.in_(patients_of_sites))
     if patient_id:
@@ -127,6 +134,8 @@ def events_for_sites(
         query = query.join(User, User.id == AuditEvent.actor_id).where(User.role == actor_role)
     if action:
         query = query.where(AuditEvent.action == action)
+    else:
+        query = query.where(AuditEvent.action != TRAIL_READ)
     if since:
         query = query.where(AuditEvent.occurred_at >= since)
     if until:

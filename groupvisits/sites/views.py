@@ -142,14 +142,19 @@ def show_audit(site_id):
                 selectinload(audit.AuditEvent.actor), selectinload(audit.AuditEvent.patient)
             ).limit(AUDIT_PAGE_SIZE)
         ).all()
-    return render_template(
+    # The trail names patients: reading it is recorded like any other read.
+    shown = [e.patient_id for e in events] + ([patient.id] if patient else [])
+    audit.record_many(current_user, audit.TRAIL_READ, shown, "audit trail", site.id)
+    page = render_template(
         "sites/audit.html",
         site=site,
         form=form,
         patient=patient,
         events=events,
         limit=AUDIT_PAGE_SIZE,
-    ), (400 if form.errors else 200)
+    )
+    db.session.commit()
+    return page, (400 if form.errors else 200)
 
 
 @bp.app_template_filter("site_time")

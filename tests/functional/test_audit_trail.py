@@ -358,3 +358,31 @@ def test_audit_page_filters_on_patients_acting(
     assert response.status_code == 200
     assert len(rows) == 1 and f"{patient.full_name} Viewed" in rows[0]
     assert shown_ids(coordinator_client.get(f"/sites/{site.id}/audit?actor=0")) == [4, 3, 2, 1]
+
+
+def test_reading_the_trail_is_recorded_per_patient_shown(
+    db, coordinator_client, coordinator, site, trail
+):
+    coordinator_client.get(f"/sites/{site.id}/audit?patient={trail['bert'].id}")
+
+    reads = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "trail").order_by(AuditEvent.id)
+    ).all()
+    assert [(r.actor_id, r.patient_id, r.object_type, r.object_id) for r in reads] == [
+        (coordinator.id, trail["bert"].id, "audit trail", site.id)
+    ]
+
+
+def test_trail_reads_are_listed_only_when_asked_for(coordinator_client, site, trail):
+    url = f"/sites/{site.id}/audit"
+    first = audit_rows(coordinator_client.get(url).get_data(as_text=True))  # Anna and Bert
+
+    again = audit_rows(coordinator_client.get(url).get_data(as_text=True))
+    assert again == first
+    assert not any("Read in this trail" in row for row in again)
+    reads = audit_rows(coordinator_client.get(f"{url}?action=trail").get_data(as_text=True))
+    assert len(reads) == 4  # two per reading above; this reading is recorded after it
+    assert all("Read in this trail" in row for row in reads)
+    assert all(f"audit trail #{site.id}" in row for row in reads)
+    assert sum("Alpha, Anna" in row for row in reads) == 2
+    assert sum("Beta, Bert" in row for row in reads) == 2
