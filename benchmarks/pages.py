@@ -63,6 +63,7 @@ def other_pages(group: VisitGroup | None = None) -> list[Page]:
         ("agreement (staff)", f"/groups/{group.id}/agreement"),
         ("roster CSV", f"/groups/{group.id}/roster.csv"),
         ("membership history", f"/memberships/{membership_id}/history"),
+        ("past members", f"/groups/{group.id}/roster/past"),
         ("new session form", f"/groups/{group.id}/sessions/new"),
         ("session edit", f"/sessions/{session_id}/edit"),
         ("session plan", f"/sessions/{session_id}/plan"),

@@ -5,7 +5,7 @@ how pages behave with years of data. Rows are written in bulk.
 """
 
 import random
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import insert, select
 
@@ -14,6 +14,9 @@ from groupvisits.demo import ACCESS, DIETS, FAMILY, GIVEN, LANGUAGES
 from groupvisits.extensions import db
 from groupvisits.groups.models import DEFAULT_PLAN, GroupPlanSegment, VisitGroup
 from groupvisits.roster.models import (
+    DECLINED,
+    ENDED,
+    WITHDRAWN,
     AgreementAcceptance,
     Attendance,
     GroupAgreement,
@@ -34,6 +37,9 @@ SITES = [
 ]
 TOTAL_SITES, TOTAL_GROUPS, TOTAL_PATIENTS = 5, 60, 900
 MEMBERS_PER_GROUP, WAITING_PER_GROUP = 12, 2
+#: Turnover over the years: people who left, were ended or were declined.
+PAST_PER_GROUP = 18
+END_REASONS = ["Moved away", "Care moved to another clinic", "Schedule no longer fits", ""]
 YEARS_OF_HISTORY = 3
 WEEKDAYS = ["MO", "TU", "WE", "TH"]
 TIMES = [time(17, 0), time(17, 30), time(18, 0), time(12, 0)]
@@ -114,7 +120,9 @@ def load_large(*, password_hash: str, seed: int = 2027) -> dict[str, int]:
             group = _group(site, index, rng, start)
             members = pool[: MEMBERS_PER_GROUP + WAITING_PER_GROUP]
             pool = pool[MEMBERS_PER_GROUP + WAITING_PER_GROUP :] or list(patients_by_site[site.id])
-            counts_for_group = _fill_group(group, members, rng, start, until, now)
+            others = [p for p in patients_by_site[site.id] if p not in members]
+            past = rng.sample(others, min(PAST_PER_GROUP, len(others)))
+            counts_for_group = _fill_group(group, members, past, rng, start, until, now)
             for key, value in counts_for_group.items():
                 counts[key] += value
     db.session.flush()
@@ -147,7 +155,7 @@ def _group(site: Site, index: int, rng: random.Random, start: date) -> VisitGrou
     return group
 
 
-def _fill_group(group, members, rng, start, until, now) -> dict[str, int]:
+def _fill_group(group, members, past, rng, start, until, now) -> dict[str, int]:
     zone = group.site.timezone
     occurrences = recurrence.local_occurrences(
         group.recurrence_rule,
@@ -209,13 +217,20 @@ def _fill_group(group, members, rng, start, until, now) -> dict[str, int]:
         memberships.append(
             Membership(group_id=group.id, patient_id=patient.id, status="active", joined_at=now)
         )
-    db.session.add_all(memberships)
+    history_start = datetime.combine(start, time(12), UTC)
+    left = [_past_membership(group, patient, rng, history_start, now) for patient in past]
+    db.session.add_all(memberships + left)
     db.session.flush()
     db.session.execute(
         insert(MembershipEvent),
         [
             {"membership_id": m.id, "kind": m.status, "note": "", "occurred_at": now}
             for m in memberships
+        ]
+        + [
+            {"membership_id": m.id, "kind": kind, "note": note, "occurred_at": at}
+            for m in left
+            for kind, note, at in _past_events(m)
         ],
     )
     db.session.execute(
@@ -233,10 +248,29 @@ def _fill_group(group, members, rng, start, until, now) -> dict[str, int]:
     )
     attendance = []
     by_patient = {m.patient_id: m.id for m in memberships}
+    stayed = [m for m in left if m.joined_at]
     for session_id, row in zip(session_ids, session_rows, strict=True):
         past = row["starts_at"] < now
         if not past and row["starts_at"] > now + timedelta(days=40):
             continue
+        for m in stayed:
+            if m.joined_at <= row["starts_at"] < m.ended_at:
+                came = rng.random() < 0.75
+                attendance.append(
+                    {
+                        "session_id": session_id,
+                        "patient_id": m.patient_id,
+                        "membership_id": m.id,
+                        "is_drop_in": False,
+                        "rsvp": "yes",
+                        "answered_at": row["starts_at"] - timedelta(days=3),
+                        "brings_support_person": False,
+                        "check_in": "arrived" if came else "no_show",
+                        "checked_in_at": row["starts_at"] if came else None,
+                        "mode": "in_person" if came else None,
+                        "updated_at": now,
+                    }
+                )
         for patient in active:
             answer = "yes" if rng.random() < 0.8 else rng.choice(["no", "maybe"])
             came = rng.random()
@@ -263,5 +297,37 @@ def _fill_group(group, members, rng, start, until, now) -> dict[str, int]:
     return {
         "sessions": len(session_ids),
         "attendances": len(attendance),
-        "memberships": len(memberships),
+        "memberships": len(memberships) + len(left),
     }
+
+
+def _past_membership(group, patient, rng, history_start, now) -> Membership:
+    """A membership that ended some time in the last years (or a request that was declined)."""
+    span = (now - history_start).days - 90
+    began = history_start + timedelta(days=rng.randrange(max(span, 1)))
+    ended = min(began + timedelta(days=rng.randrange(60, 400)), now - timedelta(days=1))
+    kind = rng.choice([ENDED, ENDED, WITHDRAWN, WITHDRAWN, DECLINED])
+    return Membership(
+        group_id=group.id,
+        patient_id=patient.id,
+        status=kind,
+        joined_at=None if kind == DECLINED else began,
+        ended_at=ended,
+        end_reason=rng.choice(END_REASONS) if kind == ENDED else "",
+        request_message="I would like to join." if kind == DECLINED else "",
+        reply_message="The group is full for this year." if kind == DECLINED else "",
+        created_at=began,
+        updated_at=ended,
+    )
+
+
+def _past_events(membership: Membership) -> list[tuple[str, str, datetime]]:
+    if membership.status == DECLINED:
+        return [
+            ("requested", membership.request_message, membership.created_at),
+            ("declined", membership.reply_message, membership.ended_at),
+        ]
+    return [
+        ("enrolled", "", membership.joined_at),
+        (membership.status, membership.end_reason, membership.ended_at),
+    ]

@@ -114,10 +114,15 @@ def can_view_user(user: User, other: User) -> bool:
 
 
 def can_manage_user(user: User, other: User) -> bool:
-    """Coordinators administer accounts of people at the sites they serve."""
+    """Coordinators administer the accounts of people whose every site they serve.
+
+    Sharing one site is not enough: a coordinator who could change the email
+    of someone who also works at another site could take that account over
+    (by a password reset to the new address) and read the other site's patients.
+    """
     if not user.is_authenticated or not user.is_coordinator:
         return False
-    return bool(user.site_ids & other.site_ids)
+    return bool(other.site_ids) and other.site_ids <= user.site_ids
 
 
 def can_view_audit(user: User, site: Site) -> bool:

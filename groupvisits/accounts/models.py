@@ -112,6 +112,13 @@ class User(UserMixin, db.Model):
         """Flask-Login keeps the sign-in token, not the user id, in the cookie."""
         return self.current_sign_in.token if self.current_sign_in else None
 
+    # UserMixin compares people by get_id(), which is None for everyone not
+    # signed in in this request: any two such people would be "equal". One
+    # database session holds one object per row, so identity is equality.
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
     @property
     def is_coordinator(self) -> bool:
         return self.role == COORDINATOR

@@ -109,7 +109,7 @@ def new_person():
 @roles(COORDINATOR)
 def show_person(user_id):
     """One person's account, with invitation and sign-in status."""
-    person = get_user_or_404(user_id, manage=True)
+    person = get_user_or_404(user_id)
     if person.is_patient:
         audit.record(current_user, "view", person, "patient", person.id)
         db.session.commit()

@@ -7,10 +7,10 @@ pages in ``my_views``; both attach to the same blueprint.
 import csv
 import io
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from groupvisits import audit, searches
 from groupvisits.accounts import services as accounts
@@ -47,16 +47,40 @@ from groupvisits.roster.models import (
     MembershipEvent,
 )
 
+#: Past members and requests shown on the roster, newest first; the rest are a link away.
+RECENT_PAST = 10
+PAST_PAGE_SIZE = 50
 
-def _memberships(group) -> list[Membership]:
+
+def _current_memberships(group) -> list[Membership]:
+    """Members, the waitlist, offers and requests, with their patients' profiles."""
     return list(
         db.session.scalars(
             select(Membership)
-            .where(Membership.group_id == group.id)
+            .where(Membership.group_id == group.id, Membership.status.in_(CURRENT))
             .options(selectinload(Membership.patient).selectinload(User.patient_profile))
             .order_by(Membership.created_at, Membership.id)
         )
     )
+
+
+def _past_memberships(group, *, limit: int, offset: int = 0) -> tuple[list[Membership], int]:
+    """One page of ended, withdrawn and declined memberships, newest first, and their total.
+
+    Years of turnover stay out of the roster: it shows the latest few.
+    """
+    rows = db.session.execute(
+        select(Membership, func.count().over())
+        .where(Membership.group_id == group.id, Membership.status.not_in(CURRENT))
+        .options(joinedload(Membership.patient))
+        .order_by(
+            func.coalesce(Membership.ended_at, Membership.created_at).desc(),
+            Membership.id.desc(),
+        )
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [membership for membership, _ in rows], (rows[0][1] if rows else 0)
 
 
 bp.add_app_template_filter(attendance_rules.percent, "percent")
@@ -69,23 +93,24 @@ def show_roster(group_id):
     group = get_group_or_404(group_id)
     if services.expire_offers(group=group):
         db.session.commit()
-    memberships = _memberships(group)
+    memberships = _current_memberships(group)
     by_status = {}
     for membership in memberships:
         by_status.setdefault(membership.status, []).append(membership)
     members = by_status.get(ACTIVE, [])
     patient_ids = [m.patient_id for m in memberships]
+    past, past_total = _past_memberships(group, limit=RECENT_PAST)
     agreement = services.current_agreement(group)
     agreements = services.acceptances_of(agreement, patient_ids)
     stats = attendance_rules.member_show_rates(group.id, patient_ids)
     find = searches.take(_roster_search(group))
-    current_ids = {m.patient_id for m in memberships if m.status in CURRENT}
     found = (
-        accounts.find_patients(group.site_id, find, exclude=current_ids)
+        accounts.find_patients(group.site_id, find, exclude=set(patient_ids))
         if find and can_manage_group(current_user, group)
         else []
     )
-    audit.record_many(current_user, "view", patient_ids + [p.id for p in found], "roster")
+    shown = patient_ids + [m.patient_id for m in past] + [p.id for p in found]
+    audit.record_many(current_user, "view", shown, "roster")
     # Render before committing: a commit expires the preloaded rows, and the
     # template would then load each member again (one query per row).
     page = render_template(
@@ -95,7 +120,8 @@ def show_roster(group_id):
         waitlist=sorted(by_status.get(WAITLISTED, []), key=lambda m: m.waitlist_position),
         offered=by_status.get(OFFERED, []),
         requests=by_status.get(REQUESTED, []),
-        history=[m for m in memberships if m.status not in CURRENT],
+        past=past,
+        past_total=past_total,
         agreement=agreement,
         agreements=agreements,
         stats=stats,
@@ -112,7 +138,7 @@ def show_roster(group_id):
 def export_roster(group_id):
     """The current roster as CSV, with contact details and needs (audited export)."""
     group = get_group_or_404(group_id, manage=True)
-    memberships = [m for m in _memberships(group) if m.status in CURRENT]
+    memberships = _current_memberships(group)
     agreements = services.accepted_current(group, [m.patient_id for m in memberships])
     out = io.StringIO()
     writer = csv.writer(out)
@@ -335,6 +361,30 @@ def _agreement_page(group, current, form):
     return render_template(
         "roster/agreement.html", group=group, agreement=current, form=form, accepted=accepted
     ), form_status(form)
+
+
+@bp.get("/groups/<int:group_id>/roster/past")
+@roles(*STAFF)
+def past_members(group_id):
+    """Every ended, withdrawn and declined membership of a group, newest first, by pages."""
+    group = get_group_or_404(group_id)
+    page = request.args.get("page", 1, type=int)
+    if not 1 <= page <= 10**6:
+        abort(404)
+    past, total = _past_memberships(group, limit=PAST_PAGE_SIZE, offset=(page - 1) * PAST_PAGE_SIZE)
+    if not past and page > 1:
+        abort(404)
+    audit.record_many(current_user, "view", [m.patient_id for m in past], "roster")
+    listing = render_template(
+        "roster/past.html",
+        group=group,
+        past=past,
+        total=total,
+        page=page,
+        pages=max((total + PAST_PAGE_SIZE - 1) // PAST_PAGE_SIZE, 1),
+    )
+    db.session.commit()
+    return listing
 
 
 @bp.get("/memberships/<int:membership_id>/history")

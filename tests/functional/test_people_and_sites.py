@@ -406,3 +406,48 @@ def test_patient_dashboard_shows_my_groups(patient_client):
     page = text(patient_client.get("/"))
     assert "My groups" in page
     assert "My upcoming work" not in page
+
+
+def test_a_person_who_also_works_elsewhere_is_seen_but_not_changed(
+    coordinator_client, create_user, site, other_site, db
+):
+    roaming = create_user(
+        CLINICIAN, given_name="Rita", family_name="Roamer", sites=[site, other_site]
+    )
+    email = roaming.email
+
+    page = coordinator_client.get(f"/people/{roaming.id}")
+    changed = coordinator_client.post_form(
+        f"/people/{roaming.id}/edit",
+        {
+            "role": CLINICIAN,
+            "discipline": "attending",
+            "given_name": "Rita",
+            "family_name": "Roamer",
+            "email": "taken.over@example.org",
+            "sites": [site.id],
+        },
+    )
+    deactivated = coordinator_client.post_form(f"/people/{roaming.id}/active", {"active": "0"})
+
+    assert page.status_code == 200
+    assert "Only a coordinator of all their sites can change" in text(page)
+    assert f"/people/{roaming.id}/edit" not in page.get_data(as_text=True)
+    assert changed.status_code == 403 and deactivated.status_code == 403
+    person = reload(db, User, roaming.id)
+    assert person.email == email and person.active
+
+
+def test_a_coordinator_of_all_a_persons_sites_may_change_them(
+    create_user, sign_in_as, site, other_site, db
+):
+    coordinator = create_user(COORDINATOR, sites=[site, other_site])
+    roaming = create_user(CLINICIAN, given_name="Rita", sites=[site, other_site])
+    client = sign_in_as(coordinator)
+
+    page = client.get(f"/people/{roaming.id}")
+    response = client.post_form(f"/people/{roaming.id}/active", {"active": "0"})
+
+    assert f"/people/{roaming.id}/edit" in page.get_data(as_text=True)
+    assert response.status_code == 302
+    assert not reload(db, User, roaming.id).active

@@ -82,6 +82,7 @@ EXPECTED = {
     "roster.agreement": Access(SIGNED_IN, of_site=True, members=True),
     "roster.publish_agreement": Access(COORDINATORS, of_site=True),
     "roster.membership_history": Access(STAFF, of_site=True),
+    "roster.past_members": Access(STAFF, of_site=True),
     "roster.my_groups": Access(PATIENTS),
     "roster.my_sessions": Access(PATIENTS),
     "roster.rsvp": Access(PATIENTS, of_site=True, members=True),

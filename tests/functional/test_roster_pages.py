@@ -810,3 +810,58 @@ def test_unreadable_vitals_get_a_message_never_a_server_error(
         select(func.count()).select_from(Attendance).where(Attendance.vitals_at.is_not(None))
     )
     assert saved == 0
+
+
+@pytest.fixture
+def turnover(db, site, coordinator, create_user, create_group):
+    """A group that 12 people have left, one ended every day (Ada first, Lee last)."""
+    group = create_group(site)
+    names = "Ada Ben Cai Dov Eli Fay Gus Hal Ivo Jo Kim Lee".split()
+    start = utcnow() - timedelta(days=30)
+    for day, name in enumerate(names):
+        patient = create_user(PATIENT, given_name=name, family_name="Left")
+        membership = enrol(db, group, patient, coordinator)
+        services.end_membership(membership, "Moved away", actor=coordinator)
+        membership.ended_at = start + timedelta(days=day)
+    db.session.commit()
+    return group
+
+
+def test_the_roster_shows_the_latest_past_members_and_links_to_all(coordinator_client, turnover):
+    page = text(coordinator_client.get(f"/groups/{turnover.id}/roster"))
+
+    past = page[page.index("Past members and requests") :]
+    assert "The latest 10 of 12." in past
+    assert past.index("Left, Lee") < past.index("Left, Cai")  # newest first
+    assert "Left, Ben" not in past and "Left, Ada" not in past
+    assert f"/groups/{turnover.id}/roster/past" in past
+
+
+def test_every_past_member_is_on_the_past_members_page_and_audited(
+    db, coordinator_client, coordinator, turnover
+):
+    roster_reads = select(AuditEvent).where(AuditEvent.object_type == "roster")
+    assert db.session.scalars(roster_reads).all() == []
+
+    page = text(coordinator_client.get(f"/groups/{turnover.id}/roster/past"))
+
+    assert "12 in all, newest first." in page
+    names = re.findall(r"Left, (\w+): Ended", page)
+    assert names == "Lee Kim Jo Ivo Hal Gus Fay Eli Dov Cai Ben Ada".split()
+    reads = db.session.scalars(roster_reads).all()
+    assert sorted(r.patient_id for r in reads) == sorted(
+        db.session.scalars(select(Membership.patient_id)).all()
+    )
+    assert {(r.actor_id, r.action) for r in reads} == {(coordinator.id, "view")}
+
+
+@pytest.mark.parametrize("page", ["0", "2", "-1", "99999999999999999999"])
+def test_a_past_members_page_out_of_range_is_a_404(coordinator_client, turnover, page):
+    response = coordinator_client.get(f"/groups/{turnover.id}/roster/past?page={page}")
+    assert response.status_code == 404
+
+
+def test_a_group_nobody_left_says_so(coordinator_client, site, create_group):
+    group = create_group(site)
+    page = text(coordinator_client.get(f"/groups/{group.id}/roster/past"))
+    assert "Nobody has left this group or been declined yet." in page

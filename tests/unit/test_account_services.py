@@ -631,3 +631,14 @@ def test_database_errors_never_carry_the_values_they_were_given(app, db):
         )
     db.session.rollback()
     assert "Rosa" not in str(failure.value)
+
+
+def test_two_people_are_never_equal_however_their_sign_ins_stand(app, db, create_user):
+    # Flask-Login's UserMixin compares get_id(), None for both people here.
+    first = create_user(PATIENT, given_name="Ada")
+    second = create_user(PATIENT, given_name="Ben")
+
+    assert first != second
+    assert second not in [first]
+    assert first == db.session.get(User, first.id)
+    assert len({first, second}) == 2
