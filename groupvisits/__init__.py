@@ -3,9 +3,10 @@
 import os
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS, Config, ProductionConfig
 
@@ -28,6 +29,7 @@ def create_app(config: str | type[Config] | dict = "development") -> Flask:
     )
     register_config(app, config)
     register_extensions(app)
+    register_input_checks(app)
     register_blueprints(app)
     register_security(app)
     register_templates(app)
@@ -95,6 +97,36 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     # In WAL mode NORMAL never corrupts the file; it only skips an fsync per commit.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+NUL_MESSAGE = (
+    "What was sent holds a null character, which cannot be saved. "
+    "Please remove it (it often comes with pasted text) and try again."
+)
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in a route: a number no table can hold is a 404, not a database error."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        from groupvisits.formutil import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def register_input_checks(app: Flask) -> None:
+    """Refuse input no database column can keep, before any view sees it."""
+    app.url_map.converters["int"] = IdConverter
+
+    @app.before_request
+    def refuse_null_characters():
+        if "\x00" in request.path or any(
+            "\x00" in key or "\x00" in value
+            for values in (request.args, request.form)
+            for key, value in values.items(multi=True)
+        ):
+            abort(400, NUL_MESSAGE)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -97,10 +97,8 @@ def create_user(
     email = normalise_email(email)
     if find_user_by_email(email):
         raise Conflict(f"There is already an account for {email}.")
-    if medical_record_number and db.session.scalar(
-        select(PatientProfile).where(PatientProfile.medical_record_number == medical_record_number)
-    ):
-        raise Conflict("Another patient already has that medical record number.")
+    medical_record_number = (medical_record_number or "").strip() or None
+    _check_record_number_free(medical_record_number, None)
     user = User(
         email=email,
         role=role,
@@ -154,14 +152,27 @@ def update_user(user: User, changes: dict, *, actor: User) -> User:
     elif user.discipline != "resident":
         user.training_year = None
     if user.patient_profile is not None:
-        if profile_changes.get("medical_record_number") == "":
-            profile_changes["medical_record_number"] = None
+        if "medical_record_number" in profile_changes:
+            number = (profile_changes["medical_record_number"] or "").strip() or None
+            _check_record_number_free(number, user.patient_profile)
+            profile_changes["medical_record_number"] = number
         for key, value in profile_changes.items():
             setattr(user.patient_profile, key, value)
     db.session.flush()
     if user.is_patient:
         audit.record(actor, "update", user, "patient", user.id)
     return user
+
+
+def _check_record_number_free(number: str | None, profile: PatientProfile | None) -> None:
+    """:raises Conflict: another patient already has this medical record number."""
+    if not number:
+        return
+    holder = db.session.scalar(
+        select(PatientProfile).where(PatientProfile.medical_record_number == number)
+    )
+    if holder is not None and holder is not profile:
+        raise Conflict("Another patient already has that medical record number.")
 
 
 def update_own_profile(patient: User, changes: dict, *, actor: User) -> User:

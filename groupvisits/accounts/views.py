@@ -108,7 +108,9 @@ def reset_password(token):
 
 def _set_password_from_link(purpose: str, token: str, template: str):
     if current_user.is_authenticated:
-        logout_user()
+        # Opening a link is a GET: it changes nothing, not even who is signed in.
+        message = "You are signed in. Sign out first, then open the link again."
+        return render_template("accounts/bad_link.html", message=message, signed_in=True), 409
     try:
         user = services.user_for_token(purpose, token)
     except InvalidToken as exc:

@@ -1,5 +1,6 @@
 """Forms for groups, their schedule rule and their session plan."""
 
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -22,7 +23,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from groupvisits.formutil import options
+from groupvisits.formutil import a_calendar_date, options
 from groupvisits.groups.models import MODALITIES, SEGMENT_KINDS
 from groupvisits.schedule.recurrence import ORDINALS, PATTERNS, WEEKDAYS
 
@@ -114,7 +115,7 @@ class ScheduleForm(FlaskForm):
         default="2",
     )
     weekday = SelectField("Day of the week", choices=options(WEEKDAYS.items()), default="TU")
-    start_date = DateField("First possible date", validators=[DataRequired()])
+    start_date = DateField("First possible date", validators=[DataRequired(), a_calendar_date])
     start_time = TimeField(
         "Start time (local)", validators=[DataRequired()], description="In the site's time zone."
     )
@@ -129,7 +130,7 @@ class ScheduleForm(FlaskForm):
         ),
         default="never",
     )
-    until = DateField("End date", validators=[Optional()])
+    until = DateField("End date", validators=[Optional(), a_calendar_date])
     count = IntegerField("Number of sessions", validators=[Optional(), NumberRange(min=1, max=500)])
     submit = SubmitField("Save schedule")
 
@@ -145,6 +146,10 @@ class ScheduleForm(FlaskForm):
             raise ValidationError("Give the number of sessions.")
 
 
+#: Steps in one plan.
+MAX_SEGMENTS = 12
+
+
 class SegmentForm(FlaskForm):
     """One row of a plan; a row with no name is ignored."""
 
@@ -157,8 +162,14 @@ class SegmentForm(FlaskForm):
 
 
 class PlanForm(FlaskForm):
-    segments = FieldList(FormField(SegmentForm), min_entries=1, max_entries=12)
+    segments = FieldList(FormField(SegmentForm), min_entries=1, max_entries=MAX_SEGMENTS)
     submit = SubmitField("Save plan")
+
+    def validate_segments(self, field):
+        # FieldList quietly drops rows beyond max_entries: say so rather than lose them.
+        posted = {key.split("-")[1] for key in request.form if key.startswith("segments-")}
+        if len(posted) > MAX_SEGMENTS:
+            raise ValidationError(f"A plan holds at most {MAX_SEGMENTS} steps.")
 
     def rows(self) -> list[tuple[str, str, int]]:
         """The filled-in rows as (kind, name, minutes)."""

@@ -1,6 +1,6 @@
 """Routes for coordinators: list, add, edit, invite and deactivate people."""
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -11,7 +11,7 @@ from groupvisits.accounts.forms import ConfirmForm, UserForm
 from groupvisits.accounts.models import COORDINATOR, PATIENT, ROLE_LABELS, User, user_sites
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import form_status, options
+from groupvisits.formutil import form_status, options, page_number
 from groupvisits.mail import services as mail
 from groupvisits.messages import flash
 from groupvisits.people import bp
@@ -32,7 +32,9 @@ def list_people():
     """Everyone at the coordinator's sites, filtered by role and a search."""
     role = request.args.get("role", "")
     search = searches.kept(PEOPLE_SEARCH)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args.get("page", 1, type=int))
+    if page is None:
+        abort(404)
     in_my_sites = select(user_sites.c.user_id).where(
         user_sites.c.site_id.in_(current_user.site_ids)
     )

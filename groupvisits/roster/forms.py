@@ -14,14 +14,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from groupvisits.formutil import options
+from groupvisits.formutil import a_calendar_date, a_finite_number, an_id, options
 from groupvisits.roster.models import ANSWERS, CHECK_INS
 
 
 class EnrolForm(FlaskForm):
     #: Any patient id; the service checks site, role and duplicates.
     patient_id = SelectField(
-        "Patient", coerce=int, validators=[InputRequired()], validate_choice=False
+        "Patient", coerce=int, validators=[InputRequired(), an_id()], validate_choice=False
     )
     submit = SubmitField("Enrol")
 
@@ -48,7 +48,7 @@ class WaitlistMoveForm(FlaskForm):
 
 
 class PaperAgreementForm(FlaskForm):
-    accepted_on = DateField("Date signed on paper", validators=[DataRequired()])
+    accepted_on = DateField("Date signed on paper", validators=[DataRequired(), a_calendar_date])
     submit = SubmitField("Record paper agreement")
 
 
@@ -82,7 +82,7 @@ class RsvpForm(FlaskForm):
 
 class DropInForm(FlaskForm):
     patient_id = SelectField(
-        "Patient", coerce=int, validators=[InputRequired()], validate_choice=False
+        "Patient", coerce=int, validators=[InputRequired(), an_id()], validate_choice=False
     )
     submit = SubmitField("Add drop-in")
 
@@ -106,7 +106,9 @@ class CheckInForm(FlaskForm):
 class VitalsForm(FlaskForm):
     patient_id = HiddenField(validators=[InputRequired()])
     weight_kg = DecimalField(
-        "Weight (kg)", places=1, validators=[Optional(), NumberRange(min=20, max=350)]
+        "Weight (kg)",
+        places=1,
+        validators=[Optional(), a_finite_number, NumberRange(min=20, max=350)],
     )
     systolic = IntegerField(
         "Blood pressure, top number", validators=[Optional(), NumberRange(min=60, max=260)]

@@ -8,6 +8,7 @@ from groupvisits.accounts import services as accounts
 from groupvisits.accounts.models import User
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
+from groupvisits.formutil import MAX_ID
 from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_session_or_404, roles
 from groupvisits.roster import attendance as rules
@@ -141,9 +142,10 @@ def check_in_page(session_id):
 
 def _patient_from_form(form) -> User | None:
     try:
-        return db.session.get(User, int(form.patient_id.data))
+        patient_id = int(form.patient_id.data)
     except (TypeError, ValueError):
         return None
+    return db.session.get(User, patient_id) if 1 <= patient_id <= MAX_ID else None
 
 
 def _at_the_tablet(session_id: int, form, unreadable: str, record) -> object:

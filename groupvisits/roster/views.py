@@ -17,7 +17,7 @@ from groupvisits.accounts import services as accounts
 from groupvisits.accounts.models import COORDINATOR, User
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import form_status
+from groupvisits.formutil import form_status, page_number
 from groupvisits.messages import flash
 from groupvisits.permissions import (
     STAFF,
@@ -368,8 +368,8 @@ def _agreement_page(group, current, form):
 def past_members(group_id):
     """Every ended, withdrawn and declined membership of a group, newest first, by pages."""
     group = get_group_or_404(group_id)
-    page = request.args.get("page", 1, type=int)
-    if not 1 <= page <= 10**6:
+    page = page_number(request.args.get("page", 1, type=int))
+    if page is None:
         abort(404)
     past, total = _past_memberships(group, limit=PAST_PAGE_SIZE, offset=(page - 1) * PAST_PAGE_SIZE)
     if not past and page > 1:

@@ -4,9 +4,11 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, StringField, SubmitField, TextAreaField, TimeField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
+from groupvisits.formutil import a_calendar_date
+
 
 class SessionForm(FlaskForm):
-    date = DateField("Date", validators=[DataRequired()])
+    date = DateField("Date", validators=[DataRequired(), a_calendar_date])
     start_time = TimeField("Start time (local)", validators=[DataRequired()])
     length_minutes = IntegerField(
         "Length (minutes)", validators=[DataRequired(), NumberRange(min=30, max=240)]
@@ -27,7 +29,7 @@ class SessionForm(FlaskForm):
 
 
 class ExtraSessionForm(FlaskForm):
-    date = DateField("Date", validators=[DataRequired()])
+    date = DateField("Date", validators=[DataRequired(), a_calendar_date])
     start_time = TimeField("Start time (local)", validators=[DataRequired()])
     length_minutes = IntegerField(
         "Length (minutes)", validators=[DataRequired(), NumberRange(min=30, max=240)]

@@ -14,7 +14,7 @@ from groupvisits.accounts.forms import ConfirmForm
 from groupvisits.accounts.models import COORDINATOR
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import form_status
+from groupvisits.formutil import FIRST_DATE, LAST_DATE, form_status
 from groupvisits.groups.models import VisitGroup
 from groupvisits.groups.views import plan_page
 from groupvisits.messages import flash
@@ -176,12 +176,12 @@ def month_calendar(site_id):
     try:
         year, month = (int(part) for part in request.args.get("month", "").split("-"))
         first = date(year, month, 1)
-        if not 1 < year < 9999:  # the previous and next months must exist too
-            raise ValueError(year)
-    except ValueError:
+    except (ValueError, OverflowError):
         if request.args.get("month"):
             abort(400, "Give the month as YYYY-MM, for example 2026-12.")
         first = today.replace(day=1)
+    if not FIRST_DATE <= first <= LAST_DATE:
+        abort(400, f"Choose a month between {FIRST_DATE.year} and {LAST_DATE.year}.")
     following = (first + timedelta(days=32)).replace(day=1)
     start = datetime.combine(first, time.min, zone).astimezone(UTC)
     end = datetime.combine(following, time.min, zone).astimezone(UTC)

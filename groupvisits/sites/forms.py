@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from groupvisits.audit import ACTIONS
-from groupvisits.formutil import options
+from groupvisits.formutil import a_calendar_date, an_id, options
 from groupvisits.timeutil import is_valid_timezone
 
 
@@ -43,11 +43,13 @@ class AuditFilterForm(FlaskForm):
 
     #: Set from a patient's page ("who saw this patient's data"), not chosen from a list:
     #: a list of every patient of a site would grow with the site.
-    patient = IntegerField("Patient", widget=HiddenInput(), validators=[Optional()])
+    patient = IntegerField(
+        "Patient", widget=HiddenInput(), validators=[Optional(), an_id("No such patient.")]
+    )
     actor = SelectField("Done by (staff)", coerce=int, validators=[Optional()])
     action = SelectField(
         "Action", choices=options([("", "Any")] + list(ACTIONS.items())), validators=[Optional()]
     )
-    since = DateField("From (date)", validators=[Optional()])
-    until = DateField("To (date, inclusive)", validators=[Optional()])
+    since = DateField("From (date)", validators=[Optional(), a_calendar_date])
+    until = DateField("To (date, inclusive)", validators=[Optional(), a_calendar_date])
     submit = SubmitField("Filter")

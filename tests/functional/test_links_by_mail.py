@@ -288,3 +288,21 @@ def test_an_older_reset_link_dies_when_a_newer_one_is_used(app, patient, outbox)
     set_password(app.test_client(), second)
 
     assert app.test_client().get(first).status_code == 400
+
+
+def test_a_link_opened_while_signed_in_changes_nothing_and_asks_to_sign_out(
+    app, db, add_patient, outbox, coordinator_client, coordinator
+):
+    add_patient()
+    path = link_path(outbox()[0], "/invitation/")
+
+    response = coordinator_client.get(path)
+
+    assert response.status_code == 409
+    assert "Sign out first, then open the link again." in response.get_data(as_text=True)
+    assert coordinator_client.get("/").status_code == 200  # still signed in
+    open_sign_ins = db.session.scalars(
+        select(SignIn).where(SignIn.user_id == coordinator.id, SignIn.ended_at.is_(None))
+    ).all()
+    assert len(open_sign_ins) == 1
+    assert app.test_client().get(path).status_code == 200  # the link still works

@@ -767,6 +767,8 @@ def test_a_blood_pressure_with_one_number_is_refused_and_nothing_is_saved(
     [
         ("eighty", "", "", "Not a valid decimal value."),
         ("900", "", "", "Number must be between 20 and 350."),
+        ("sNaN", "", "", "Give a number."),
+        ("-Infinity", "", "", "Give a number."),
         ("", "82", "128", "The first blood pressure number is the larger one."),
         ("", "", "", "Enter a weight or a blood pressure."),
     ],
