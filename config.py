@@ -101,6 +101,12 @@ class ProductionConfig(Config):
             )
         if "DATABASE_URL" not in os.environ:
             raise RuntimeError("ProductionConfig needs DATABASE_URL.")
+        # Links in emails (invitations, password resets) are built from it: without it
+        # they would take their host from the request, which a sender can forge.
+        if not os.environ.get("PUBLIC_BASE_URL", "").startswith("https://"):
+            raise RuntimeError(
+                "ProductionConfig needs PUBLIC_BASE_URL, the https:// address people use."
+            )
 
 
 CONFIGS = {

@@ -51,6 +51,7 @@ def register_config(app: Flask, config) -> None:
         # Use the values just checked, not those read when config.py was imported.
         app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+        app.config["PUBLIC_BASE_URL"] = os.environ["PUBLIC_BASE_URL"]
         app.config["RATELIMIT_STORAGE_URI"] = os.environ.get(
             "RATELIMIT_STORAGE_URI", app.config["RATELIMIT_STORAGE_URI"]
         )

@@ -1,5 +1,6 @@
 """Signing in and out: passwords, safe redirects, server-side sign-ins, idle timeout, throttling."""
 
+import logging
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -369,3 +370,13 @@ def test_the_sign_in_page_itself_is_never_throttled(app, client, patient):
         attempt(app.test_client(), patient.email, "a wrong guess here")
 
     assert client.get("/login").status_code == 200
+
+
+def test_a_throttled_account_leaves_no_email_in_the_log(app, patient, caplog):
+    caplog.set_level(logging.DEBUG)
+    for _ in range(6):
+        attempt(app.test_client(), patient.email, "a wrong guess here")
+
+    assert attempt(app.test_client(), patient.email, DEFAULT_PASSWORD).status_code == 429
+    assert "exceeded" in caplog.text  # the limiter did log the refusal...
+    assert patient.email.lower() not in caplog.text.lower()  # ...without the address

@@ -19,6 +19,7 @@ def production_env(monkeypatch):
     key = secrets.token_urlsafe(30)[:40]
     monkeypatch.setenv("SECRET_KEY", key)
     monkeypatch.setenv("DATABASE_URL", PRODUCTION_DATABASE_URL)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://groupvisits.clinic.example.org")
     return key
 
 
@@ -58,6 +59,16 @@ def test_production_refuses_to_start_without_database_url(monkeypatch):
         create_app("production")
 
 
+@pytest.mark.parametrize("base", ["", "http://groupvisits.clinic.example.org"])
+def test_production_refuses_to_start_without_an_https_public_address(
+    production_env, monkeypatch, base
+):
+    monkeypatch.setenv("PUBLIC_BASE_URL", base)
+
+    with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL"):
+        create_app("production")
+
+
 def test_production_starts_with_a_random_key_and_a_database(production_env):
     app = create_app("production")
 
@@ -71,6 +82,7 @@ def test_production_app_uses_the_key_and_database_it_checked(production_env):
 
     assert app.config["SECRET_KEY"] == production_env
     assert app.config["SQLALCHEMY_DATABASE_URI"] == PRODUCTION_DATABASE_URL
+    assert app.config["PUBLIC_BASE_URL"] == "https://groupvisits.clinic.example.org"
 
 
 def test_production_warns_when_sign_in_throttling_is_per_worker(
