@@ -69,7 +69,8 @@ def record(
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    ip_address = ip_address or request_ip()
+    # A change the system makes (actor None) has no client address, whichever request ran it.
+    ip_address = ip_address or (request_ip() if actor is not None else "")
     event = AuditEvent(
         actor_id=actor.id if actor else None,
         action=action,

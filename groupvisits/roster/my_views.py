@@ -44,7 +44,8 @@ from groupvisits.timeutil import utcnow
 @roles(PATIENT)
 def my_groups():
     """My groups, offers and waitlist places, fellow members, and groups I could join."""
-    if services.expire_offers():
+    # Only this patient's own lapsed offers: one patient's page changes nobody else's place.
+    if services.expire_offers(patient=current_user):
         db.session.commit()
     mine_query, fellows_query, open_query = _my_groups_queries()
     mine = db.session.scalars(mine_query, {"patient_id": current_user.id}).all()

@@ -207,10 +207,13 @@ def _leave(membership: Membership, status: str, reason: str, actor: User, now: d
         )
         .values(rsvp=NO, brings_support_person=False)
     )
-    offer_next(group, now=now)
+    # What follows for others (an offer, a new place in the queue) is the system's doing
+    # when a patient left: the trail must not show one patient changing another's data.
+    by = actor if actor.is_staff else None
+    offer_next(group, actor=by, now=now)
     if was_waiting:
         # Close the gap left on the waitlist.
-        _renumber(group, waitlist(group))
+        _renumber(group, waitlist(group), by)
 
 
 def withdraw(membership: Membership, *, actor: User, now: datetime | None = None) -> None:
@@ -228,13 +231,23 @@ def end_membership(membership: Membership, reason: str, *, actor: User, now=None
     _leave(membership, ENDED, reason.strip(), actor, now or utcnow())
 
 
-def _renumber(group: VisitGroup, ordered: list[Membership]) -> None:
+def _renumber(
+    group: VisitGroup,
+    ordered: list[Membership],
+    actor: User | None = None,
+    audited: frozenset[int] = frozenset(),
+) -> None:
+    """Number the waitlist 1, 2, ... in ``ordered``; each moved person's row is audited."""
+    before = {m.id: m.waitlist_position for m in ordered}
     for membership in ordered:
         membership.waitlist_position = None
     db.session.flush()
     for position, membership in enumerate(ordered, start=1):
         membership.waitlist_position = position
     db.session.flush()
+    for membership in ordered:
+        if membership.id not in audited and before[membership.id] != membership.waitlist_position:
+            audit.record(actor, "update", membership.patient, "membership", membership.id)
 
 
 def waitlist(group: VisitGroup) -> list[Membership]:
@@ -248,10 +261,15 @@ def waitlist(group: VisitGroup) -> list[Membership]:
 
 
 def offer_next(
-    group: VisitGroup, *, now: datetime | None = None, skip: set[int] = frozenset()
+    group: VisitGroup,
+    *,
+    actor: User | None = None,
+    now: datetime | None = None,
+    skip: set[int] = frozenset(),
 ) -> list[Membership]:
     """Offer each free place to the next person on the waitlist (caller holds the lock).
 
+    :param actor: whose change freed the place (None: the system, e.g. an offer lapsed).
     :param skip: memberships not to offer to now (their offer has just lapsed).
     """
     now = now or utcnow()
@@ -269,6 +287,7 @@ def offer_next(
             None,
             f"held until {membership.offer_expires_at:%Y-%m-%d %H:%M} UTC",
         )
+        audit.record(actor, "update", membership.patient, "membership", membership.id)
         mail.queue(
             membership.patient.email,
             "A place is open for you",
@@ -278,7 +297,9 @@ def offer_next(
             link=mail.external_url("roster.my_groups"),
         )
     if offered:
-        _renumber(group, [m for m in waitlist(group) if m.status == WAITLISTED])
+        # Lapsed offers (skip) were audited as they went back to the waitlist.
+        waiting = [m for m in waitlist(group) if m.status == WAITLISTED]
+        _renumber(group, waiting, actor, audited=frozenset(skip))
     return offered
 
 
@@ -310,14 +331,23 @@ def decline_offer(membership: Membership, *, actor: User, now: datetime | None =
     _leave(membership, WITHDRAWN, "declined the offered place", actor, now or utcnow())
 
 
-def expire_offers(now: datetime | None = None, group: VisitGroup | None = None) -> int:
-    """Offers past their hold time go back to the end of the waitlist; the place moves on."""
+def expire_offers(
+    now: datetime | None = None,
+    group: VisitGroup | None = None,
+    patient: User | None = None,
+) -> int:
+    """Offers past their hold time go back to the end of the waitlist; the place moves on.
+
+    Every group, or only ``group``, or only the groups where ``patient`` holds a lapsed offer.
+    """
     now = now or utcnow()
     query = select(Membership.group_id).where(
         Membership.status == OFFERED, Membership.offer_expires_at <= now
     )
     if group is not None:
         query = query.where(Membership.group_id == group.id)
+    if patient is not None:
+        query = query.where(Membership.patient_id == patient.id)
     lapsed = 0
     for group_id in sorted(set(db.session.scalars(query))):
         locked = lock_row(VisitGroup, group_id)
@@ -337,6 +367,7 @@ def expire_offers(now: datetime | None = None, group: VisitGroup | None = None) 
             membership.waitlist_position = _last_waitlist_position(locked) + 1
             db.session.flush()
             _event(membership, "offer lapsed", None, "back to the end of the waitlist")
+            audit.record(None, "update", membership.patient, "membership", membership.id)
             lapsed += 1
         # The place goes to the next person; whoever just let it lapse waits for the next one.
         offer_next(locked, now=now, skip={m.id for m in expired})
@@ -354,7 +385,7 @@ def move_on_waitlist(membership: Membership, position: int, reason: str, *, acto
     queue = [m for m in waitlist(membership.group) if m.id != membership.id]
     position = min(max(position, 1), len(queue) + 1)
     queue.insert(position - 1, membership)
-    _renumber(membership.group, queue)
+    _renumber(membership.group, queue, actor, audited=frozenset({membership.id}))
     _event(membership, "moved on waitlist", actor, f"to position {position}: {reason.strip()}")
     audit.record(actor, "update", membership.patient, "membership", membership.id)
 
@@ -501,4 +532,5 @@ def close_memberships(group: VisitGroup, reason: str, *, actor: User | None) -> 
     db.session.flush()
     for membership in current:
         _event(membership, ENDED, actor, reason)
+        audit.record(actor, "update", membership.patient, "membership", membership.id)
     return len(current)

@@ -657,3 +657,90 @@ def test_publishing_an_agreement_needs_text_and_a_coordinator(
         roster.publish_agreement(small_group, "Text", actor=clinician)
 
     assert roster.current_agreement(small_group) is None
+
+
+# Every change of someone's place is audited, side effects included
+
+
+def membership_audit(db, membership) -> list[tuple[int | None, str]]:
+    """(actor id, action) of the audit rows about ``membership``, oldest first."""
+    from groupvisits.audit import AuditEvent
+
+    return [
+        (row.actor_id, row.action)
+        for row in db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.object_type == "membership", AuditEvent.object_id == membership.id)
+            .order_by(AuditEvent.id)
+        )
+    ]
+
+
+def test_ending_a_membership_audits_the_offer_and_the_moves_it_causes(
+    db, small_group, coordinator, make_patients
+):
+    people = make_patients(5)
+    ending, staying, first, second, third = enrol_all(db, small_group, people, coordinator)
+
+    roster.end_membership(ending, "Moved away", actor=coordinator, now=NOW)
+    db.session.commit()
+
+    enrolled_and_changed = [(coordinator.id, "create"), (coordinator.id, "update")]
+    assert membership_audit(db, ending) == enrolled_and_changed
+    assert membership_audit(db, first) == enrolled_and_changed  # offered the place
+    assert membership_audit(db, second) == enrolled_and_changed  # moved from 2 to 1
+    assert membership_audit(db, third) == enrolled_and_changed  # moved from 3 to 2
+    assert membership_audit(db, staying) == [(coordinator.id, "create")]
+
+
+def test_when_a_patient_leaves_the_offer_to_the_next_is_the_systems_change(
+    db, small_group, coordinator, offered
+):
+    people, memberships = offered
+    leaving, next_in_line = memberships[0], memberships[2]
+
+    assert membership_audit(db, leaving)[-1] == (people[0].id, "update")
+    assert membership_audit(db, next_in_line) == [(coordinator.id, "create"), (None, "update")]
+
+
+def test_a_lapsed_offer_and_the_next_offer_are_audited_as_the_systems(
+    db, small_group, coordinator, offered
+):
+    people, memberships = offered
+    lapsed, second = memberships[2], memberships[3]
+    before_lapsed, before_second = membership_audit(db, lapsed), membership_audit(db, second)
+
+    roster.expire_offers(now=NOW + HOLD + timedelta(hours=1))
+    db.session.commit()
+
+    assert membership_audit(db, lapsed) == before_lapsed + [(None, "update")]
+    assert membership_audit(db, second) == before_second + [(None, "update")]
+
+
+def test_closing_a_group_audits_each_ended_place(db, small_group, coordinator, offered):
+    people, memberships = offered
+    waiting = memberships[3:]
+
+    roster.close_memberships(small_group, "Group closed", actor=coordinator)
+    db.session.commit()
+
+    for membership in waiting:
+        assert membership_audit(db, membership)[-1] == (coordinator.id, "update")
+
+
+def test_a_patients_own_page_sweeps_only_their_own_lapsed_offers(
+    db, create_group, coordinator, make_patients, sign_in_as
+):
+    group = create_group(rule=None, min_members=1, target_members=1, max_members=1)
+    other = create_group(rule=None, min_members=1, target_members=1, max_members=1)
+    people = make_patients(4)
+    mine = enrol_all(db, group, people[:2], coordinator)
+    theirs = enrol_all(db, other, people[2:], coordinator)
+    for memberships, leaver in ((mine, people[0]), (theirs, people[2])):
+        roster.withdraw(memberships[0], actor=leaver, now=NOW)
+    db.session.commit()
+
+    sign_in_as(people[1]).get("/my/groups")  # NOW + 72 h is long past
+
+    assert fresh(db, mine[1]).status == WAITLISTED  # their own offer lapsed
+    assert fresh(db, theirs[1]).status == OFFERED  # someone else's is left to its owner
