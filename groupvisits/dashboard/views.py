@@ -4,6 +4,7 @@ from flask import redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from groupvisits import audit
 from groupvisits.accounts.models import User, user_sites
 from groupvisits.dashboard import bp
 from groupvisits.extensions import db
@@ -43,7 +44,10 @@ def home():
     from groupvisits.roster.my_views import rsvp_context
 
     context = rsvp_context(current_user, upcoming[:3])
-    return render_template("dashboard/patient.html", groups=groups, **context)
+    audit.record(current_user, "view", current_user, "dashboard")
+    page = render_template("dashboard/patient.html", groups=groups, **context)
+    db.session.commit()
+    return page
 
 
 def _upcoming_sessions(group_ids: set[int], limit: int = 10) -> list[GroupSession]:

@@ -15,6 +15,7 @@ from groupvisits.groups.models import (
     GroupPlanSegment,
     VisitGroup,
 )
+from groupvisits.neutral import check_calendar_name, check_place
 from groupvisits.permissions import can_manage_site
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
@@ -40,31 +41,6 @@ EDITABLE = (
 )
 
 #: Words that must not appear in a calendar name: calendars leave the clinic.
-CONDITION_WORDS = (
-    "diabet",
-    "hiv",
-    "cancer",
-    "depress",
-    "obes",
-    "pregnan",
-    "prenatal",
-    "hypertens",
-    "heart",
-    "kidney",
-    "renal",
-    "copd",
-    "asthma",
-    "addict",
-    "substance",
-    "opioid",
-    "alcohol",
-    "mental",
-    "psych",
-    "pain",
-    "weight",
-    "dementia",
-    "hepatitis",
-)
 
 
 def _check_coordinator(site: Site, actor: User | None) -> None:
@@ -86,16 +62,7 @@ def check_fields(fields: dict) -> None:
     if fields["modality"] in ("in_person", "hybrid") and not fields.get("location"):
         raise ValidationFailed("An in-person or hybrid group needs a location.")
     check_calendar_name(fields.get("calendar_name") or "Group visit")
-
-
-def check_calendar_name(name: str) -> None:
-    """:raises ValidationFailed: the calendar name hints at a condition."""
-    lowered = name.lower()
-    if any(word in lowered for word in CONDITION_WORDS):
-        raise ValidationFailed(
-            "The calendar name leaves the clinic (phones, shared calendars): "
-            "keep it neutral, such as “Group visit” or “Tuesday evening group”."
-        )
+    check_place(fields.get("location") or "", fields.get("video_url") or "")
 
 
 def create_group(site: Site, fields: dict, *, actor: User | None) -> VisitGroup:

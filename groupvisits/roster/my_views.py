@@ -57,6 +57,7 @@ def my_groups():
         fellows_query, {"group_ids": active_ids, "patient_id": current_user.id}
     ):
         fellows[group_id].append(user)
+    audit.record(current_user, "view", current_user, "my groups")
     # Fellow members chose to be shown as "First L."; each showing is still audited.
     audit.record_many(
         current_user,
@@ -119,7 +120,11 @@ def my_sessions():
     sessions = schedule.upcoming_sessions(
         participation.active_group_ids_of_patient(current_user), now=utcnow(), days=120
     )
-    return render_template("roster/my_sessions.html", **rsvp_context(current_user, sessions))
+    # A patient's view of their own answers is audited like anyone's.
+    audit.record(current_user, "view", current_user, "my sessions")
+    page = render_template("roster/my_sessions.html", **rsvp_context(current_user, sessions))
+    db.session.commit()
+    return page
 
 
 def rsvp_context(patient: User, sessions: list[GroupSession]) -> dict:

@@ -13,6 +13,7 @@ from groupvisits.accounts.models import User
 from groupvisits.errors import NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.groups.models import SEGMENT_KINDS, VisitGroup
+from groupvisits.neutral import check_place
 from groupvisits.permissions import can_manage_group
 from groupvisits.schedule import recurrence
 from groupvisits.schedule.models import CANCELLED, SCHEDULED, GroupSession, SessionSegment
@@ -281,6 +282,7 @@ def move_session(
     _check_coordinator(group, actor)
     if not 30 <= length_minutes <= 240:
         raise ValidationFailed("A session lasts between 30 and 240 minutes.")
+    check_place(location, video_url)
     starts_at = recurrence.to_utc(local_start, group.site.timezone)
     ends_at = starts_at + timedelta(minutes=length_minutes)
     if sum(s.minutes for s in group_session.segments) > length_minutes:

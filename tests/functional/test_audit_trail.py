@@ -386,3 +386,17 @@ def test_trail_reads_are_listed_only_when_asked_for(coordinator_client, site, tr
     assert all(f"audit trail #{site.id}" in row for row in reads)
     assert sum("Alpha, Anna" in row for row in reads) == 2
     assert sum("Beta, Bert" in row for row in reads) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [("/", "dashboard"), ("/my/sessions", "my sessions"), ("/my/groups", "my groups")],
+)
+def test_a_patients_view_of_their_own_data_is_audited(db, patient, patient_client, path, what):
+    response = patient_client.get(path)
+
+    assert response.status_code == 200
+    rows = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == what)).all()
+    assert [(r.actor_id, r.action, r.patient_id) for r in rows] == [
+        (patient.id, "view", patient.id)
+    ]

@@ -186,3 +186,26 @@ def test_a_plan_with_more_steps_than_it_holds_is_refused_not_cut(
         select(GroupPlanSegment.name).where(GroupPlanSegment.group_id == group.id)
     ).all()
     assert after == before
+
+
+def test_a_session_place_naming_a_condition_is_refused_and_stays(
+    db, coordinator_client, site, create_group
+):
+    group = create_group(site)
+    group_session = next_session(db, group)
+    local = group_session.local_start
+
+    response = coordinator_client.post_form(
+        f"/sessions/{group_session.id}/edit",
+        {
+            "date": local.date().isoformat(),
+            "start_time": local.strftime("%H:%M"),
+            "length_minutes": "120",
+            "location": "Diabetes & HIV education room",
+        },
+    )
+
+    assert response.status_code == 422
+    assert "keep condition words out of them" in text(response)
+    db.session.expire_all()
+    assert db.session.get(GroupSession, group_session.id).location == ""
