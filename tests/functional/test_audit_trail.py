@@ -184,9 +184,11 @@ def test_fellow_members_shown_to_a_patient_are_audited(
     assert "Rosa L." in patient_client.get("/my/groups").get_data(as_text=True)
 
     events = [e for e in audit_events(db) if e.id not in before]
+    fellows = [e for e in events if e.object_type == "group members"]
     assert_one_event(
-        events, actor=patient, action="view", patient=rosa, object_type="group members"
+        fellows, actor=patient, action="view", patient=rosa, object_type="group members"
     )
+    assert [e.patient_id for e in events if e is not fellows[0]] == [patient.id]  # their own
 
 
 # Reading the trail
