@@ -48,7 +48,7 @@ from groupvisits.roster.models import (
 )
 
 #: Past members and requests shown on the roster, newest first; the rest are a link away.
-RECENT_PAST = 10
+RECENT_PAST = 5
 PAST_PAGE_SIZE = 50
 
 
