@@ -11,9 +11,16 @@ log = logging.getLogger(__name__)
 
 
 class GroupVisitsError(Exception):
-    """A rule of the clinic was broken; the message is safe to show to the user."""
+    """A rule of the clinic was broken; the message is safe to show to the user.
+
+    ``field`` names the form field the message belongs to, when there is one.
+    """
 
     status_code = 400
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotAllowed(GroupVisitsError):

@@ -136,6 +136,16 @@ def update_user(user: User, changes: dict, *, actor: User) -> User:
         other = find_user_by_email(email)
         if other is not None and other.id != user.id:
             raise Conflict(f"There is already an account for {email}.")
+        if email != user.email:
+            # Password links now go to the new address: the old one hears of it.
+            mail.queue(
+                user.email,
+                "Your sign-in email was changed",
+                "email_changed.txt",
+                user=user,
+                new_email=email,
+                actor=actor,
+            )
         user.email = email
     if "sites" in changes:
         sites = changes.pop("sites")
@@ -172,7 +182,10 @@ def _check_record_number_free(number: str | None, profile: PatientProfile | None
         select(PatientProfile).where(PatientProfile.medical_record_number == number)
     )
     if holder is not None and holder is not profile:
-        raise Conflict("Another patient already has that medical record number.")
+        raise Conflict(
+            "Another patient already has that medical record number.",
+            field="medical_record_number",
+        )
 
 
 def update_own_profile(patient: User, changes: dict, *, actor: User) -> User:

@@ -99,7 +99,7 @@ def new_person():
             user = services.create_user(actor=current_user, **_user_fields(form))
             link = services.invite(user, actor=current_user)
         except GroupVisitsError as exc:
-            form.email.errors.append(str(exc))
+            getattr(form, exc.field or "email").errors.append(str(exc))
         else:
             db.session.commit()
             _after_invitation(user, link)
@@ -143,12 +143,13 @@ def edit_person(user_id):
         try:
             services.update_user(person, fields, actor=current_user)
         except GroupVisitsError as exc:
-            form.email.errors.append(str(exc))
+            db.session.rollback()  # none of a refused edit is kept
+            getattr(form, exc.field or "email").errors.append(str(exc))
         else:
             db.session.commit()
             flash("Saved.", "success")
             return redirect(url_for("people.show_person", user_id=person.id))
-    elif request.method == "GET" and person.is_patient:
+    if person.is_patient:  # the form shows the patient's data again, errors and all
         audit.record(current_user, "view", person, "patient", person.id)
         db.session.commit()
     return render_template("people/form.html", form=form, person=person), form_status(form)
@@ -177,8 +178,10 @@ def set_person_active(user_id):
     """Deactivate or reactivate an account (``active`` = 1 or 0 in the form)."""
     person = get_user_or_404(user_id, manage=True)
     form = ConfirmForm()
+    if request.form.get("active") not in ("0", "1"):
+        abort(400, "Say whether the account should be active (1) or not (0).")
     if form.validate_on_submit():
-        active = request.form.get("active") == "1"
+        active = request.form["active"] == "1"
         try:
             services.set_active(person, active, actor=current_user)
         except GroupVisitsError as exc:

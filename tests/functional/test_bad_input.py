@@ -209,3 +209,38 @@ def test_a_session_place_naming_a_condition_is_refused_and_stays(
     assert "keep condition words out of them" in text(response)
     db.session.expire_all()
     assert db.session.get(GroupSession, group_session.id).location == ""
+
+
+def test_a_refused_edit_keeps_nothing_of_it_and_the_reshown_form_is_audited(
+    db, coordinator_client, create_user
+):
+    from groupvisits.accounts.models import User
+    from groupvisits.audit import AuditEvent
+    from groupvisits.mail.models import OutboxMessage
+
+    create_user(PATIENT, given_name="Una", medical_record_number="MRN-1")
+    other = create_user(PATIENT, given_name="Vic", medical_record_number="MRN-2")
+    email = other.email
+    views_before = len(
+        db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view")).all()
+    )
+
+    response = coordinator_client.post_form(
+        f"/people/{other.id}/edit",
+        {
+            "role": PATIENT,
+            "given_name": "Victor",
+            "family_name": other.family_name,
+            "email": "vic.new@example.org",
+            "sites": [site.id for site in other.sites],
+            "medical_record_number": "MRN-1",
+        },
+    )
+
+    assert response.status_code == 422
+    db.session.expire_all()
+    person = db.session.get(User, other.id)
+    assert (person.email, person.given_name) == (email, "Vic")
+    assert db.session.scalars(select(OutboxMessage)).all() == []
+    views = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view")).all()
+    assert len(views) == views_before + 1

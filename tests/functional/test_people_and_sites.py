@@ -451,3 +451,42 @@ def test_a_coordinator_of_all_a_persons_sites_may_change_them(
     assert f"/people/{roaming.id}/edit" in page.get_data(as_text=True)
     assert response.status_code == 302
     assert not reload(db, User, roaming.id).active
+
+
+def test_deactivation_needs_an_explicit_answer(coordinator_client, patient, db):
+    response = coordinator_client.post_form(f"/people/{patient.id}/active", {})
+
+    assert response.status_code == 400
+    assert reload(db, User, patient.id).active
+
+
+def test_a_changed_email_is_told_to_the_old_address(coordinator_client, patient, site, db):
+    from groupvisits.mail.models import OutboxMessage
+
+    old_email = patient.email
+    response = coordinator_client.post_form(
+        f"/people/{patient.id}/edit",
+        {
+            "role": PATIENT,
+            "given_name": patient.given_name,
+            "family_name": patient.family_name,
+            "email": "pat.new@example.org",
+            "sites": [site.id],
+        },
+    )
+    again = coordinator_client.post_form(
+        f"/people/{patient.id}/edit",
+        {
+            "role": PATIENT,
+            "given_name": "Patricia",
+            "family_name": patient.family_name,
+            "email": "pat.new@example.org",
+            "sites": [site.id],
+        },
+    )
+
+    assert response.status_code == 302 and again.status_code == 302
+    (message,) = db.session.scalars(select(OutboxMessage)).all()  # not for the second edit
+    assert message.to_address == old_email
+    assert message.subject == "Your sign-in email was changed"
+    assert "pat.new@example.org" in message.body
