@@ -105,3 +105,10 @@ def local_occurrences(
 def to_utc(local_start: datetime, timezone: str) -> datetime:
     """The UTC instant of a naive local wall-clock time in ``timezone``."""
     return local_start.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def exists_locally(local_start: datetime, timezone: str) -> bool:
+    """False for a wall-clock time the clocks skip (02:30 when they go forward at 02:00)."""
+    zone = ZoneInfo(timezone)
+    back = to_utc(local_start, timezone).astimezone(zone).replace(tzinfo=None)
+    return back == local_start

@@ -45,6 +45,15 @@ def _copy_plan(group: VisitGroup) -> list[SessionSegment]:
     ]
 
 
+def _check_time_exists(local_start: datetime, timezone: str) -> None:
+    """:raises ValidationFailed: the clocks skip this time at the site on that day."""
+    if not recurrence.exists_locally(local_start, timezone):
+        raise ValidationFailed(
+            f"There is no {local_start:%H:%M} on {local_start:%d %b %Y} at this site: "
+            "the clocks go forward that night. Choose another time."
+        )
+
+
 def _new_session(group: VisitGroup, local_start: datetime, *, key: str | None) -> GroupSession:
     starts_at = recurrence.to_utc(local_start, group.site.timezone)
     return GroupSession(
@@ -283,6 +292,7 @@ def move_session(
     if not 30 <= length_minutes <= 240:
         raise ValidationFailed("A session lasts between 30 and 240 minutes.")
     check_place(location, video_url)
+    _check_time_exists(local_start, group.site.timezone)
     starts_at = recurrence.to_utc(local_start, group.site.timezone)
     ends_at = starts_at + timedelta(minutes=length_minutes)
     if sum(s.minutes for s in group_session.segments) > length_minutes:
@@ -312,6 +322,7 @@ def add_extra_session(
     _check_coordinator(group, actor)
     if not 30 <= length_minutes <= 240:
         raise ValidationFailed("A session lasts between 30 and 240 minutes.")
+    _check_time_exists(local_start, group.site.timezone)
     group_session = _new_session(group, local_start, key=None)
     group_session.ends_at = group_session.starts_at + timedelta(minutes=length_minutes)
     group_session.is_extra = group_session.edited = True

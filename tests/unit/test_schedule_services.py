@@ -388,6 +388,26 @@ def test_move_session_into_summer_time_keeps_the_local_time(monthly_group, coord
     assert march.local_start.time() == time(17, 0)
 
 
+def test_a_time_the_clocks_skip_is_refused_for_a_moved_or_added_session(
+    monthly_group, coordinator, db
+):
+    march = session_on(db, monthly_group, date(2026, 3, 10))
+    starts_at = march.starts_at
+    skipped = datetime(2026, 3, 8, 2, 30)  # New York goes from 02:00 to 03:00 that night
+
+    with pytest.raises(ValidationFailed, match="There is no 02:30 on 08 Mar 2026"):
+        move(march, coordinator, local_start=skipped)
+    with pytest.raises(ValidationFailed, match="the clocks go forward"):
+        schedule.add_extra_session(
+            monthly_group, local_start=skipped, length_minutes=120, actor=coordinator
+        )
+
+    assert march.starts_at == starts_at
+    # The hour the clocks repeat in autumn exists (its first pass is taken).
+    move(march, coordinator, local_start=datetime(2026, 11, 1, 1, 30))
+    assert march.starts_at == utc(2026, 11, 1, 5, 30)
+
+
 def test_move_session_with_only_a_new_theme_is_no_move(monthly_group, coordinator, db):
     february = session_on(db, monthly_group, date(2026, 2, 10))
 
