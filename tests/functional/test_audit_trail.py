@@ -91,12 +91,16 @@ def test_coordinator_saving_a_patient_writes_one_update_row(
     )
 
 
-def test_a_refused_edit_writes_no_row(coordinator_client, patient, site, db):
+def test_a_refused_edit_writes_no_change_only_the_view_of_the_form_shown_again(
+    coordinator_client, coordinator, patient, site, db
+):
     response = coordinator_client.post_form(
         f"/people/{patient.id}/edit", patient_form(patient, site, given_name="")
     )
     assert response.status_code == 422
-    assert audit_events(db) == []
+    assert_one_event(
+        audit_events(db), actor=coordinator, action="view", patient=patient, object_type="patient"
+    )
 
 
 def test_viewing_a_clinicians_page_writes_no_row(coordinator_client, clinician, db):
