@@ -84,15 +84,28 @@ def record(
 
 
 def record_many(
-    actor: User, action: str, patient_ids, object_type: str, object_id: int | None = None
+    actor: User | None,
+    action: str,
+    patient_ids,
+    object_type: str,
+    object_id: int | None = None,
 ) -> None:
     """One audit row per patient shown on a page, in a single INSERT."""
+    record_each(actor, action, object_type, [(pid, object_id) for pid in set(patient_ids)])
+
+
+def record_each(actor: User | None, action: str, object_type: str, rows) -> None:
+    """One audit row per ``(patient id, object id)``, in a single INSERT, loading nobody.
+
+    ``actor`` None is the system (a lapsed offer, say): such rows carry no client address.
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    ip_address, now = request_ip(), utcnow()
-    rows = [
+    ip_address = request_ip() if actor is not None else ""
+    now = utcnow()
+    values = [
         {
-            "actor_id": actor.id,
+            "actor_id": actor.id if actor is not None else None,
             "action": action,
             "patient_id": patient_id,
             "object_type": object_type,
@@ -100,10 +113,10 @@ def record_many(
             "ip_address": ip_address,
             "occurred_at": now,
         }
-        for patient_id in sorted(set(patient_ids))
+        for patient_id, object_id in sorted(set(rows), key=lambda row: (row[0], row[1] or 0))
     ]
-    if rows:
-        db.session.execute(insert(AuditEvent), rows)
+    if values:
+        db.session.execute(insert(AuditEvent), values)
 
 
 def request_ip() -> str:

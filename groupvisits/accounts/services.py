@@ -137,15 +137,18 @@ def update_user(user: User, changes: dict, *, actor: User) -> User:
         if other is not None and other.id != user.id:
             raise Conflict(f"There is already an account for {email}.")
         if email != user.email:
-            # Password links now go to the new address: the old one hears of it.
-            mail.queue(
-                user.email,
-                "Your sign-in email was changed",
-                "email_changed.txt",
-                user=user,
-                new_email=email,
-                actor=actor,
-            )
+            # Links already sent (an invitation to a mistyped address, say) stop working.
+            user.security_stamp = new_stamp()
+            if user.has_password:
+                # Someone who uses the account hears of it, without the new address:
+                # the old one may belong to someone else.
+                mail.queue(
+                    user.email,
+                    "Your sign-in email was changed",
+                    "email_changed.txt",
+                    user=user,
+                    actor=actor,
+                )
         user.email = email
     if "sites" in changes:
         sites = changes.pop("sites")

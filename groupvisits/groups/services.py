@@ -48,7 +48,7 @@ def _check_coordinator(site: Site, actor: User | None) -> None:
         raise NotAllowed("Only coordinators of this site manage its groups.")
 
 
-def check_fields(fields: dict) -> None:
+def check_fields(fields: dict, *, place_before: tuple[str, str] | None = None) -> None:
     """:raises ValidationFailed: census out of order, bad length, modality without a place."""
     low, target, high = fields["min_members"], fields["target_members"], fields["max_members"]
     if not (1 <= low <= target <= high):
@@ -62,7 +62,9 @@ def check_fields(fields: dict) -> None:
     if fields["modality"] in ("in_person", "hybrid") and not fields.get("location"):
         raise ValidationFailed("An in-person or hybrid group needs a location.")
     check_calendar_name(fields.get("calendar_name") or "Group visit")
-    check_place(fields.get("location") or "", fields.get("video_url") or "")
+    place = (fields.get("location") or "", fields.get("video_url") or "")
+    if place != place_before:  # a place already in use is not refused on every edit
+        check_place(*place)
 
 
 def create_group(site: Site, fields: dict, *, actor: User | None) -> VisitGroup:
@@ -90,7 +92,7 @@ def update_group(group: VisitGroup, fields: dict, *, actor: User) -> list[GroupS
     Returns the future sessions whose length changed.
     """
     _check_coordinator(group.site, actor)
-    check_fields(fields)
+    check_fields(fields, place_before=(group.location or "", group.video_url or ""))
     old_length = group.length_minutes
     old_place = (group.location, group.video_url)
     for key in EDITABLE:

@@ -10,7 +10,13 @@ from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.formutil import form_status, options
 from groupvisits.groups import bp, services
-from groupvisits.groups.forms import GroupForm, PlanForm, ScheduleForm, StatusForm
+from groupvisits.groups.forms import (
+    MAX_SEGMENTS,
+    GroupForm,
+    PlanForm,
+    ScheduleForm,
+    StatusForm,
+)
 from groupvisits.groups.models import VisitGroup
 from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_group_or_404, roles, signed_in
@@ -225,7 +231,8 @@ def _fill_plan_form(form: PlanForm, segments) -> None:
         form.segments.append_entry(
             {"kind": segment.kind, "name": segment.name, "minutes": segment.minutes}
         )
-    for _ in range(2):
+    # Two blank rows to add steps, as far as a plan holds.
+    for _ in range(min(2, MAX_SEGMENTS - len(form.segments))):
         form.segments.append_entry({"kind": "other"})
 
 

@@ -245,9 +245,12 @@ def _renumber(
     for position, membership in enumerate(ordered, start=1):
         membership.waitlist_position = position
     db.session.flush()
-    for membership in ordered:
-        if membership.id not in audited and before[membership.id] != membership.waitlist_position:
-            audit.record(actor, "update", membership.patient, "membership", membership.id)
+    moved = [
+        (m.patient_id, m.id)
+        for m in ordered
+        if m.id not in audited and before[m.id] != m.waitlist_position
+    ]
+    audit.record_each(actor, "update", "membership", moved)
 
 
 def waitlist(group: VisitGroup) -> list[Membership]:
@@ -287,7 +290,6 @@ def offer_next(
             None,
             f"held until {membership.offer_expires_at:%Y-%m-%d %H:%M} UTC",
         )
-        audit.record(actor, "update", membership.patient, "membership", membership.id)
         mail.queue(
             membership.patient.email,
             "A place is open for you",
@@ -296,6 +298,7 @@ def offer_next(
             group=group,
             link=mail.external_url("roster.my_groups"),
         )
+    audit.record_each(actor, "update", "membership", [(m.patient_id, m.id) for m in offered])
     if offered:
         # Lapsed offers (skip) were audited as they went back to the waitlist.
         waiting = [m for m in waitlist(group) if m.status == WAITLISTED]
@@ -367,8 +370,8 @@ def expire_offers(
             membership.waitlist_position = _last_waitlist_position(locked) + 1
             db.session.flush()
             _event(membership, "offer lapsed", None, "back to the end of the waitlist")
-            audit.record(None, "update", membership.patient, "membership", membership.id)
             lapsed += 1
+        audit.record_each(None, "update", "membership", [(m.patient_id, m.id) for m in expired])
         # The place goes to the next person; whoever just let it lapse waits for the next one.
         offer_next(locked, now=now, skip={m.id for m in expired})
     return lapsed
@@ -532,5 +535,5 @@ def close_memberships(group: VisitGroup, reason: str, *, actor: User | None) -> 
     db.session.flush()
     for membership in current:
         _event(membership, ENDED, actor, reason)
-        audit.record(actor, "update", membership.patient, "membership", membership.id)
+    audit.record_each(actor, "update", "membership", [(m.patient_id, m.id) for m in current])
     return len(current)

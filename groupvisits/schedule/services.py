@@ -291,7 +291,8 @@ def move_session(
     _check_coordinator(group, actor)
     if not 30 <= length_minutes <= 240:
         raise ValidationFailed("A session lasts between 30 and 240 minutes.")
-    check_place(location, video_url)
+    if (location.strip(), video_url.strip()) != (group_session.location, group_session.video_url):
+        check_place(location, video_url)
     _check_time_exists(local_start, group.site.timezone)
     starts_at = recurrence.to_utc(local_start, group.site.timezone)
     ends_at = starts_at + timedelta(minutes=length_minutes)

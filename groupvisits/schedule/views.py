@@ -200,8 +200,9 @@ def month_calendar(site_id):
         weeks=weeks,
         by_day=by_day,
         today=today,
-        previous=(first - timedelta(days=1)).strftime("%Y-%m"),
-        following=following.strftime("%Y-%m"),
+        # No links beyond the months the calendar holds.
+        previous=(first - timedelta(days=1)).strftime("%Y-%m") if first > FIRST_DATE else None,
+        following=following.strftime("%Y-%m") if following <= LAST_DATE else None,
     )
 
 

@@ -143,7 +143,9 @@ def show_audit(site_id):
             ).limit(AUDIT_PAGE_SIZE)
         ).all()
     # The trail names patients: reading it is recorded like any other read.
+    # Patients named on the page: whose data it was, and patients who did the reading.
     shown = [e.patient_id for e in events] + ([patient.id] if patient else [])
+    shown += [e.actor_id for e in events if e.actor is not None and e.actor.is_patient]
     audit.record_many(current_user, audit.TRAIL_READ, shown, "audit trail", site.id)
     page = render_template(
         "sites/audit.html",

@@ -406,3 +406,16 @@ def test_a_patients_view_of_their_own_data_is_audited(db, patient, patient_clien
     assert [(r.actor_id, r.action, r.patient_id) for r in rows] == [
         (patient.id, "view", patient.id)
     ]
+
+
+def test_a_patient_named_as_the_reader_is_recorded_as_read_too(
+    db, coordinator_client, coordinator, site, trail
+):
+    anna, bert = trail["anna"], trail["bert"]
+    audit.record(anna, "view", bert, "group members")  # Anna saw Bert as a fellow member
+    db.session.commit()
+
+    coordinator_client.get(f"/sites/{site.id}/audit?patient={bert.id}")
+
+    reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "trail")).all()
+    assert {r.patient_id for r in reads} == {anna.id, bert.id}

@@ -171,7 +171,7 @@ def test_a_plan_with_more_steps_than_it_holds_is_refused_not_cut(
     for i in range(13):
         rows.update(
             {
-                f"segments-{i}-kind": "education",
+                f"segments-{i}-kind": "group",
                 f"segments-{i}-name": f"Step {i}",
                 f"segments-{i}-minutes": "5",
             }
@@ -244,3 +244,58 @@ def test_a_refused_edit_keeps_nothing_of_it_and_the_reshown_form_is_audited(
     assert db.session.scalars(select(OutboxMessage)).all() == []
     views = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view")).all()
     assert len(views) == views_before + 1
+
+
+@pytest.mark.parametrize("steps", [11, 12])
+def test_a_plan_as_long_as_a_plan_holds_can_be_opened_again(
+    db, coordinator_client, site, create_group, steps
+):
+    group = create_group(site)
+    rows = {}
+    for i in range(steps):
+        rows.update(
+            {
+                f"segments-{i}-kind": "group",
+                f"segments-{i}-name": f"Step {i}",
+                f"segments-{i}-minutes": "5",
+            }
+        )
+    assert coordinator_client.post_form(f"/groups/{group.id}/plan", rows).status_code == 302
+
+    page = coordinator_client.get(f"/groups/{group.id}/plan")
+
+    assert page.status_code == 200
+    assert text(page).count('name="segments-') // 3 == min(steps + 2, 12)
+
+
+def test_a_place_already_in_use_does_not_block_other_edits(
+    db, coordinator_client, site, create_group
+):
+    group = create_group(site)
+    group_session = next_session(db, group)
+    group_session.location = "Diabetes centre"  # set before places were checked
+    db.session.commit()
+    local = group_session.local_start
+
+    response = coordinator_client.post_form(
+        f"/sessions/{group_session.id}/edit",
+        {
+            "date": local.date().isoformat(),
+            "start_time": local.strftime("%H:%M"),
+            "length_minutes": "120",
+            "location": "Diabetes centre",
+            "theme": "Eating out",
+        },
+    )
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(GroupSession, group_session.id).theme == "Eating out"
+
+
+def test_the_month_calendar_links_no_month_beyond_the_calendar(coordinator_client, site):
+    first = text(coordinator_client.get(f"/sites/{site.id}/calendar?month=2000-01"))
+    last = text(coordinator_client.get(f"/sites/{site.id}/calendar?month=2099-12"))
+
+    assert "Previous month" not in first and "month=2000-02" in first
+    assert "Next month" not in last and "month=2099-11" in last

@@ -306,3 +306,26 @@ def test_a_link_opened_while_signed_in_changes_nothing_and_asks_to_sign_out(
     ).all()
     assert len(open_sign_ins) == 1
     assert app.test_client().get(path).status_code == 200  # the link still works
+
+
+def test_correcting_a_mistyped_email_kills_the_invitation_sent_to_it(
+    app, db, add_patient, outbox, coordinator_client
+):
+    add_patient(email="rosa.wrong@mail.example.org")
+    stale = link_path(outbox()[0], "/invitation/")
+    rosa = db.session.scalar(select(User).where(User.email == "rosa.wrong@mail.example.org"))
+
+    response = coordinator_client.post_form(
+        f"/people/{rosa.id}/edit",
+        {
+            "role": PATIENT,
+            "given_name": "Rosa",
+            "family_name": "Diaz",
+            "email": "rosa.diaz@mail.example.org",
+            "sites": [site.id for site in rosa.sites],
+        },
+    )
+
+    assert response.status_code == 302
+    assert app.test_client().get(stale).status_code == 400
+    assert [m.to_address for m in outbox()] == ["rosa.wrong@mail.example.org"]  # nothing new

@@ -48,3 +48,11 @@ def test_a_place_or_link_naming_a_condition_is_refused_with_the_reason():
         check_place("Diabetes education room", "")
     with pytest.raises(ValidationFailed, match="calendars"):
         check_place("Room 2", "https://video.example.org/hiv-support")
+
+
+@pytest.mark.parametrize("place", ["Sacred Heart Medical Center", "12 Stroke Lane", "Weighbridge"])
+def test_hospital_and_street_names_are_fine_as_places_but_not_as_calendar_names(place):
+    check_place(place, "")
+    if "Heart" in place:
+        with pytest.raises(ValidationFailed):
+            check_calendar_name(place)

@@ -744,3 +744,20 @@ def test_a_patients_own_page_sweeps_only_their_own_lapsed_offers(
 
     assert fresh(db, mine[1]).status == WAITLISTED  # their own offer lapsed
     assert fresh(db, theirs[1]).status == OFFERED  # someone else's is left to its owner
+
+
+def test_ending_a_membership_costs_the_same_queries_however_long_the_waitlist(
+    db, create_group, coordinator, make_patients, count_queries
+):
+    counts = []
+    for waiting in (3, 13):
+        group = create_group(rule=None, min_members=1, target_members=2, max_members=2)
+        memberships = enrol_all(db, group, make_patients(2 + waiting), coordinator)
+        db.session.expire_all()
+        ending = db.session.get(Membership, memberships[0].id)
+        with count_queries() as counter:
+            roster.end_membership(ending, "Moved away", actor=coordinator, now=NOW)
+            db.session.commit()
+        counts.append(counter.count)
+
+    assert counts[0] == counts[1]
