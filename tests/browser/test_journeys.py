@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from groupvisits.accounts.models import PATIENT
+from groupvisits.accounts.models import CLINICIAN, PATIENT
 from groupvisits.roster import services as roster
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
@@ -348,3 +348,41 @@ def test_coordinator_finds_a_patient_and_sees_who_saw_their_data(
     expect(page.get_by_role("link", name="Other, Otto")).to_be_visible()
     expect(page.get_by_text("matching")).to_have_count(0)
     axe_check(page)
+
+
+def test_coordinator_follows_a_groups_turnover_and_a_colleague_of_two_sites(
+    page, axe_check, sign_in_page, coordinator, create_user, create_group, site, other_site, db
+):
+    group = create_group(site)
+    for day, name in enumerate("Ada Ben Cai Dov Eli Fay Gus".split()):
+        leaver = create_user(PATIENT, given_name=name, family_name="Left")
+        membership = roster.enrol(group, leaver, actor=coordinator)
+        roster.end_membership(membership, "Moved away", actor=coordinator)
+        membership.ended_at = utcnow() - timedelta(days=30 - day)
+    roaming = create_user(
+        CLINICIAN, given_name="Rita", family_name="Roamer", sites=[site, other_site]
+    )
+    db.session.commit()
+    sign_in_page(page, coordinator)
+
+    page.goto(f"/groups/{group.id}/roster")
+    expect(page.get_by_text("The latest 5 of 7.")).to_be_visible()
+    expect(page.get_by_text("Left, Gus: Ended")).to_be_visible()
+    expect(page.get_by_text("Left, Ada: Ended")).to_have_count(0)
+    axe_check(page)
+    page.get_by_role("link", name="All 7 past members and requests").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Past members and requests")
+    expect(page.get_by_text("7 in all, newest first.")).to_be_visible()
+    expect(page.get_by_text("Left, Ada: Ended")).to_be_visible()
+    axe_check(page)
+
+    page.goto(f"/people/{roaming.id}")
+    expect(page.get_by_text("Only a coordinator of all their sites can change")).to_be_visible()
+    expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+    axe_check(page)
+
+    page.goto("/invitation/not-a-real-link")
+    expect(page.get_by_text("Sign out first, then open the link again.")).to_be_visible()
+    axe_check(page)
+    page.locator("main").get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
