@@ -26,6 +26,17 @@ def next_session(db, group) -> GroupSession:
     )
 
 
+def edit_session(client, group_session, **fields):
+    """Post the session's edit form at its current time, with ``fields`` changed."""
+    local = group_session.local_start
+    data = {
+        "date": local.date().isoformat(),
+        "start_time": local.strftime("%H:%M"),
+        "length_minutes": "120",
+    }
+    return client.post_form(f"/sessions/{group_session.id}/edit", {**data, **fields})
+
+
 def test_a_null_character_in_a_form_is_refused_and_nothing_is_saved(db, coordinator_client, site):
     response = coordinator_client.post_form(
         f"/sites/{site.id}/edit",
@@ -193,16 +204,9 @@ def test_a_session_place_naming_a_condition_is_refused_and_stays(
 ):
     group = create_group(site)
     group_session = next_session(db, group)
-    local = group_session.local_start
 
-    response = coordinator_client.post_form(
-        f"/sessions/{group_session.id}/edit",
-        {
-            "date": local.date().isoformat(),
-            "start_time": local.strftime("%H:%M"),
-            "length_minutes": "120",
-            "location": "Diabetes & HIV education room",
-        },
+    response = edit_session(
+        coordinator_client, group_session, location="Diabetes & HIV education room"
     )
 
     assert response.status_code == 422
@@ -275,17 +279,9 @@ def test_a_place_already_in_use_does_not_block_other_edits(
     group_session = next_session(db, group)
     group_session.location = "Diabetes centre"  # set before places were checked
     db.session.commit()
-    local = group_session.local_start
 
-    response = coordinator_client.post_form(
-        f"/sessions/{group_session.id}/edit",
-        {
-            "date": local.date().isoformat(),
-            "start_time": local.strftime("%H:%M"),
-            "length_minutes": "120",
-            "location": "Diabetes centre",
-            "theme": "Eating out",
-        },
+    response = edit_session(
+        coordinator_client, group_session, location="Diabetes centre", theme="Eating out"
     )
 
     assert response.status_code == 302
