@@ -3,6 +3,7 @@
 import logging
 
 from flask import Flask, render_template, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from groupvisits.extensions import db
@@ -86,6 +87,21 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(GroupVisitsError)
     def handle_domain_error(exc: GroupVisitsError):
         return render_error(exc.status_code, str(exc))
+
+    @app.errorhandler(IntegrityError)
+    def handle_conflicting_write(exc: IntegrityError):
+        # Two people saved clashing changes at once and the database kept one (a unique
+        # record number, the last place of a group). The loser is told, not shown a 500.
+        # The statement's text and values stay out of the log: they may hold patient data.
+        log.warning(
+            "Conflicting write on %s %s: %s", request.method, request.path, type(exc.orig).__name__
+        )
+        db.session.rollback()
+        return render_error(
+            409,
+            "Someone saved a change that clashes with yours at the same moment, so yours was "
+            "not saved. Please go back, check the page and try again.",
+        )
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

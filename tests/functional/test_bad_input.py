@@ -295,3 +295,32 @@ def test_the_month_calendar_links_no_month_beyond_the_calendar(coordinator_clien
 
     assert "Previous month" not in first and "month=2000-02" in first
     assert "Next month" not in last and "month=2099-11" in last
+
+
+def test_a_clash_caught_by_the_database_is_a_409_and_saves_nothing(
+    app, db, sign_in_as, coordinator, patient, site, caplog
+):
+    from groupvisits.accounts.models import user_sites
+    from groupvisits.permissions import signed_in
+
+    site_id, patient_id = site.id, patient.id
+
+    @signed_in
+    def clashing_write():
+        # What a race leaves: a row another request inserted a moment ago.
+        db.session.get(Site, site_id).name = "Renamed in the same transaction"
+        db.session.execute(user_sites.insert().values(user_id=patient_id, site_id=site_id))
+        db.session.commit()
+        return "saved"
+
+    app.add_url_rule("/clash", "clash", clashing_write, methods=["POST"])
+    client = sign_in_as(coordinator)
+
+    response = client.post_form("/clash")
+
+    assert response.status_code == 409
+    assert "clashes with yours at the same moment" in text(response)
+    db.session.expire_all()
+    assert db.session.get(Site, site.id).name != "Renamed in the same transaction"
+    assert "Conflicting write on POST /clash" in caplog.text
+    assert "INSERT" not in caplog.text and "user_sites" not in caplog.text  # no statement
