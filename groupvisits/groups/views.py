@@ -3,7 +3,7 @@
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from groupvisits.accounts.models import COORDINATOR
 from groupvisits.errors import GroupVisitsError
@@ -37,7 +37,7 @@ def list_groups():
     groups = db.session.scalars(
         select(VisitGroup)
         .where(VisitGroup.site_id.in_(current_user.site_ids))
-        .options(selectinload(VisitGroup.site))
+        .options(joinedload(VisitGroup.site, innerjoin=True))
         .order_by(VisitGroup.status == "closed", VisitGroup.name)
     ).all()
     now = utcnow()

@@ -12,9 +12,10 @@ from decimal import Decimal
 from fractions import Fraction
 
 from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.orm import contains_eager
 
 from groupvisits import audit
-from groupvisits.accounts.models import PatientProfile, User
+from groupvisits.accounts.models import User
 from groupvisits.errors import GroupVisitsError, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.groups.models import HYBRID, VisitGroup
@@ -438,7 +439,7 @@ class Row:
 
 @functools.cache
 def _session_list_queries():
-    """Active members, a session's attendance rows, people and their profiles (built once)."""
+    """Active members, a session's attendance rows, people with their profiles (built once)."""
     ids = bindparam("ids", expanding=True)
     return (
         select(Membership)
@@ -446,19 +447,21 @@ def _session_list_queries():
         .join(User, User.id == Membership.patient_id)
         .order_by(User.family_name, User.given_name),
         select(Attendance).where(Attendance.session_id == bindparam("session_id")),
-        select(User).where(User.id.in_(ids)),
-        select(PatientProfile).where(PatientProfile.user_id.in_(ids)),
+        # People with their profiles, in one query.
+        select(User)
+        .outerjoin(User.patient_profile)
+        .where(User.id.in_(ids))
+        .options(contains_eager(User.patient_profile)),
     )
 
 
 def session_list(group_session: GroupSession, *, agreements: set[int] | None = None) -> SessionList:
     """Members (by answer) and drop-ins of a session, with the meal summary; fixed query count."""
-    members_query, attendances_query, people_query, profiles_query = _session_list_queries()
+    members_query, attendances_query, people_query = _session_list_queries()
     members = db.session.scalars(members_query, {"group_id": group_session.group_id}).all()
     attendances = db.session.scalars(attendances_query, {"session_id": group_session.id}).all()
     patient_ids = sorted({m.patient_id for m in members} | {a.patient_id for a in attendances})
     people = {user.id: user for user in db.session.scalars(people_query, {"ids": patient_ids})}
-    profiles = {p.user_id: p for p in db.session.scalars(profiles_query, {"ids": patient_ids})}
     by_patient = {a.patient_id: a for a in attendances}
     result = SessionList()
     seen = set()
@@ -481,7 +484,7 @@ def session_list(group_session: GroupSession, *, agreements: set[int] | None = N
         if row.attendance and row.attendance.seats:
             result.seats += row.attendance.seats
             result.support_persons += int(row.attendance.brings_support_person)
-            profile = profiles.get(row.patient.id)
+            profile = row.patient.patient_profile
             for need in _split_needs(profile.dietary_needs if profile else ""):
                 result.diets[need] += 1
     return result

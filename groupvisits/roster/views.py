@@ -58,7 +58,10 @@ def _current_memberships(group) -> list[Membership]:
         db.session.scalars(
             select(Membership)
             .where(Membership.group_id == group.id, Membership.status.in_(CURRENT))
-            .options(selectinload(Membership.patient).selectinload(User.patient_profile))
+            # One query: each membership has one patient, each patient at most one profile.
+            .options(
+                joinedload(Membership.patient, innerjoin=True).joinedload(User.patient_profile)
+            )
             .order_by(Membership.created_at, Membership.id)
         )
     )
