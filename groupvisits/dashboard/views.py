@@ -10,6 +10,7 @@ from groupvisits.dashboard import bp
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.permissions import public
+from groupvisits.roster.models import ACTIVE
 from groupvisits.schedule import participation
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
@@ -33,12 +34,14 @@ def home():
         for site_id, role, count in rows:
             counts.setdefault(site_id, {})[role] = count
         return render_template("dashboard/coordinator.html", counts=counts)
-    upcoming = _upcoming_sessions(participation.group_ids_for(current_user))
     if current_user.is_clinician:
+        upcoming = _upcoming_sessions(participation.group_ids_for(current_user))
         return render_template("dashboard/clinician.html", upcoming=upcoming)
+    by_status = participation.groups_of_patient_by_status(current_user)
+    upcoming = _upcoming_sessions(by_status[ACTIVE])
     groups = db.session.scalars(
         select(VisitGroup)
-        .where(VisitGroup.id.in_(participation.group_ids_of_patient(current_user)))
+        .where(VisitGroup.id.in_(set().union(*by_status.values())))
         .order_by(VisitGroup.name)
     ).all()
     from groupvisits.roster.my_views import rsvp_context

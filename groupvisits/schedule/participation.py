@@ -32,6 +32,26 @@ def _group_ids_of_patient_query():
     )
 
 
+def groups_of_patient_by_status(patient: User) -> dict[str, set[int]]:
+    """The groups of :func:`group_ids_of_patient`, by the patient's status, in one query."""
+    by_status: dict[str, set[int]] = {ACTIVE: set(), OFFERED: set(), WAITLISTED: set()}
+    rows = db.session.execute(
+        _statuses_of_patient_query(),
+        {"patient_id": patient.id, "statuses": list(by_status)},
+    )
+    for group_id, status in rows:
+        by_status[status].add(group_id)
+    return by_status
+
+
+@functools.cache
+def _statuses_of_patient_query():
+    return select(Membership.group_id, Membership.status).where(
+        Membership.patient_id == bindparam("patient_id"),
+        Membership.status.in_(bindparam("statuses", expanding=True)),
+    )
+
+
 def active_group_ids_of_patient(patient: User) -> set[int]:
     """The groups in which a patient holds a place: their sessions are theirs."""
     return group_ids_of_patient(patient, (ACTIVE,))
