@@ -69,8 +69,7 @@ def record(
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    # A change the system makes (actor None) has no client address, whichever request ran it.
-    ip_address = ip_address or (request_ip() if actor is not None else "")
+    ip_address = ip_address or _address_of(actor)
     event = AuditEvent(
         actor_id=actor.id if actor else None,
         action=action,
@@ -91,7 +90,7 @@ def record_many(
     object_id: int | None = None,
 ) -> None:
     """One audit row per patient shown on a page, in a single INSERT."""
-    record_each(actor, action, object_type, [(pid, object_id) for pid in set(patient_ids)])
+    record_each(actor, action, object_type, [(pid, object_id) for pid in patient_ids])
 
 
 def record_each(actor: User | None, action: str, object_type: str, rows) -> None:
@@ -101,8 +100,7 @@ def record_each(actor: User | None, action: str, object_type: str, rows) -> None
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    ip_address = request_ip() if actor is not None else ""
-    now = utcnow()
+    ip_address, now = _address_of(actor), utcnow()
     values = [
         {
             "actor_id": actor.id if actor is not None else None,
@@ -117,6 +115,12 @@ def record_each(actor: User | None, action: str, object_type: str, rows) -> None
     ]
     if values:
         db.session.execute(insert(AuditEvent), values)
+
+
+def _address_of(actor: User | None) -> str:
+    """The client address for an audit row: none for the system's own changes (actor None),
+    whichever request happened to run them."""
+    return request_ip() if actor is not None else ""
 
 
 def request_ip() -> str:

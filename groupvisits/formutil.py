@@ -17,6 +17,11 @@ def an_id(message: str = "That record does not exist.") -> NumberRange:
     return NumberRange(min=1, max=MAX_ID, message=message)
 
 
+def page_count(total: int, size: int) -> int:
+    """Pages of ``size`` rows needed for ``total`` rows (an empty list still has one page)."""
+    return max((total + size - 1) // size, 1)
+
+
 def page_number(value: int | None) -> int | None:
     """A list's page number from the query string, or None if there is no such page."""
     return value if value is not None and 1 <= value <= MAX_PAGE else None

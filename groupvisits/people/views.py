@@ -11,7 +11,7 @@ from groupvisits.accounts.forms import ConfirmForm, UserForm
 from groupvisits.accounts.models import COORDINATOR, PATIENT, ROLE_LABELS, User, user_sites
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import form_status, options, page_number
+from groupvisits.formutil import form_status, options, page_count, page_number
 from groupvisits.mail import services as mail
 from groupvisits.messages import flash
 from groupvisits.people import bp
@@ -67,7 +67,7 @@ def list_people():
         search=search,
         page=page,
         total=total,
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        pages=page_count(total, PAGE_SIZE),
         role_labels=ROLE_LABELS,
     )
     db.session.commit()

@@ -17,7 +17,7 @@ from groupvisits.accounts import services as accounts
 from groupvisits.accounts.models import COORDINATOR, User
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
-from groupvisits.formutil import form_status, page_number
+from groupvisits.formutil import form_status, page_count, page_number
 from groupvisits.messages import flash
 from groupvisits.permissions import (
     STAFF,
@@ -384,7 +384,7 @@ def past_members(group_id):
         past=past,
         total=total,
         page=page,
-        pages=max((total + PAST_PAGE_SIZE - 1) // PAST_PAGE_SIZE, 1),
+        pages=page_count(total, PAST_PAGE_SIZE),
     )
     db.session.commit()
     return listing

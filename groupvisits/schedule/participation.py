@@ -17,27 +17,17 @@ def group_ids_of_patient(
 
     A request to join that nobody has answered yet does not open the group.
     """
-    return set(
-        db.session.scalars(
-            _group_ids_of_patient_query(), {"patient_id": patient.id, "statuses": list(statuses)}
-        )
-    )
+    by_status = groups_of_patient_by_status(patient, statuses)
+    return set().union(*by_status.values())
 
 
-@functools.cache
-def _group_ids_of_patient_query():
-    return select(Membership.group_id).where(
-        Membership.patient_id == bindparam("patient_id"),
-        Membership.status.in_(bindparam("statuses", expanding=True)),
-    )
-
-
-def groups_of_patient_by_status(patient: User) -> dict[str, set[int]]:
+def groups_of_patient_by_status(
+    patient: User, statuses: tuple[str, ...] = (ACTIVE, OFFERED, WAITLISTED)
+) -> dict[str, set[int]]:
     """The groups of :func:`group_ids_of_patient`, by the patient's status, in one query."""
-    by_status: dict[str, set[int]] = {ACTIVE: set(), OFFERED: set(), WAITLISTED: set()}
+    by_status: dict[str, set[int]] = {status: set() for status in statuses}
     rows = db.session.execute(
-        _statuses_of_patient_query(),
-        {"patient_id": patient.id, "statuses": list(by_status)},
+        _statuses_of_patient_query(), {"patient_id": patient.id, "statuses": list(statuses)}
     )
     for group_id, status in rows:
         by_status[status].add(group_id)

@@ -581,39 +581,34 @@ def test_patient_profile_holds_its_own_row(app, db, site):
     assert (profile.medical_record_number, profile.dietary_needs) == ("RCC-1", "vegetarian")
 
 
-def test_messages_are_not_written_back_onto_a_sign_in_that_ended(app, db, patient):
-    """A request still running when its sign-in ends must not leave its messages behind."""
+def leave_a_message(app, sign_in) -> None:
+    """A request that flashed "Rosa Lopez is now a member." and ended: its end writes it."""
     from flask import g
 
+    with app.app_context():
+        g.message_changes = {
+            "sign_in_id": sign_in.id,
+            "add": [["k1", "success", "Rosa Lopez is now a member."]],
+            "rendered": set(),
+            "answered": True,
+        }
+
+
+def test_messages_are_not_written_back_onto_a_sign_in_that_ended(app, db, patient):
+    """A request still running when its sign-in ends must not leave its messages behind."""
     sign_in, _ = open_sign_in(db, patient)
     accounts.end_sign_in(sign_in, "signed out")
     db.session.commit()
 
-    with app.app_context():  # the request's context: its end writes the messages
-        g.message_changes = {
-            "sign_in_id": sign_in.id,
-            "add": [["k1", "success", "Rosa Lopez is now a member."]],
-            "stored": [],
-            "rendered": set(),
-            "answered": True,
-        }
+    leave_a_message(app, sign_in)
 
     db.session.expire_all()
     assert db.session.get(SignIn, sign_in.id).messages is None
 
 
 def test_messages_of_an_open_sign_in_are_kept_after_the_request(app, db, patient):
-    from flask import g
-
     sign_in, _ = open_sign_in(db, patient)
-    with app.app_context():
-        g.message_changes = {
-            "sign_in_id": sign_in.id,
-            "add": [["k1", "success", "Rosa Lopez is now a member."]],
-            "stored": [],
-            "rendered": set(),
-            "answered": True,
-        }
+    leave_a_message(app, sign_in)
 
     db.session.expire_all()
     assert db.session.get(SignIn, sign_in.id).messages == [
