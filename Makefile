@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-FLASK := $(BIN)/flask --app wsgi
+# wsgi.py serves production unless told otherwise; these targets run the demo clinic.
+FLASK := GROUPVISITS_CONFIG=development $(BIN)/flask --app wsgi
 PORT ?= 5000
 
 .PHONY: run test install install-test install-load migrate lint bench load clean

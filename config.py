@@ -49,8 +49,15 @@ class Config:
     # Throttling of sign-in attempts.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = False
+    #: Every sign-in attempt is counted up front and one that worked is given back
+    #: (accounts.views): that takes counters, which the fixed window keeps.
+    RATELIMIT_STRATEGY = "fixed-window"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+
+    #: Reverse proxies in front of the app whose X-Forwarded-For is believed (env
+    #: TRUSTED_PROXY_COUNT). 0 here: a client's own header must not choose its address.
+    TRUSTED_PROXY_COUNT = 0
 
     # Outgoing mail (invitations, password resets); unset server means "queue only".
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
@@ -91,9 +98,24 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     """Production: refuses to start without a real secret key."""
 
+    #: The documented set-up: gunicorn on 127.0.0.1 behind one HTTPS reverse proxy.
+    DEFAULT_TRUSTED_PROXY_COUNT = "1"
+
+    @classmethod
+    def trusted_proxy_count(cls) -> int:
+        """How many proxies to believe, from TRUSTED_PROXY_COUNT (a whole number, 0 or more)."""
+        value = os.environ.get("TRUSTED_PROXY_COUNT", cls.DEFAULT_TRUSTED_PROXY_COUNT).strip()
+        if not value.isdigit():
+            raise RuntimeError(
+                "TRUSTED_PROXY_COUNT must be the number of reverse proxies in front of the app "
+                "(0 if clients connect to it directly)."
+            )
+        return int(value)
+
     @classmethod
     def check(cls) -> None:
         """Raise if the environment is not fit for production."""
+        cls.trusted_proxy_count()
         key = os.environ.get("SECRET_KEY", "")
         if key in UNSAFE_SECRET_KEYS or len(key) < 32:
             raise RuntimeError(

@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask, abort, g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS, Config, ProductionConfig
@@ -28,6 +29,7 @@ def create_app(config: str | type[Config] | dict = "development") -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     register_config(app, config)
+    register_proxies(app)
     register_extensions(app)
     register_input_checks(app)
     register_blueprints(app)
@@ -52,6 +54,7 @@ def register_config(app: Flask, config) -> None:
         app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
         app.config["PUBLIC_BASE_URL"] = os.environ["PUBLIC_BASE_URL"]
+        app.config["TRUSTED_PROXY_COUNT"] = config.trusted_proxy_count()
         app.config["RATELIMIT_STORAGE_URI"] = os.environ.get(
             "RATELIMIT_STORAGE_URI", app.config["RATELIMIT_STORAGE_URI"]
         )
@@ -63,6 +66,20 @@ def register_config(app: Flask, config) -> None:
             )
     app.config.update({k: v for k, v in overrides.items() if k != "CONFIG"})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+
+def register_proxies(app: Flask) -> None:
+    """Behind reverse proxies, take the client's address from the X-Forwarded-For they add.
+
+    Only the last TRUSTED_PROXY_COUNT entries are believed, those the proxies appended;
+    anything before them came from the client. The sign-in limit per address, sign-ins
+    and audit rows all use this address. Scheme and host are not taken from the proxy:
+    links in mail come from PUBLIC_BASE_URL and redirects are relative, and a request
+    seen as HTTPS would make Flask-WTF demand a Referer, which our pages never send.
+    """
+    count = app.config["TRUSTED_PROXY_COUNT"]
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=0, x_host=0)
 
 
 def register_extensions(app: Flask) -> None:

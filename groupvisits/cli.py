@@ -157,7 +157,9 @@ def expire_offers() -> None:
 
 @bp.cli.command("send-mail")
 def send_mail() -> None:
-    """Send the messages waiting in the outbox (safe to run every minute)."""
+    """Answer "forgot password" requests, then send the outbox (safe to run every minute)."""
+    accounts.answer_reset_requests()
+    db.session.commit()
     sent, failed = mail.deliver_pending()
     click.echo(f"Sent {sent}, failed {failed}.")
 

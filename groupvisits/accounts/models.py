@@ -243,3 +243,20 @@ class Invitation(db.Model):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
+
+
+class PasswordResetRequest(db.Model):
+    """An address someone typed on "Forgot password", waiting for ``send-mail``.
+
+    The request itself only writes this row, for known and unknown addresses
+    alike, so that its answer (and how long it takes) reveals nobody. The
+    ``send-mail`` command looks the address up, mails a link if it belongs to
+    an active account, and deletes the row either way.
+    """
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: As typed, normalised; it may belong to nobody here.
+    email: Mapped[str] = mapped_column(String(254))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

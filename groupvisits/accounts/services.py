@@ -16,6 +16,7 @@ from groupvisits.accounts.models import (
     PATIENT,
     ROLES,
     Invitation,
+    PasswordResetRequest,
     PatientProfile,
     SignIn,
     User,
@@ -24,6 +25,7 @@ from groupvisits.accounts.models import (
 )
 from groupvisits.errors import Conflict, InvalidToken, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
+from groupvisits.locking import lock_row
 from groupvisits.mail import services as mail
 from groupvisits.permissions import can_manage_site
 from groupvisits.sites.models import Site
@@ -40,6 +42,10 @@ PROFILE_COLUMNS = (
     "medical_record_number",
 )
 PATIENT_PROFILE_FIELDS = ("preferred_language", "dietary_needs", "accessibility_needs")
+
+
+#: What a link that was used (or is otherwise spent) answers.
+LINK_USED = "This link has already been used or is no longer valid."
 
 
 class SignInFailed(ValidationFailed):
@@ -248,21 +254,44 @@ def invite(user: User, *, actor: User | None) -> str:
     return link
 
 
-def request_password_reset(email: str) -> str | None:
-    """Queue a reset link if the email belongs to an active account.
+def request_password_reset(email: str) -> None:
+    """Note that someone asked for a reset link for ``email``; ``send-mail`` answers it.
 
-    Returns the link (or None); the caller must show the same message either
-    way, so that the page does not reveal who has an account.
+    Known and unknown addresses take exactly this path (one row written), so that
+    neither the page nor its timing reveals who has an account.
     """
-    user = find_user_by_email(email)
-    if user is None or not user.active:
-        return None
+    db.session.add(PasswordResetRequest(email=normalise_email(email)[:254]))
+
+
+def queue_password_reset(user: User) -> str:
+    """Queue a reset link for ``user``; returns the link."""
     token = passwords.make_token(passwords.PASSWORD_RESET, user.id, user.security_stamp)
     link = mail.external_url("accounts.reset_password", token=token)
     mail.queue(
         user.email, "Reset your GroupVisits password", "password_reset.txt", user=user, link=link
     )
     return link
+
+
+def answer_reset_requests(limit: int = 500) -> int:
+    """Turn waiting reset requests into links for active accounts; forget the rest.
+
+    Each address gets at most one link per run, however often it was typed.
+    Returns how many links were queued.
+    """
+    requests = db.session.scalars(
+        select(PasswordResetRequest).order_by(PasswordResetRequest.id).limit(limit)
+    ).all()
+    queued = 0
+    for email in dict.fromkeys(asked.email for asked in requests):
+        user = find_user_by_email(email)
+        if user is not None and user.active:
+            queue_password_reset(user)
+            queued += 1
+    for asked in requests:
+        db.session.delete(asked)
+    db.session.flush()
+    return queued
 
 
 def user_for_token(purpose: str, token: str) -> User:
@@ -273,14 +302,38 @@ def user_for_token(purpose: str, token: str) -> User:
     user_id, stamp = passwords.read_token(purpose, token)
     user = db.session.get(User, user_id)
     if user is None or not user.active or not secrets.compare_digest(stamp, user.security_stamp):
-        raise InvalidToken("This link has already been used or is no longer valid.")
+        raise InvalidToken(LINK_USED)
+    return user
+
+
+def set_password_from_link(purpose: str, token: str, password: str) -> User:
+    """Set the password a mailed link is for; of two uses at once, only the first counts.
+
+    The password is hashed first, then the account is locked and the link checked
+    again: a use that waited for the lock finds the link spent.
+
+    :raises InvalidToken: the link is bad, expired or already used.
+    :raises ValidationFailed: the password is too weak.
+    """
+    user = user_for_token(purpose, token)
+    check_password_strength(password, user)
+    password_hash = passwords.hash_password(password)
+    checked_stamp = user.security_stamp
+    user = lock_row(User, user.id)
+    if not user.active or not secrets.compare_digest(checked_stamp, user.security_stamp):
+        raise InvalidToken(LINK_USED)
+    _store_password(user, password_hash, "password changed")
     return user
 
 
 def set_password(user: User, password: str, *, reason: str = "password changed") -> None:
     """Store a new password, kill earlier links and end every sign-in."""
     check_password_strength(password, user)
-    user.password_hash = passwords.hash_password(password)
+    _store_password(user, passwords.hash_password(password), reason)
+
+
+def _store_password(user: User, password_hash: str, reason: str) -> None:
+    user.password_hash = password_hash
     user.security_stamp = new_stamp()
     end_all_sign_ins(user, reason)
     invitation = db.session.scalar(

@@ -5,7 +5,9 @@ import hmac
 from urllib.parse import urlsplit
 
 from flask import current_app, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from flask_login import current_user, login_user, logout_user
+from limits.storage import MemcachedStorage
 
 from groupvisits import audit
 from groupvisits.accounts import bp, passwords, services
@@ -20,7 +22,6 @@ from groupvisits.accounts.models import PATIENT
 from groupvisits.errors import InvalidToken, ValidationFailed
 from groupvisits.extensions import db, limiter
 from groupvisits.formutil import form_status
-from groupvisits.mail import services as mail
 from groupvisits.messages import flash
 from groupvisits.permissions import public, roles, signed_in
 
@@ -46,22 +47,33 @@ def _login_email_key() -> str:
     return "signin:" + hmac.new(secret, email.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _failed_sign_in(response) -> bool:
-    """Only failed attempts count towards the throttle."""
-    return request.method == "POST" and response.status_code != 302
+def _forgive_this_attempt() -> None:
+    """Give back, on every limit this sign-in was counted against, the try it used.
+
+    Every attempt is counted before its password is checked, so that guesses sent
+    all at once cannot pass the limit together; a sign-in that worked is then no
+    longer held against the person or their address.
+    """
+    for counted in limiter.current_limits:
+        storage = limiter.storage
+        if isinstance(storage, MemcachedStorage):
+            # Memcached cannot add a negative amount; its DECR (which stops at 0) can.
+            storage.call_memcached_func(storage.storage.decr, counted.key, 1, noreply=True)
+        else:
+            limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
+
+
+def _empty_cookie_session() -> None:
+    """Empty the cookie session (its CSRF token too): a shared device hands nothing on."""
+    cookie_session.clear()
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
-    methods=["POST"],
-    deduct_when=_failed_sign_in,
-)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
     key_func=_login_email_key,
     methods=["POST"],
-    deduct_when=_failed_sign_in,
 )
 @public
 def login():
@@ -81,8 +93,10 @@ def login():
                 user_agent=request.user_agent.string,
             )
             user.current_sign_in = sign_in
+            _empty_cookie_session()
             login_user(user)
             db.session.commit()
+            _forgive_this_attempt()
             return redirect(safe_next_url(request.args.get("next")) or url_for("dashboard.home"))
     return render_template("accounts/login.html", form=form), form_status(form)
 
@@ -93,6 +107,7 @@ def logout():
     """Sign out: the sign-in is ended on the server, so its cookie is worthless."""
     services.end_sign_in(current_user.current_sign_in, "signed out")
     db.session.commit()
+    _empty_cookie_session()
     logout_user()
     flash("You are signed out.", "success")
     return redirect(url_for("accounts.login"))
@@ -124,7 +139,10 @@ def _set_password_from_link(purpose: str, token: str, template: str):
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            services.set_password(user, form.password.data)
+            services.set_password_from_link(purpose, token, form.password.data)
+        except InvalidToken as exc:  # used meanwhile, by a request that ran at the same time
+            db.session.rollback()
+            return render_template("accounts/bad_link.html", message=str(exc)), 400
         except ValidationFailed as exc:
             form.password.errors.append(str(exc))
         else:
@@ -142,9 +160,11 @@ def forgot_password():
     """Ask for a password reset link by email."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
+        # Only queued: `flask groupvisits send-mail` sends it. Sending here would make
+        # known addresses answer slower than unknown ones, and let any visitor make
+        # the server open mail connections.
         services.request_password_reset(form.email.data)
         db.session.commit()
-        mail.deliver_pending()
         flash(
             "If that address belongs to an account, a link to reset the password is on its way.",
             "info",
@@ -165,6 +185,7 @@ def change_password():
             form.current_password.errors.append(str(exc))
         else:
             db.session.commit()
+            _empty_cookie_session()
             logout_user()
             flash("Your password is changed. Please sign in again.", "success")
             return redirect(url_for("accounts.login"))

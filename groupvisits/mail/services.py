@@ -38,30 +38,34 @@ def queue(to_address: str, subject: str, template: str, **context) -> OutboxMess
     return message
 
 
-def pending_messages(limit: int = 100) -> list[OutboxMessage]:
-    """Messages not yet sent and not given up on, oldest first."""
+def pending_messages(limit: int = 100, *, to_address: str | None = None) -> list[OutboxMessage]:
+    """Messages not yet sent and not given up on, oldest first; only to ``to_address`` if given."""
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
+    if to_address is not None:
+        query = query.where(OutboxMessage.to_address == to_address)
     return list(db.session.scalars(query))
 
 
-def deliver_pending(limit: int = 100) -> tuple[int, int]:
+def deliver_pending(limit: int = 100, *, to_address: str | None = None) -> tuple[int, int]:
     """Send waiting messages over SMTP; commit each result as it happens.
 
     Returns ``(sent, failed)``. With no ``MAIL_SERVER`` configured nothing is
     sent and the messages stay queued. Each message is marked sent in its own
     commit right after the server accepted it, so a crash can at worst repeat
-    one message, never lose one.
+    one message, never lose one. The ``flask groupvisits send-mail`` command
+    sends them all; a request sends at most its own (``to_address``), so that
+    it never waits on mail that others queued.
     """
     config = current_app.config
     if not config["MAIL_SERVER"]:
         return 0, 0
     sent = failed = 0
-    for message in pending_messages(limit):
+    for message in pending_messages(limit, to_address=to_address):
         message.attempts += 1
         try:
             _send(message)

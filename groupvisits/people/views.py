@@ -218,7 +218,9 @@ def _user_fields(form: UserForm) -> dict:
 
 
 def _after_invitation(person: User, link: str) -> None:
-    sent, _failed = mail.deliver_pending()
+    # Only this person's mail: what others queued (resets asked for by anyone) waits for
+    # `flask groupvisits send-mail`, not for the coordinator.
+    sent, _failed = mail.deliver_pending(to_address=person.email)
     if sent:
         flash(f"Invitation sent to {person.email}.", "success")
     elif current_app.config["MAIL_SERVER"]:

@@ -1,15 +1,22 @@
 """Invitations and password resets, sent through the outbox and used once from the mailed link."""
 
 import re
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from groupvisits.accounts.models import PATIENT, SignIn, User
+from groupvisits.accounts import passwords
+from groupvisits.accounts import services as accounts
+from groupvisits.accounts.models import PATIENT, PasswordResetRequest, SignIn, User
 from groupvisits.mail.models import OutboxMessage
 from tests.conftest import DEFAULT_PASSWORD
+from tests.unit.test_mail import Inbox, free_port
 
 NEW_PASSWORD = "walking to the market on sunday"
 RESET_SENT = "If that address belongs to an account, a link to reset the password is on its way."
@@ -25,10 +32,16 @@ def app(app):
 
 @pytest.fixture
 def outbox(db):
-    """The messages in the outbox, oldest first, read fresh from the database."""
+    """The messages in the outbox, oldest first, read fresh from the database.
 
-    def read(to_address: str | None = None) -> list[OutboxMessage]:
+    Waiting "forgot password" requests are answered first, as ``send-mail`` does.
+    """
+
+    def read(to_address: str | None = None, *, answer_requests=True) -> list[OutboxMessage]:
         db.session.rollback()
+        if answer_requests:  # as `flask groupvisits send-mail` does first
+            accounts.answer_reset_requests()
+            db.session.commit()
         query = select(OutboxMessage).order_by(OutboxMessage.id)
         if to_address is not None:
             query = query.where(OutboxMessage.to_address == to_address)
@@ -283,6 +296,7 @@ def test_reset_ends_the_sign_ins_made_with_the_old_password(
 def test_an_older_reset_link_dies_when_a_newer_one_is_used(app, patient, outbox):
     for _ in range(2):
         app.test_client().post_form("/forgot-password", {"email": patient.email})
+        outbox()  # each request answered by its own run of send-mail
     first, second = (link_path(m, "/reset-password/") for m in outbox(patient.email))
 
     set_password(app.test_client(), second)
@@ -329,3 +343,116 @@ def test_correcting_a_mistyped_email_kills_the_invitation_sent_to_it(
     assert response.status_code == 302
     assert app.test_client().get(stale).status_code == 400
     assert [m.to_address for m in outbox()] == ["rosa.wrong@mail.example.org"]  # nothing new
+
+
+@pytest.fixture
+def smtp_inbox(app):
+    """A real SMTP server the app is configured to use; what it received."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_USE_TLS=False)
+    yield inbox
+    controller.stop()
+
+
+def cookie_session(client) -> dict:
+    with client.session_transaction() as flask_session:
+        return dict(flask_session)
+
+
+def test_forgot_password_only_queues_and_answers_alike_for_known_and_unknown_emails(
+    app, db, patient, outbox, smtp_inbox
+):
+    known_browser, unknown_browser = app.test_client(), app.test_client()
+
+    known = known_browser.post_form("/forgot-password", {"email": patient.email})
+    unknown = unknown_browser.post_form("/forgot-password", {"email": "who@mail.example.org"})
+
+    assert smtp_inbox.messages == []  # nothing is sent while the visitor waits
+    assert (known.status_code, known.location) == (unknown.status_code, unknown.location)
+    assert is_sent_to_login(known)
+    assert known.get_data() == unknown.get_data()
+    known_flashes = cookie_session(known_browser)["_flashes"]
+    assert known_flashes == cookie_session(unknown_browser)["_flashes"] == [("info", RESET_SENT)]
+    # Both answers did the same work: one request noted each, no account looked up.
+    assert outbox(answer_requests=False) == []
+    asked = db.session.scalars(select(PasswordResetRequest.email).order_by("id")).all()
+    assert asked == [patient.email, "who@mail.example.org"]
+
+    result = app.test_cli_runner().invoke(args=["groupvisits", "send-mail"])
+
+    assert "Sent 1, failed 0." in result.output
+    [delivered] = smtp_inbox.messages
+    assert delivered["To"] == patient.email
+    assert "/reset-password/" in delivered.get_content()
+    assert db.session.scalars(select(PasswordResetRequest)).all() == []  # nothing kept
+
+
+def test_send_mail_answers_an_address_typed_twice_with_one_link_and_skips_inactive(
+    app, db, create_user, smtp_inbox
+):
+    active, inactive = create_user(PATIENT), create_user(PATIENT)
+    inactive.active = False
+    db.session.commit()
+    for email in (active.email, active.email.upper(), inactive.email):
+        app.test_client().post_form("/forgot-password", {"email": email})
+
+    app.test_cli_runner().invoke(args=["groupvisits", "send-mail"])
+
+    assert [message["To"] for message in smtp_inbox.messages] == [active.email]
+
+
+def test_a_coordinators_invitation_sends_only_that_persons_mail_at_once(
+    app, db, add_patient, outbox, smtp_inbox, patient
+):
+    app.test_client().post_form("/forgot-password", {"email": patient.email})
+
+    add_patient()
+
+    assert [m["To"] for m in smtp_inbox.messages] == ["rosa.diaz@mail.example.org"]
+    waiting = [m.to_address for m in outbox() if m.sent_at is None]
+    assert waiting == [patient.email]  # left for `flask groupvisits send-mail`
+
+
+def post_at_once(app, path: str, chosen: list[str]):
+    """Post the password form of one link from several browsers at the same moment."""
+    browsers = [app.test_client() for _ in chosen]
+    tokens = [browser.csrf_token() for browser in browsers]
+    barrier = threading.Barrier(len(browsers))
+
+    def post(index):
+        data = {"password": chosen[index], "confirm": chosen[index], "csrf_token": tokens[index]}
+        barrier.wait()
+        response = browsers[index].post(path, data=data)
+        return response.status_code, response.get_data(as_text=True)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, so that the requests interleave
+    try:
+        with ThreadPoolExecutor(max_workers=len(browsers)) as pool:
+            return list(pool.map(post, range(len(browsers))))
+    finally:
+        sys.setswitchinterval(interval)
+
+
+@pytest.mark.parametrize("purpose", ["invitation", "reset"])
+def test_a_link_used_twice_at_once_sets_the_password_once(app, db, create_user, purpose):
+    person = create_user(PATIENT, password=None if purpose == "invitation" else DEFAULT_PASSWORD)
+    email = person.email
+    if purpose == "invitation":
+        path = urlsplit(accounts.invite(person, actor=None)).path
+    else:
+        path = urlsplit(accounts.queue_password_reset(person)).path
+    db.session.commit()
+    chosen = [f"sentence number {n} for the new password" for n in range(8)]
+
+    answers = post_at_once(app, path, chosen)
+
+    statuses = [status for status, _ in answers]
+    assert sorted(statuses) == [302] + [400] * 7
+    winner = chosen[statuses.index(302)]
+    assert all("already been used" in page for status, page in answers if status == 400)
+    assert passwords.verify_password(find_user(db, email).password_hash, winner)
+    assert signs_in(app, email, winner)
+    assert not any(signs_in(app, email, other) for other in chosen if other != winner)

@@ -6,6 +6,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT, User
+from groupvisits.audit import AuditEvent
 from groupvisits.sites.models import Site
 from tests.conftest import DEFAULT_PASSWORD
 
@@ -490,3 +491,73 @@ def test_a_changed_email_is_told_to_the_old_address(coordinator_client, patient,
     assert message.to_address == old_email
     assert message.subject == "Your sign-in email was changed"
     assert "pat.new@example.org" not in message.body  # the old address may be someone else's
+
+
+# The audit trail of account changes
+
+
+def account_events(db, patient) -> list[tuple[int | None, str, int, str, int | None]]:
+    """(actor, action, patient, object type, object) of the rows requests wrote about a patient."""
+    db.session.rollback()
+    rows = db.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.patient_id == patient.id,
+            AuditEvent.actor_id.is_not(None),
+            AuditEvent.action != "view",
+        )
+        .order_by(AuditEvent.id)
+    )
+    return [(r.actor_id, r.action, r.patient_id, r.object_type, r.object_id) for r in rows]
+
+
+def test_deactivating_and_reactivating_a_patient_each_write_an_audit_row(
+    coordinator_client, coordinator, patient, db
+):
+    coordinator_client.post_form(f"/people/{patient.id}/active", {"active": "0"})
+    assert account_events(db, patient) == [
+        (coordinator.id, "deactivate", patient.id, "patient", patient.id)
+    ]
+
+    coordinator_client.post_form(f"/people/{patient.id}/active", {"active": "1"})
+
+    assert account_events(db, patient) == [
+        (coordinator.id, "deactivate", patient.id, "patient", patient.id),
+        (coordinator.id, "reactivate", patient.id, "patient", patient.id),
+    ]
+
+
+def test_inviting_a_patient_again_writes_an_audit_row(
+    coordinator_client, coordinator, create_user, db
+):
+    invited = create_user(PATIENT, password=None)
+
+    response = coordinator_client.post_form(f"/people/{invited.id}/invite")
+
+    assert response.status_code == 302
+    assert account_events(db, invited) == [
+        (coordinator.id, "invite", invited.id, "patient", invited.id)
+    ]
+
+
+def test_adding_a_patient_writes_a_create_and_an_invite_row(
+    coordinator_client, coordinator, site, db
+):
+    response = coordinator_client.post_form(
+        "/people/new",
+        {
+            "role": PATIENT,
+            "given_name": "Rosa",
+            "family_name": "Diaz",
+            "email": "rosa.diaz@mail.example.org",
+            "sites": [site.id],
+            "date_of_birth": "1958-03-02",
+        },
+    )
+
+    assert response.status_code == 302
+    rosa = db.session.scalar(select(User).where(User.email == "rosa.diaz@mail.example.org"))
+    assert account_events(db, rosa) == [
+        (coordinator.id, "create", rosa.id, "patient", rosa.id),
+        (coordinator.id, "invite", rosa.id, "patient", rosa.id),
+    ]

@@ -2,6 +2,8 @@
 
 import logging
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -380,3 +382,94 @@ def test_a_throttled_account_leaves_no_email_in_the_log(app, patient, caplog):
     assert attempt(app.test_client(), patient.email, DEFAULT_PASSWORD).status_code == 429
     assert "exceeded" in caplog.text  # the limiter did log the refusal...
     assert patient.email.lower() not in caplog.text.lower()  # ...without the address
+
+
+def test_twenty_guesses_at_once_check_no_more_passwords_than_the_account_limit(app, patient):
+    guessers = [app.test_client() for _ in range(20)]
+    tokens = [guesser.csrf_token() for guesser in guessers]
+    barrier = threading.Barrier(len(guessers))
+    email = patient.email
+
+    def guess(index):
+        barrier.wait()
+        data = {"email": email, "password": f"wrong guess {index}"}
+        response = guessers[index].post("/login", data={**data, "csrf_token": tokens[index]})
+        return response.status_code, response.get_data(as_text=True)
+
+    with ThreadPoolExecutor(max_workers=len(guessers)) as pool:
+        answers = list(pool.map(guess, range(len(guessers))))
+
+    checked = [page for status, page in answers if NO_MATCH in page]
+    assert len(checked) == 5  # LOGIN_LIMIT_PER_ACCOUNT
+    assert sorted(status for status, _ in answers) == [422] * 5 + [429] * 15
+    assert attempt(app.test_client(), patient.email, DEFAULT_PASSWORD).status_code == 429
+
+
+def test_successful_sign_ins_are_forgiven_and_only_failures_use_up_the_account_limit(app, patient):
+    for _ in range(6):
+        assert attempt(app.test_client(), patient.email, DEFAULT_PASSWORD).status_code == 302
+    for _ in range(4):
+        assert attempt(app.test_client(), patient.email, "a wrong guess here").status_code == 422
+
+    assert attempt(app.test_client(), patient.email, DEFAULT_PASSWORD).status_code == 302
+    assert attempt(app.test_client(), patient.email, "a wrong guess here").status_code == 422
+    assert attempt(app.test_client(), patient.email, DEFAULT_PASSWORD).status_code == 429
+
+
+# The cookie session of a shared device
+
+
+def cookie_session(client) -> dict:
+    with client.session_transaction() as flask_session:
+        return dict(flask_session)
+
+
+def test_signing_in_starts_a_new_cookie_session_with_a_new_csrf_token(client, patient):
+    old_token = client.csrf_token()
+    with client.session_transaction() as flask_session:
+        flask_session["left_by_the_last_visitor"] = "their data"
+    before = cookie_session(client)
+
+    assert attempt(client, patient.email, DEFAULT_PASSWORD).status_code == 302
+    client.get("/account/password")
+
+    after = cookie_session(client)
+    assert "left_by_the_last_visitor" not in after
+    assert after["csrf_token"] != before["csrf_token"]
+    # A form the last visitor left open on the device no longer posts.
+    refused = client.post("/logout", data={"csrf_token": old_token})
+    assert refused.status_code == 400
+    assert client.get("/account/password").status_code == 200
+
+
+def test_signing_out_empties_the_cookie_session_but_still_says_goodbye(patient_client):
+    patient_client.get("/account/password")
+    with patient_client.session_transaction() as flask_session:
+        flask_session["left_by_the_patient"] = "their data"
+    signed_in_token = patient_client.csrf_token()
+    before = cookie_session(patient_client)
+
+    response = patient_client.post("/logout", data={"csrf_token": signed_in_token})
+
+    assert is_sent_to_login(response)
+    after = cookie_session(patient_client)
+    assert set(after) == {"_flashes"}
+    assert after["_flashes"] == [("success", "You are signed out.")]
+    page = patient_client.get("/login").get_data(as_text=True)
+    assert "You are signed out." in page
+    assert cookie_session(patient_client)["csrf_token"] != before["csrf_token"]
+    refused = patient_client.post_form("/logout", {"csrf_token": signed_in_token})
+    assert refused.status_code == 400
+
+
+def test_next_still_leads_back_after_the_cookie_session_is_renewed(client, coordinator):
+    refused = client.get("/people/")
+    client.get(refused.location)  # the sign-in page, with its message
+
+    response = client.post_form(
+        refused.location, {"email": coordinator.email, "password": DEFAULT_PASSWORD}
+    )
+
+    assert response.status_code == 302
+    assert response.location == "/people/"
+    assert client.get("/people/").status_code == 200

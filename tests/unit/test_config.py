@@ -1,7 +1,11 @@
 """Configuration: production refuses weak secrets; argon2id hashing; locked-down cookies."""
 
+import os
 import secrets
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -11,6 +15,7 @@ from groupvisits import create_app
 from groupvisits.accounts import passwords
 
 PRODUCTION_DATABASE_URL = "postgresql+psycopg://groupvisits:secret@db.example.org/groupvisits"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -198,3 +203,89 @@ def test_the_sign_in_cookie_is_sent_with_its_protections(client, patient):
     assert "HttpOnly" in cookie
     assert "Secure" in cookie
     assert "SameSite=Lax" in cookie
+
+
+# Reverse proxies
+
+
+def test_development_and_testing_trust_no_forwarded_address(monkeypatch):
+    monkeypatch.delenv("TRUSTED_PROXY_COUNT", raising=False)
+
+    assert create_app("testing").config["TRUSTED_PROXY_COUNT"] == 0
+    assert create_app("development").config["TRUSTED_PROXY_COUNT"] == 0
+
+
+def test_production_trusts_one_proxy_unless_told_otherwise(production_env, monkeypatch):
+    monkeypatch.delenv("TRUSTED_PROXY_COUNT", raising=False)
+    assert create_app("production").config["TRUSTED_PROXY_COUNT"] == 1
+
+    monkeypatch.setenv("TRUSTED_PROXY_COUNT", "2")
+    assert create_app("production").config["TRUSTED_PROXY_COUNT"] == 2
+
+    monkeypatch.setenv("TRUSTED_PROXY_COUNT", "0")
+    assert create_app("production").config["TRUSTED_PROXY_COUNT"] == 0
+
+
+@pytest.mark.parametrize("count", ["-1", "one", ""])
+def test_production_refuses_a_proxy_count_that_is_not_a_number(production_env, monkeypatch, count):
+    monkeypatch.setenv("TRUSTED_PROXY_COUNT", count)
+
+    with pytest.raises(RuntimeError, match="TRUSTED_PROXY_COUNT"):
+        create_app("production")
+
+
+# The WSGI entry point
+
+
+def import_wsgi(**environ) -> subprocess.CompletedProcess:
+    """Import ``wsgi`` in a fresh interpreter with nothing but ``environ`` (and PATH) set."""
+    return subprocess.run(
+        [sys.executable, "-c", "import wsgi; print('debug' if wsgi.app.debug else 'no debug')"],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", ""), **environ},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_wsgi_without_a_config_name_is_production_and_refuses_to_start_without_a_secret():
+    started = import_wsgi()
+
+    assert started.returncode != 0
+    assert "RuntimeError" in started.stderr
+    assert "SECRET_KEY" in started.stderr
+
+
+def test_wsgi_without_a_config_name_serves_production_settings_without_debug():
+    started = import_wsgi(
+        SECRET_KEY=secrets.token_hex(24),
+        DATABASE_URL=PRODUCTION_DATABASE_URL,
+        PUBLIC_BASE_URL="https://groupvisits.clinic.example.org",
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "no debug"
+
+
+def test_wsgi_serves_development_only_when_asked_by_name():
+    started = import_wsgi(GROUPVISITS_CONFIG="development")
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "debug"
+
+
+def test_make_run_asks_for_the_development_configuration():
+    dry_run = subprocess.run(
+        ["make", "--dry-run", "--always-make", "run"],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    flask_lines = [line for line in dry_run.stdout.splitlines() if "flask --app wsgi" in line]
+    assert flask_lines, dry_run.stdout + dry_run.stderr
+    assert all("GROUPVISITS_CONFIG=development" in line for line in flask_lines)

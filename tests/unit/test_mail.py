@@ -261,7 +261,7 @@ def test_account_mail_subjects_name_no_condition(app, db, smtp_server, coordinat
         accessibility_needs="hard of hearing",
     )
     accounts.invite(newcomer, actor=coordinator)
-    accounts.request_password_reset(coordinator.email)
+    accounts.queue_password_reset(coordinator)
     db.session.commit()
 
     mail.deliver_pending()
@@ -308,3 +308,16 @@ def test_invitation_links_use_public_base_url(app, db, coordinator, site):
     assert link.startswith("https://groupvisits.example.org/invitation/")
     message = db.session.scalar(select(OutboxMessage))
     assert link in message.body
+
+
+def test_delivering_to_one_address_leaves_the_others_queued(app, db, smtp_server, create_user):
+    ana = create_user("patient", email="ana@clinic.example.org")
+    luis = create_user("patient", email="luis@clinic.example.org")
+    queue_invitation(ana)
+    for_luis = queue_invitation(luis)
+    db.session.commit()
+
+    assert mail.deliver_pending(to_address=ana.email) == (1, 0)
+
+    assert [m["To"] for m in smtp_server.messages] == [ana.email]
+    assert mail.pending_messages() == [reload(db, for_luis)]
