@@ -135,6 +135,13 @@ def _first_member(group: VisitGroup) -> User:
     )
 
 
+def _feed_token(user: User) -> str:
+    """The token of the person's feed address, made anew if it cannot be shown."""
+    feed = feeds.active_feed(user)
+    token = feeds.feed_token(feed) if feed else None
+    return token or feeds.feed_token(feeds.renew_feed(user))
+
+
 def main_pages(group: VisitGroup | None = None) -> list[Page]:
     """Every main page of each role, around ``group`` (default: the busiest demo group)."""
     group = group or busiest_group()
@@ -142,8 +149,7 @@ def main_pages(group: VisitGroup | None = None) -> list[Page]:
     next_session = _next_session(group)
     member = _first_member(group)
     coordinator = db.session.scalar(select(User).where(User.email == f"coordinator@{DEMO}"))
-    patient_feed = feeds.active_feed(member) or feeds.renew_feed(member)
-    staff_feed = feeds.active_feed(coordinator) or feeds.renew_feed(coordinator)
+    patient_token, staff_token = _feed_token(member), _feed_token(coordinator)
     db.session.commit()
     month = (now + timedelta(days=3)).strftime("%Y-%m")
     coordinator_email, clinician_email = coordinator.email, f"attending@{DEMO}"
@@ -161,6 +167,6 @@ def main_pages(group: VisitGroup | None = None) -> list[Page]:
         Page("people", coordinator_email, "/people/"),
         Page("my sessions (patient)", member.email, "/my/sessions"),
         Page("my groups (patient)", member.email, "/my/groups"),
-        Page("patient calendar feed", "", f"/feeds/{patient_feed.token}.ics"),
-        Page("group feed, 3 years", "", f"/feeds/{staff_feed.token}/groups/{group.id}.ics"),
+        Page("patient calendar feed", "", f"/feeds/{patient_token}.ics"),
+        Page("group feed, 3 years", "", f"/feeds/{staff_token}/groups/{group.id}.ics"),
     ]

@@ -6,6 +6,8 @@ from datetime import date
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, StopValidation, ValidationError
 
+from groupvisits.neutral import VIDEO_LINK_MESSAGE, is_secure_link
+
 #: The largest id a table holds (PostgreSQL's integer); beyond it nothing can be found.
 MAX_ID = 2**31 - 1
 #: Pages of a list are numbered from 1 up to this.
@@ -51,3 +53,9 @@ def a_finite_number(form, field) -> None:
     """A validator for decimal fields: NaN and infinities are not measurements."""
     if field.data is not None and not field.data.is_finite():
         raise StopValidation("Give a number.")
+
+
+def a_secure_link(form, field) -> None:
+    """A validator for video links: https:// with a host, as calendars and phones will open it."""
+    if field.data and not is_secure_link(field.data.strip()):
+        raise StopValidation(VIDEO_LINK_MESSAGE)

@@ -5,41 +5,110 @@ phones and shared calendars. A word such as "diabetes" there tells anyone who
 glances at the screen why the person goes to the clinic. The list catches the
 usual words (in English and Spanish); it cannot catch every phrasing, so the
 messages also say why.
+
+Text is compared in one form: lower case, accents and invisible characters
+dropped, and any run of other characters (spaces, hyphens, slashes) made one
+space, so "HIGH-BLOOD-PRESSURE", "hipertensión" and "dia\u00adbetes" are all found.
 """
 
 import re
+import unicodedata
+from urllib.parse import unquote_plus, urlsplit
 
 from groupvisits.errors import ValidationFailed
 
-#: Condition words, as the start of a word ("diabet" finds "Diabetes" and "diabetic");
-#: short or common ones only as whole words, so that "Cardiff" or "Painswick Road" pass.
-CONDITION_WORDS = (
-    *("diabet diabète insulin glucos cancer oncolog chemo depress obes bariatric".split()),
-    *("pregnan embaraz prenatal hypertens cholesterol cardiac cardio stroke kidney".split()),
-    *("dialys asthma addict substance opioid alcohol mental psych dementia".split()),
-    *("hepatitis epilep".split()),
+#: Long, distinctive stems, found anywhere, even inside another word ("Prediabetes",
+#: "Type2Diabetes", "CenteringPregnancy"). A space stands for an optional separator,
+#: so "weight loss" finds "Weightloss" and "weight-loss" too.
+ANYWHERE = (
+    # metabolism
+    *("diabet insulin glucos glycem glycaem glucem hba1c".split()),
+    "blood sugar",
+    *("cholesterol colesterol lipid obesi obese overweight sobrepeso bariatri".split()),
+    *("weight loss", "weight manag", "perdida de peso", "bajar de peso"),
+    # heart, blood pressure, stroke
+    *("cardiac cardio hypertens hipertens".split()),
+    *("blood pressure", "presion arterial", "tension arterial", "presion alta"),
+    *("heart failure", "heart disease", "heart attack", "infarto"),
+    # cancer
+    *("cancer oncolog tumor tumour chemother quimioter radiother radioter".split()),
+    *("leukemi leukaemi leucemi lymphom linfom melanom carcinom mastectom prostat".split()),
+    # kidneys, liver, lungs
+    *("kidney nephro dialys dialis transplant hepatit cirrhos cirrosis".split()),
+    *("asthma copd emphysem enfisem pulmonar tuberculos".split()),
+    # pregnancy and fertility
+    *("pregnan embaraz prenatal antenatal perinatal postpartum posparto".split()),
+    *("obstetric fertilit infertil miscarr abortion aborto".split()),
+    # mind and memory
+    *("depres anxiet ansiedad psych psiqu bipolar schizo esquizo suicid ptsd".split()),
+    *("anorex bulimi adhd asperger dementia demencia alzheim".split()),
+    "eating disorder",
+    # substance use
+    *("addict substance opioid opiat alcohol methadon metadon".split()),
+    *("buprenorph suboxon naloxon overdos nicotin".split()),
+    # other long-term conditions
+    *("epilep seizure arthrit artrit osteopor lupus fibromyalg fibromialg".split()),
+    *("incontinen menopaus erectil".split()),
+    "sexually transmitted",
+    *("chronic pain", "pain clinic", "pain manag", "dolor cronico"),
 )
-WHOLE_WORDS = ("hiv", "vih", "aids", "sida", "heart", "renal", "copd", "pain", "weight")
-#: Words in the names of hospitals and streets ("Sacred Heart", "Stroke Lane"): a place
-#: may hold them, a calendar name may not.
-PLACE_NAME_WORDS = ("heart", "stroke", "pain", "weight")
+#: Found at the start of a word only: "brushstroke", "departmental", "flautist",
+#: "contradicción" and "apropiación" are no conditions.
+WORD_START = ("stroke", "mental", "parkinson", "quimio", "autis", "adicc", "opiac")
+#: Short or common words, found only whole (with a plural "s"): "Braids", "Spain",
+#: "painting", "hearth", "Arsenal", "Liverpool", "Dolores" and "plasma" pass.
+WHOLE_WORDS = (
+    *("hiv vih aids sida heart corazon renal rinon liver pain dolor weight peso".split()),
+    *("sugar azucar asma chemo epoc ictus ivf smoking tobacco tabaco".split()),
+)
+#: Words in the names of hospitals, streets and towns ("Sacred Heart", "Stroke Lane",
+#: "Sugar Land", "Liverpool's Liver Building"): a place may hold them, a calendar name
+#: may not. The phrases above ("heart failure", "blood sugar") are refused even there.
+PLACE_NAME_WORDS = frozenset(
+    "heart corazon stroke parkinson liver pain weight peso sugar azucar tobacco tabaco".split()
+)
 
 
-def _matcher(stems, whole_words) -> re.Pattern:
+def _matcher(*, anywhere, word_start, whole_words) -> re.Pattern:
+    def alternatives(words):
+        return "|".join(re.escape(word).replace(r"\ ", " ?") for word in words)
+
     return re.compile(
-        r"\b(?:" + "|".join(stems) + r"|(?:" + "|".join(whole_words) + r")\b)", re.IGNORECASE
+        rf"{alternatives(anywhere)}"
+        rf"|(?<![a-z])(?:{alternatives(word_start)})"
+        rf"|(?<![a-z])(?:{alternatives(whole_words)})s?(?![a-z])"
     )
 
 
-_CONDITION = _matcher(CONDITION_WORDS, WHOLE_WORDS)
+def _not_in_places(words):
+    return [word for word in words if word not in PLACE_NAME_WORDS]
+
+
+_CONDITION = _matcher(anywhere=ANYWHERE, word_start=WORD_START, whole_words=WHOLE_WORDS)
 _CONDITION_IN_PLACE = _matcher(
-    [w for w in CONDITION_WORDS if w not in PLACE_NAME_WORDS],
-    [w for w in WHOLE_WORDS if w not in PLACE_NAME_WORDS],
+    anywhere=ANYWHERE,
+    word_start=_not_in_places(WORD_START),
+    whole_words=_not_in_places(WHOLE_WORDS),
 )
 
 
+def normalised(text: str) -> str:
+    """Lower case, no accents or invisible characters, every other mark a single space."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    letters = "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Cf"))
+    return re.sub(r"[^a-z0-9]+", " ", letters).strip()
+
+
 def names_a_condition(text: str, *, place: bool = False) -> bool:
-    return (_CONDITION_IN_PLACE if place else _CONDITION).search(text) is not None
+    """Whether ``text`` holds a condition word; ``place`` allows hospital and street words."""
+    return (_CONDITION_IN_PLACE if place else _CONDITION).search(normalised(text)) is not None
+
+
+def link_names_a_condition(url: str) -> bool:
+    """Whether a link hints at a condition: its host as a place, the rest as a name."""
+    parts = urlsplit(url.strip())
+    rest = unquote_plus(f"{parts.path} {parts.query} {parts.fragment}")
+    return names_a_condition(unquote_plus(parts.netloc), place=True) or names_a_condition(rest)
 
 
 def check_calendar_name(name: str) -> None:
@@ -51,9 +120,34 @@ def check_calendar_name(name: str) -> None:
         )
 
 
+VIDEO_LINK_MESSAGE = (
+    "Give the video link as a secure address starting with https:// and the name of the "
+    "video service, such as https://video.example.org/room-7."
+)
+
+
+def is_secure_link(url: str) -> bool:
+    """Whether ``url`` is an https:// address with a host and nothing that hides one."""
+    if not url or any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        return False
+    return parts.scheme.lower() == "https" and bool(host) and "@" not in parts.netloc
+
+
+def check_video_link(url: str) -> None:
+    """:raises ValidationFailed: a video link that is not an https:// address with a host."""
+    if url and not is_secure_link(url):
+        raise ValidationFailed(VIDEO_LINK_MESSAGE, field="video_url")
+
+
 def check_place(location: str, video_url: str) -> None:
-    """:raises ValidationFailed: the room or the video link hints at a condition."""
-    if names_a_condition(location, place=True) or names_a_condition(video_url, place=True):
+    """:raises ValidationFailed: the link is not https, or the room or link hints at a condition."""
+    check_video_link(video_url.strip())
+    if names_a_condition(location, place=True) or link_names_a_condition(video_url):
         raise ValidationFailed(
             "The place and the video link go into patients' calendars: keep condition "
             "words out of them, such as “Room 204” rather than “Diabetes education room”."

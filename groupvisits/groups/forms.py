@@ -23,7 +23,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from groupvisits.formutil import a_calendar_date, options
+from groupvisits.formutil import a_calendar_date, a_secure_link, options
 from groupvisits.groups.models import MODALITIES, SEGMENT_KINDS
 from groupvisits.schedule.recurrence import ORDINALS, PATTERNS, WEEKDAYS
 
@@ -56,8 +56,8 @@ class GroupForm(FlaskForm):
     )
     video_url = StringField(
         "Video link",
-        validators=[Optional(), URL(require_tld=False), Length(max=500)],
-        description="For virtual and hybrid groups.",
+        validators=[Optional(), Length(max=500), a_secure_link, URL(require_tld=False)],
+        description="For virtual and hybrid groups: a secure address starting with https://.",
     )
     length_minutes = IntegerField(
         "Length of a session (minutes)",

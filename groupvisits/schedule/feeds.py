@@ -1,8 +1,18 @@
-"""Secret calendar subscriptions: who sees which sessions in their calendar program."""
+"""Secret calendar subscriptions: who sees which sessions in their calendar program.
 
+A feed's address carries a token that the database never holds: a row keeps a random
+nonce and the SHA-256 of the token, which is an HMAC of the nonce under the app's secret
+key. The app can rebuild the address to show it again; a copy of the database alone
+(a backup, a dump) cannot, and a presented token is found by its hash.
+"""
+
+import base64
+import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
@@ -20,6 +30,7 @@ FEED_HISTORY = timedelta(days=366)
 
 
 def active_feed(user: User) -> CalendarFeed | None:
+    """The person's feed that still answers, if any."""
     return db.session.scalar(
         select(CalendarFeed).where(
             CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
@@ -30,13 +41,15 @@ def active_feed(user: User) -> CalendarFeed | None:
 def renew_feed(user: User) -> CalendarFeed:
     """A new secret address (256 random bits); any earlier one stops working."""
     revoke_feeds(user)
-    feed = CalendarFeed(user=user, token=secrets.token_urlsafe(32))
+    nonce = secrets.token_urlsafe(32)
+    feed = CalendarFeed(user=user, nonce=nonce, token_hash=hash_token(_derive(_keys()[0], nonce)))
     db.session.add(feed)
     db.session.flush()
     return feed
 
 
 def revoke_feeds(user: User) -> None:
+    """Turn off every address of the person's calendar."""
     db.session.execute(
         update(CalendarFeed)
         .where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
@@ -46,24 +59,65 @@ def revoke_feeds(user: User) -> None:
     db.session.expire_all()
 
 
+def hash_token(token: str) -> str:
+    """What a feed row keeps of its token: the SHA-256, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _keys() -> list[bytes]:
+    """The app's secret key, then any older keys it still accepts."""
+    config = current_app.config
+    keys = [config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or [])]
+    return [key if isinstance(key, bytes) else key.encode() for key in keys if key]
+
+
+def _derive(key: bytes, nonce: str) -> str:
+    """The token of the address: an HMAC-SHA256 of the nonce, URL-safe base64 (43 characters)."""
+    digest = hmac.new(key, b"calendar-feed:" + nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def feed_token(feed: CalendarFeed) -> str | None:
+    """The token of a feed's address, or None if it cannot be shown again.
+
+    A feed made before tokens were hashed has no nonce, and one made under a secret
+    key the app no longer knows gives another token: both still answer, but only a
+    new address can be shown.
+    """
+    if feed.nonce is None:
+        return None
+    for key in _keys():
+        token = _derive(key, feed.nonce)
+        if hmac.compare_digest(hash_token(token), feed.token_hash):
+            return token
+    return None
+
+
 def feed_for_token(token: str) -> CalendarFeed | None:
     """The live feed behind a token, if the token and its owner are still good."""
     if not token or len(token) > 64:
         return None
-    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token == token))
+    feed = db.session.scalar(
+        select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token))
+    )
     if feed is None or feed.revoked_at is not None or not feed.user.active:
         return None
     return feed
 
 
-def feed_urls(feed: CalendarFeed) -> dict[str, str]:
-    https = external_url("schedule.user_feed", token=feed.token)
+def feed_urls(feed: CalendarFeed) -> dict[str, str] | None:
+    """The feed's https and webcal addresses, or None if they cannot be shown again."""
+    token = feed_token(feed)
+    if token is None:
+        return None
+    https = external_url("schedule.user_feed", token=token)
     return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
 
 
 def group_feed_urls(user: User, feed: CalendarFeed) -> list[tuple[VisitGroup, str]]:
-    """Per-group feed addresses, for staff."""
-    if not user.is_staff:
+    """Per-group feed addresses, for staff (none while the feed's address cannot be shown)."""
+    token = feed_token(feed)
+    if not user.is_staff or token is None:
         return []
     groups = db.session.scalars(
         select(VisitGroup)
@@ -71,7 +125,7 @@ def group_feed_urls(user: User, feed: CalendarFeed) -> list[tuple[VisitGroup, st
         .order_by(VisitGroup.name)
     ).all()
     return [
-        (group, external_url("schedule.group_feed", token=feed.token, group_id=group.id))
+        (group, external_url("schedule.group_feed", token=token, group_id=group.id))
         for group in groups
     ]
 

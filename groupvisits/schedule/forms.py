@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, StringField, SubmitField, TextAreaField, TimeField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
-from groupvisits.formutil import a_calendar_date
+from groupvisits.formutil import a_calendar_date, a_secure_link
 
 
 class SessionForm(FlaskForm):
@@ -20,8 +20,8 @@ class SessionForm(FlaskForm):
     )
     video_url = StringField(
         "Video link",
-        validators=[Optional(), URL(require_tld=False), Length(max=500)],
-        description="Leave empty to use the group's usual link.",
+        validators=[Optional(), Length(max=500), a_secure_link, URL(require_tld=False)],
+        description="Starting with https://. Leave empty to use the group's usual link.",
     )
     theme = StringField("Theme", validators=[Optional(), Length(max=200)])
     notes = TextAreaField("Notes for the team", validators=[Optional(), Length(max=4000)])

@@ -5,6 +5,7 @@ recurring-ical-events) and vobject, which takes offsets from the file's own
 VTIMEZONE. Expected instants are spelt out from the clock-change rules.
 """
 
+import hashlib
 import html
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -59,6 +60,10 @@ def feed_path(client) -> str:
     match = FEED_PATH.search(page)
     assert match, page
     return match.group(1)
+
+
+def sha256_hex(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def fetch(app, path: str):
@@ -458,7 +463,116 @@ def test_calendar_page_shows_https_and_webcal_addresses_of_one_token(
     assert webcal.startswith("webcal://") and webcal.endswith(path)
     token = TOKEN.search(path).group(1)
     feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == patient.id))
-    assert feed.token == token and feed.revoked_at is None
+    assert feed.token_hash == sha256_hex(token) and feed.revoked_at is None
+
+
+def test_the_database_holds_no_usable_feed_token(app, db, member, patient_client):
+    path = subscribe(patient_client)
+    token = TOKEN.search(path).group(1)
+    db.session.rollback()
+    with db.engine.connect() as connection:
+        values = [
+            value
+            for table in db.metadata.sorted_tables
+            for row in connection.execute(table.select())
+            for value in row
+        ]
+        [feed_row] = connection.execute(CalendarFeed.__table__.select()).mappings()
+    assert not [value for value in values if token in str(value)]
+    for value in feed_row.values():
+        if isinstance(value, str):
+            assert fetch(app, f"/feeds/{value}.ics").status_code == 404, value
+    assert feed_row["token_hash"] == sha256_hex(token)
+    assert fetch(app, path).status_code == 200
+
+
+def test_the_address_is_shown_again_the_same_on_a_later_visit(
+    app, db, member, patient_client, sign_in_as
+):
+    path = subscribe(patient_client)
+    db.session.remove()
+    assert feed_path(sign_in_as(member)) == path
+    assert fetch(app, path).status_code == 200
+
+
+def test_a_token_differing_only_at_its_end_gets_404(app, member, patient_client):
+    path = subscribe(patient_client)
+    token = TOKEN.search(path).group(1)
+    other_end = "A" if token[-1] != "A" else "B"
+    for wrong in (token[:-1] + other_end, token[:-1], token + "A", token.upper()):
+        if wrong != token:
+            assert fetch(app, f"/feeds/{wrong}.ics").status_code == 404, wrong
+    assert fetch(app, path).status_code == 200
+
+
+def legacy_feed(db, user, token: str) -> CalendarFeed:
+    """A feed as the migration leaves one made before tokens were hashed: a hash, no nonce."""
+    feed = CalendarFeed(user=user, token_hash=sha256_hex(token), nonce=None)
+    db.session.add(feed)
+    db.session.commit()
+    return feed
+
+
+CANNOT_SHOW = "cannot be shown again"
+
+
+def test_a_feed_made_before_tokens_were_hashed_answers_and_its_page_offers_a_new_address(
+    app, db, member, patient_client
+):
+    old_token = "Legacy-token-of-256-random-bits-0123456789ab"
+    legacy_feed(db, member, old_token)
+    old_path = f"/feeds/{old_token}.ics"
+    assert fetch(app, old_path).status_code == 200
+    assert fetch(app, f"/feeds/{old_token[:-1]}c.ics").status_code == 404
+
+    page = html.unescape(patient_client.get("/calendar").get_data(as_text=True))
+    assert CANNOT_SHOW in page and "Make a new address" in page
+    assert FEED_PATH.search(page) is None and "/feeds/" not in page
+
+    new_path = subscribe(patient_client)
+    assert new_path != old_path
+    assert fetch(app, new_path).status_code == 200
+    assert fetch(app, old_path).status_code == 404
+    assert CANNOT_SHOW not in patient_client.get("/calendar").get_data(as_text=True)
+
+
+def test_a_legacy_feed_can_be_turned_off(app, db, member, patient_client):
+    old_token = "Another-legacy-token-0123456789abcdefghijkl"
+    legacy_feed(db, member, old_token)
+    assert patient_client.post_form("/calendar/feed/revoke").status_code == 302
+    assert fetch(app, f"/feeds/{old_token}.ics").status_code == 404
+
+
+def test_a_legacy_staff_feed_shows_no_group_addresses_until_renewed(
+    app, db, clinician, clinician_client, new_york_group
+):
+    old_token = "Staff-legacy-token-0123456789abcdefghijklmn"
+    legacy_feed(db, clinician, old_token)
+    group_path = f"/feeds/{old_token}/groups/{new_york_group.id}.ics"
+    assert fetch(app, group_path).status_code == 200
+    page = clinician_client.get("/calendar").get_data(as_text=True)
+    assert CANNOT_SHOW in page and "/feeds/" not in page
+
+    token = TOKEN.search(subscribe(clinician_client)).group(1)
+    page = clinician_client.get("/calendar").get_data(as_text=True)
+    assert f"/feeds/{token}/groups/{new_york_group.id}.ics" in page
+    assert fetch(app, group_path).status_code == 404
+
+
+def test_after_a_secret_key_change_the_feed_answers_and_the_page_offers_a_new_address(
+    app, db, member, patient_client, sign_in_as
+):
+    path = subscribe(patient_client)
+    old_key = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "a-new-testing-secret-key-not-for-production"
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert fetch(app, path).status_code == 200
+    client = sign_in_as(member)  # the old sign-in cookie went with the old key
+    page = client.get("/calendar").get_data(as_text=True)
+    assert CANNOT_SHOW in page and FEED_PATH.search(page) is None
+
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key]  # the old key, kept while rotating
+    assert feed_path(client) == path
 
 
 def test_token_has_at_least_128_random_bits_in_url_safe_characters(app, patient_client, db):
