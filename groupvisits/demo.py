@@ -214,10 +214,21 @@ def load_demo_rosters(groups: list, rng: random.Random) -> None:
 
     from groupvisits.accounts.models import User
     from groupvisits.roster import services as roster
-    from groupvisits.roster.models import ARRIVED, EXCUSED, LATE, NO, NO_SHOW, YES, Attendance
+    from groupvisits.roster.models import (
+        ARRIVED,
+        CHECK_IN_ENTRY,
+        EXCUSED,
+        LATE,
+        NO,
+        NO_SHOW,
+        YES,
+        Attendance,
+        AttendanceChange,
+    )
     from groupvisits.schedule.models import GroupSession
 
     now = utcnow()
+    nurse = db.session.scalar(select(User).where(User.email == f"nurse@{DEMO_DOMAIN}"))
     patients = {
         int(user.email[7:9]): user
         for user in db.session.scalars(
@@ -240,6 +251,8 @@ def load_demo_rosters(groups: list, rng: random.Random) -> None:
         upcoming = [s for s in sessions if s.starts_at >= now][:1]
         for membership in members:
             patient = membership.patient
+            # Asked with the agreement, the demo members let fellow members see "First L.".
+            membership.share_name = True
             db.session.add(
                 roster.AgreementAcceptance(
                     agreement_id=agreement.id,
@@ -256,18 +269,29 @@ def load_demo_rosters(groups: list, rng: random.Random) -> None:
                     if answer == YES
                     else (EXCUSED if came < 0.5 else None)
                 )
-                db.session.add(
-                    Attendance(
-                        session_id=group_session.id,
-                        patient_id=patient.id,
-                        membership_id=membership.id,
-                        rsvp=answer,
-                        answered_at=group_session.starts_at,
-                        check_in=check_in,
-                        checked_in_at=group_session.starts_at if check_in else None,
-                        mode="in_person" if check_in in (ARRIVED, LATE) else None,
-                    )
+                attendance = Attendance(
+                    session_id=group_session.id,
+                    patient_id=patient.id,
+                    membership_id=membership.id,
+                    rsvp=answer,
+                    answered_at=group_session.starts_at,
+                    check_in=check_in,
+                    checked_in_at=group_session.starts_at if check_in else None,
+                    mode="in_person" if check_in in (ARRIVED, LATE) else None,
                 )
+                db.session.add(attendance)
+                if check_in:
+                    # The check-in's history, as the nurse at the door recorded it.
+                    db.session.add(
+                        AttendanceChange(
+                            attendance=attendance,
+                            kind=CHECK_IN_ENTRY,
+                            check_in=check_in,
+                            mode=attendance.mode,
+                            recorded_at=group_session.starts_at,
+                            recorded_by=nurse,
+                        )
+                    )
             for group_session in upcoming:
                 if rng.random() < 0.7:
                     db.session.add(

@@ -11,12 +11,14 @@ from collections.abc import Callable
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import bindparam, inspect, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, exists, func, inspect, select
+from sqlalchemy.orm import aliased, joinedload
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, User
+from groupvisits.errors import NotAllowed
 from groupvisits.extensions import db, login_manager
 from groupvisits.groups.models import VisitGroup
+from groupvisits.roster.models import ACTIVE, AgreementAcceptance, GroupAgreement, Membership
 from groupvisits.schedule import participation
 from groupvisits.schedule.models import GroupSession
 from groupvisits.sites.models import Site
@@ -149,9 +151,80 @@ def member_group_ids(user: User) -> set[int]:
     return participation.group_ids_of_patient(user)
 
 
-def require(allowed: bool) -> None:
-    """Abort with 403 unless ``allowed``."""
+#: Why a patient who may see a group is not given its room, video link or calendar file.
+MEETING_DETAILS_WITHHELD = (
+    "The room, the video link and the calendar file are for members who hold a place "
+    "in the group and have accepted the group agreement."
+)
+
+
+def can_see_meeting_details(user: User, group: VisitGroup) -> bool:
+    """The room, the video link and the calendar file of a group's sessions.
+
+    Staff of the group's site see them, and members who hold a place and have
+    accepted the group's current agreement (or whose group has none yet).
+    Someone waiting, offered a place or asking to join sees only when, and at
+    which site, the group meets.
+    """
+    return group.id in meeting_details_group_ids(user, [group])
+
+
+def meeting_details_group_ids(user: User, groups) -> set[int]:
+    """Of ``groups``, those whose meeting details ``user`` sees (one query for a patient)."""
+    if not user.is_authenticated:
+        return set()
+    if user.is_staff:
+        return {group.id for group in groups if serves_site(user, group.site_id)}
+    group_ids = sorted({group.id for group in groups})
+    if not user.is_patient or not group_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            _meeting_details_query(), {"patient_id": user.id, "group_ids": group_ids}
+        )
+    )
+
+
+@functools.cache
+def _meeting_details_query():
+    """Groups where a patient is active and no newer agreement waits for their acceptance."""
+    newer = aliased(GroupAgreement)
+    latest_version = (
+        select(func.max(newer.version))
+        .where(newer.group_id == Membership.group_id)
+        .correlate(Membership)
+        .scalar_subquery()
+    )
+    accepted = (
+        exists()
+        .where(
+            AgreementAcceptance.agreement_id == GroupAgreement.id,
+            AgreementAcceptance.patient_id == Membership.patient_id,
+        )
+        .correlate(GroupAgreement, Membership)
+    )
+    unaccepted = (
+        exists()
+        .where(
+            GroupAgreement.group_id == Membership.group_id,
+            GroupAgreement.version == latest_version,
+            ~accepted,
+        )
+        .correlate(Membership)
+    )
+    return select(Membership.group_id).where(
+        Membership.patient_id == bindparam("patient_id"),
+        Membership.status == ACTIVE,
+        Membership.group_id.in_(bindparam("group_ids", expanding=True)),
+        ~unaccepted,
+    )
+
+
+def require(allowed: bool, message: str | None = None) -> None:
+    """Refuse with 403 unless ``allowed``; a ``message`` tells the person why."""
     if not allowed:
+        if message:
+            raise NotAllowed(message)
         abort(403)
 
 
@@ -244,8 +317,6 @@ def get_membership_or_404(membership_id: int, *, manage: bool = False, own: bool
 
     ``manage``: only coordinators of the group's site; ``own``: only its patient.
     """
-    from groupvisits.roster.models import Membership
-
     membership = db.session.get(Membership, membership_id)
     if membership is None or not can_view_membership(current_user, membership):
         abort(404)
@@ -265,6 +336,7 @@ TEMPLATE_PREDICATES = {
     "serves_site": serves_site,
     "can_view_group": can_view_group,
     "can_manage_group": can_manage_group,
+    "can_see_meeting_details": can_see_meeting_details,
 }
 
 
@@ -272,3 +344,4 @@ def register_permissions(app: Flask) -> None:
     """Install the deny-by-default guard and expose predicates to Jinja."""
     app.before_request(check_request_access)
     app.jinja_env.globals.update(TEMPLATE_PREDICATES)
+    app.jinja_env.globals["meeting_details_withheld"] = MEETING_DETAILS_WITHHELD

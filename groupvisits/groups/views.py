@@ -20,6 +20,7 @@ from groupvisits.groups.forms import (
 from groupvisits.groups.models import VisitGroup
 from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_group_or_404, roles, signed_in
+from groupvisits.roster import services as roster
 from groupvisits.schedule import census as census_rules
 from groupvisits.schedule import recurrence
 from groupvisits.schedule import services as schedule
@@ -75,7 +76,7 @@ def new_group():
 @bp.get("/<int:group_id>")
 @signed_in
 def show_group(group_id):
-    """A group: its details, its upcoming and past sessions."""
+    """A group: its details, its upcoming and past sessions; a member's unanswered question."""
     group = get_group_or_404(group_id)
     now = utcnow()
     upcoming = db.session.scalars(
@@ -100,6 +101,9 @@ def show_group(group_id):
         censuses=censuses,
         rule_text=recurrence.describe_rule(group.recurrence_rule),
         status_form=StatusForm(status=group.status),
+        share_prompt=(
+            roster.unanswered_share_name(group, current_user) if current_user.is_patient else None
+        ),
     )
 
 

@@ -21,15 +21,18 @@ from groupvisits.extensions import db
 from groupvisits.groups.models import HYBRID, VisitGroup
 from groupvisits.locking import lock_row
 from groupvisits.permissions import serves_site
+from groupvisits.roster import history
 from groupvisits.roster.models import (
     ACTIVE,
     ARRIVED,
     ATTENDED,
+    CHECK_IN_ENTRY,
     CHECK_INS,
     LATE,
     MAYBE,
     NO,
     NO_SHOW,
+    VITALS_ENTRY,
     WAITLISTED,
     YES,
     Attendance,
@@ -214,6 +217,17 @@ def attendance_for_check_in(
     return attendance
 
 
+def _mode(group: VisitGroup, status: str, mode: str | None, attendance: Attendance) -> str | None:
+    """How a person joined: only for attendees; hybrid groups say, the others have one way."""
+    if status not in ATTENDED:
+        return None
+    if group.modality == HYBRID and mode in ("in_person", "virtual"):
+        return mode
+    if attendance.check_in in ATTENDED and attendance.mode is not None:
+        return attendance.mode
+    return "virtual" if group.modality == "virtual" else "in_person"
+
+
 def check_in(
     attendance: Attendance,
     status: str,
@@ -222,9 +236,17 @@ def check_in(
     group_session: GroupSession,
     mode: str | None = None,
     wants_one_on_one: bool | None = None,
+    reason: str | None = None,
     now: datetime | None = None,
 ) -> Attendance:
-    """Mark arrived, late, no-show or excused; an arrival after the start counts as late."""
+    """Mark arrived, late, no-show or excused; an arrival after the start counts as late.
+
+    Changing a check-in already recorded is a correction: it needs a reason, and the
+    earlier check-in stays in the history. Tapping the same check-in again changes nothing.
+
+    :raises ValidationFailed: an unknown check-in, another session's row, or a
+        correction without a reason.
+    """
     now = now or utcnow()
     group = group_session.group
     if not serves_site(actor, group.site_id):
@@ -233,17 +255,37 @@ def check_in(
         raise ValidationFailed("Unknown check-in.")
     if attendance.session_id != group_session.id:
         raise ValidationFailed("That person is on another session's list.")
-    if status == ARRIVED and now > group_session.starts_at + LATE_AFTER:
+    before = attendance.check_in
+    # An arrival happening now is late after the start; a recorded one is corrected as said.
+    if status == ARRIVED and before not in ATTENDED and now > group_session.starts_at + LATE_AFTER:
         status = LATE
-    attendance.check_in, attendance.checked_in_at = status, now
-    if group.modality == HYBRID and mode in ("in_person", "virtual"):
-        attendance.mode = mode
-    elif status in ATTENDED and attendance.mode is None:
-        attendance.mode = "virtual" if group.modality == "virtual" else "in_person"
-    if wants_one_on_one is not None:
+    new_mode = _mode(group, status, mode, attendance)
+    changed = (status, new_mode) != (before, attendance.mode)
+    correcting = changed and before is not None
+    if correcting:
+        reason = history.correction_reason(
+            reason,
+            f"{attendance.patient.group_name} is checked in as "
+            f"{history.check_in_words(before, attendance.mode)}. To change it to "
+            f"{history.check_in_words(status, new_mode)}, give a reason for the correction.",
+        )
+        history.keep_earlier(attendance, CHECK_IN_ENTRY)
+    if changed:
+        attendance.check_in, attendance.mode, attendance.checked_in_at = status, new_mode, now
+        history.append(
+            attendance,
+            CHECK_IN_ENTRY,
+            actor=actor,
+            now=now,
+            reason=reason or "",
+            is_correction=correcting,
+        )
+    asked = wants_one_on_one is not None and wants_one_on_one != attendance.wants_one_on_one
+    if asked:
         attendance.wants_one_on_one = wants_one_on_one
-    db.session.flush()
-    audit.record(actor, "update", attendance.patient, "attendance", attendance.id)
+    if changed or asked:
+        db.session.flush()
+        audit.record(actor, "update", attendance.patient, "attendance", attendance.id)
     return attendance
 
 
@@ -255,9 +297,17 @@ def record_vitals(
     diastolic: int | None,
     source: str,
     actor: User,
+    reason: str | None = None,
     now: datetime | None = None,
 ) -> Attendance:
-    """Weight and blood pressure, from the self-care station (patient) or staff."""
+    """Weight and blood pressure, from the self-care station (patient) or staff.
+
+    Changing a measurement already recorded is a correction: it needs a reason, and
+    the earlier values stay in the history. Adding one not yet taken (the blood
+    pressure after the weight) is not; saving the same numbers again changes nothing.
+
+    :raises ValidationFailed: numbers that make no sense, or a correction without a reason.
+    """
     site_id = db.session.scalar(
         select(VisitGroup.site_id)
         .join(GroupSession, GroupSession.group_id == VisitGroup.id)
@@ -278,9 +328,30 @@ def record_vitals(
         raise ValidationFailed("That blood pressure looks mistyped; please check it.")
     if systolic is not None and diastolic >= systolic:
         raise ValidationFailed("The first blood pressure number is the larger one.")
-    attendance.weight_kg = weight_kg
-    attendance.systolic, attendance.diastolic = systolic, diastolic
-    attendance.vitals_source, attendance.vitals_at = source, now or utcnow()
+    now = now or utcnow()
+    before = (history.kilograms(attendance.weight_kg), attendance.systolic, attendance.diastolic)
+    after = (history.kilograms(weight_kg), systolic, diastolic)
+    if attendance.vitals_taken and after == before:
+        return attendance
+    correcting = any(old is not None and old != new for old, new in zip(before, after, strict=True))
+    if correcting:
+        reason = history.correction_reason(
+            reason,
+            f"{attendance.patient.group_name} already has vitals recorded "
+            f"({history.vitals_words(*before)}). To change them, give a reason for the correction.",
+        )
+    if attendance.vitals_taken:
+        history.keep_earlier(attendance, VITALS_ENTRY)
+    attendance.weight_kg, attendance.systolic, attendance.diastolic = after
+    attendance.vitals_source, attendance.vitals_at = source, now
+    history.append(
+        attendance,
+        VITALS_ENTRY,
+        actor=actor,
+        now=now,
+        reason=reason or "",
+        is_correction=correcting,
+    )
     db.session.flush()
     audit.record(actor, "update", attendance.patient, "vitals", attendance.id)
     return attendance

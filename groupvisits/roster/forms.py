@@ -7,12 +7,13 @@ from wtforms import (
     DecimalField,
     HiddenField,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from groupvisits.formutil import a_calendar_date, a_finite_number, an_id, options
 from groupvisits.roster.models import ANSWERS, CHECK_INS
@@ -47,9 +48,48 @@ class WaitlistMoveForm(FlaskForm):
     submit = SubmitField("Move")
 
 
-class PaperAgreementForm(FlaskForm):
-    accepted_on = DateField("Date signed on paper", validators=[DataRequired(), a_calendar_date])
+#: The question asked with the agreement; fellow members see nothing of a member until answered.
+SHARE_NAME_QUESTION = "Fellow members may see my first name and last initial"
+SHARE_NAME_ANSWERS = {"yes": "Yes", "no": "No"}
+
+
+def share_name_field(label: str, missing: str) -> RadioField:
+    """A required yes / no answer to the share-name question (no answer is chosen for anyone)."""
+    return RadioField(
+        label,
+        choices=options(SHARE_NAME_ANSWERS.items()),
+        validators=[InputRequired(missing), AnyOf(SHARE_NAME_ANSWERS, message=missing)],
+        validate_choice=False,
+    )
+
+
+class ShareNameAnswer:
+    """The answer of a form's ``share_name`` field, as the service takes it."""
+
+    @property
+    def shares_name(self) -> bool:
+        return self.share_name.data == "yes"
+
+
+class PaperAgreementForm(ShareNameAnswer, FlaskForm):
+    accepted_on = DateField(
+        "Date signed on paper",
+        validators=[DataRequired("Give the date the agreement was signed."), a_calendar_date],
+    )
+    share_name = share_name_field(
+        "Fellow members may see their first name and last initial (as answered on the form)",
+        "Give the answer on the paper form: may fellow members see their first name and last "
+        "initial?",
+    )
     submit = SubmitField("Record paper agreement")
+
+
+class AcceptAgreementForm(ShareNameAnswer, FlaskForm):
+    share_name = share_name_field(
+        SHARE_NAME_QUESTION,
+        "Choose whether fellow members may see your first name and last initial.",
+    )
+    submit = SubmitField("I agree")
 
 
 class AgreementForm(FlaskForm):
@@ -69,8 +109,11 @@ class JoinForm(FlaskForm):
     submit = SubmitField("Ask to join")
 
 
-class ShareNameForm(FlaskForm):
-    share_name = BooleanField("Fellow members may see my first name and last initial")
+class ShareNameForm(ShareNameAnswer, FlaskForm):
+    share_name = share_name_field(
+        SHARE_NAME_QUESTION,
+        "Choose yes or no: may fellow members see your first name and last initial?",
+    )
     submit = SubmitField("Save")
 
 
@@ -100,6 +143,8 @@ class CheckInForm(FlaskForm):
         choices=options([("", "Not asked"), ("yes", "Yes"), ("no", "No")]),
         validators=[Optional()],
     )
+    #: Needed only to change a check-in already recorded (the service says so).
+    reason = StringField("Reason for the correction", validators=[Optional(), Length(max=300)])
     submit = SubmitField("Save")
 
 
@@ -120,4 +165,6 @@ class VitalsForm(FlaskForm):
         "Entered by",
         choices=options([("patient", "The patient (self-care station)"), ("staff", "Staff")]),
     )
+    #: Needed only to change vitals already recorded (the service says so).
+    reason = StringField("Reason for the correction", validators=[Optional(), Length(max=300)])
     submit = SubmitField("Save vitals")

@@ -88,8 +88,9 @@ class Membership(db.Model):
     #: The patient's note when asking to join, and the coordinator's answer.
     request_message: Mapped[str] = mapped_column(Text, default="")
     reply_message: Mapped[str] = mapped_column(Text, default="")
-    #: The member lets fellow members see their first name and last initial.
-    share_name: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The member lets fellow members see their first name and last initial: asked when they
+    #: accept the group's agreement. None = not asked yet, and then nothing of them is shown.
+    share_name: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -185,8 +186,9 @@ class Attendance(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: RESTRICT: a session (or group) is never deleted with its records of care.
     session_id: Mapped[int] = mapped_column(
-        ForeignKey("group_sessions.id", ondelete="CASCADE"), index=True
+        ForeignKey("group_sessions.id", ondelete="RESTRICT"), index=True
     )
     patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     #: None for a drop-in (a patient added to this one session only).
@@ -229,3 +231,54 @@ class Attendance(db.Model):
     @property
     def attended(self) -> bool:
         return self.check_in in ATTENDED
+
+
+#: Kinds of entry in the check-in and vitals history.
+CHECK_IN_ENTRY, VITALS_ENTRY = "check_in", "vitals"
+
+
+class AttendanceChange(db.Model):
+    """One check-in or set of vitals as recorded; corrections add rows, none is changed."""
+
+    __tablename__ = "attendance_changes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('check_in', 'vitals')", name="kind_known"),
+        CheckConstraint(
+            "check_in IS NULL OR check_in IN ('arrived', 'late', 'no_show', 'excused')",
+            name="check_in_known",
+        ),
+        CheckConstraint("mode IS NULL OR mode IN ('in_person', 'virtual')", name="mode_known"),
+        CheckConstraint(
+            "vitals_source IS NULL OR vitals_source IN ('patient', 'staff')",
+            name="vitals_source_known",
+        ),
+        # Whoever changes what was recorded says why.
+        CheckConstraint("NOT is_correction OR reason <> ''", name="correction_has_reason"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: RESTRICT: the history stays with its attendance, which is never deleted under it.
+    attendance_id: Mapped[int] = mapped_column(
+        ForeignKey("attendances.id", ondelete="RESTRICT"), index=True
+    )
+    #: "check_in" or "vitals": which of the attendance's values this entry records.
+    kind: Mapped[str] = mapped_column(String(10))
+    #: The check-in as recorded by this entry (kind "check_in").
+    check_in: Mapped[str | None] = mapped_column(String(10))
+    mode: Mapped[str | None] = mapped_column(String(10))
+    #: The vitals as recorded by this entry (kind "vitals"); None = not measured.
+    weight_kg: Mapped[float | None] = mapped_column(Numeric(5, 1))
+    systolic: Mapped[int | None] = mapped_column(Integer)
+    diastolic: Mapped[int | None] = mapped_column(Integer)
+    #: Who took the vitals: the patient at the self-care station, or staff.
+    vitals_source: Mapped[str | None] = mapped_column(String(10))
+    #: This entry changes a value recorded before (the earlier entry stays as it was).
+    is_correction: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Why a correction was made, in the words of the person who made it.
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: None only for values recorded before this history was kept.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+
+    attendance: Mapped[Attendance] = relationship()
+    recorded_by: Mapped[User | None] = relationship()

@@ -19,11 +19,12 @@ from groupvisits.permissions import (
     get_group_or_404,
     get_membership_or_404,
     get_session_or_404,
+    meeting_details_group_ids,
     roles,
 )
 from groupvisits.roster import attendance as rules
 from groupvisits.roster import bp, services
-from groupvisits.roster.forms import JoinForm, RsvpForm, ShareNameForm
+from groupvisits.roster.forms import AcceptAgreementForm, JoinForm, RsvpForm, ShareNameForm
 from groupvisits.roster.models import (
     ACTIVE,
     ANSWERS,
@@ -34,7 +35,7 @@ from groupvisits.roster.models import (
     GroupAgreement,
     Membership,
 )
-from groupvisits.schedule import participation
+from groupvisits.schedule import participation, recurrence
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
@@ -76,9 +77,17 @@ def my_groups():
         fellows=fellows,
         agreements=agreements,
         open_groups=open_groups,
+        meets={m.group_id: _meets(m.group) for m in current},
     )
     db.session.commit()
     return page
+
+
+def _meets(group: VisitGroup) -> str:
+    """When a group meets, in words: what anyone in it or waiting for it may know."""
+    rule = recurrence.describe_rule(group.recurrence_rule)
+    start = group.schedule_start_time
+    return f"{rule}, {start:%H:%M}" if start and group.recurrence_rule else rule
 
 
 @functools.cache
@@ -128,7 +137,7 @@ def my_sessions():
 
 
 def rsvp_context(patient: User, sessions: list[GroupSession]) -> dict:
-    """What the RSVP cards need: answers, deadlines, agreements to accept, the form."""
+    """What the RSVP cards need: answers, deadlines, agreements to accept, where rooms show."""
     answers = {
         a.session_id: a
         for a in db.session.scalars(
@@ -140,6 +149,8 @@ def rsvp_context(patient: User, sessions: list[GroupSession]) -> dict:
         "sessions": sessions,
         "answers": answers,
         "needs": pending_agreements(patient, {s.group_id for s in sessions}),
+        # Rooms only for members who accepted the agreement (one query for all the cards).
+        "details": meeting_details_group_ids(patient, {s.group for s in sessions}),
         "deadlines": {s.id: rules.answer_deadline(s) for s in sessions},
         "deadline_words": {s.id: rules.describe_deadline(s) for s in sessions},
         "now": utcnow(),
@@ -252,22 +263,33 @@ def share_name(membership_id):
     membership = get_membership_or_404(membership_id, own=True)
     form = ShareNameForm()
     if form.validate_on_submit():
-        services.set_share_name(membership, form.share_name.data, actor=current_user)
+        services.set_share_name(membership, form.shares_name, actor=current_user)
         db.session.commit()
         flash("Saved.", "success")
-    return redirect(url_for("roster.my_groups"))
+    else:
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "warning")
+    return redirect(_back(url_for("roster.my_groups")))
 
 
 @bp.post("/groups/<int:group_id>/agreement/accept")
 @roles(PATIENT)
 def accept_agreement(group_id):
-    """Accept the current version of the group's confidentiality agreement."""
+    """Accept the current version of the group's agreement, answering the share-name question."""
+    from groupvisits.roster.views import agreement_page
+
     group = get_group_or_404(group_id)
     agreement = services.current_agreement(group)
-    if agreement is not None and ConfirmForm().validate_on_submit():
-        services.accept_agreement(agreement, current_user, actor=current_user)
-        db.session.commit()
-        flash("Thank you. You have accepted the group agreement.", "success")
+    if agreement is None:
+        return redirect(url_for("roster.agreement", group_id=group.id))
+    form = AcceptAgreementForm()
+    if not form.validate_on_submit():
+        # Nothing is saved: the agreement again, with the question to answer.
+        return agreement_page(group, agreement, accept_form=form)
+    services.accept_agreement(
+        agreement, current_user, actor=current_user, share_name=form.shares_name
+    )
+    db.session.commit()
+    flash("Thank you. You have accepted the group agreement.", "success")
     return redirect(_back(url_for("roster.my_groups")))
 
 

@@ -94,12 +94,23 @@ def _last_waitlist_position(group: VisitGroup) -> int:
 
 
 def current_membership(group: VisitGroup, patient: User) -> Membership | None:
+    """The patient's request, place, offer or waitlist place in the group, read afresh.
+
+    A copy already in memory may be stale (another request changed it since):
+    the row read now replaces it.
+    """
+    return _current_membership(group.id, patient.id)
+
+
+def _current_membership(group_id: int, patient_id: int) -> Membership | None:
     return db.session.scalar(
-        select(Membership).where(
-            Membership.group_id == group.id,
-            Membership.patient_id == patient.id,
+        select(Membership)
+        .where(
+            Membership.group_id == group_id,
+            Membership.patient_id == patient_id,
             Membership.status.in_(CURRENT),
         )
+        .execution_options(populate_existing=True)
     )
 
 
@@ -164,8 +175,23 @@ def request_to_join(group: VisitGroup, patient: User, message: str = "") -> Memb
     return membership
 
 
+def _lock_and_reread(membership: Membership) -> None:
+    """Lock the membership's group, then read the membership again, as it is now.
+
+    The copy in memory was read before the lock: a second click, or a second
+    coordinator, may have changed it since (approved, declined, offered a place).
+    """
+    lock_row(VisitGroup, membership.group_id)
+    db.session.refresh(membership)
+
+
 def approve_request(membership: Membership, *, actor: User, message: str = "") -> Membership:
-    """Accept a request to join: a place, or the waitlist if the group is full."""
+    """Accept a request to join: a place, or the waitlist if the group is full.
+
+    :raises ValidationFailed: the request has been answered already (approved or declined).
+    """
+    _coordinator_of(membership.group, actor)
+    _lock_and_reread(membership)
     if membership.status != REQUESTED:
         raise ValidationFailed("This request has already been answered.")
     membership.reply_message = message
@@ -173,12 +199,16 @@ def approve_request(membership: Membership, *, actor: User, message: str = "") -
 
 
 def decline_request(membership: Membership, *, actor: User, message: str) -> None:
-    """Decline a request to join, with a message to the patient."""
+    """Decline a request to join, with a message to the patient.
+
+    :raises ValidationFailed: no message, or the request has been answered already.
+    """
     _coordinator_of(membership.group, actor)
-    if membership.status != REQUESTED:
-        raise ValidationFailed("This request has already been answered.")
     if not message.strip():
         raise ValidationFailed("Write a short message to the patient.")
+    _lock_and_reread(membership)
+    if membership.status != REQUESTED:
+        raise ValidationFailed("This request has already been answered.")
     membership.status, membership.reply_message = DECLINED, message.strip()
     membership.ended_at = utcnow()
     _event(membership, "request declined", actor, message.strip())
@@ -254,11 +284,13 @@ def _renumber(
 
 
 def waitlist(group: VisitGroup) -> list[Membership]:
+    """The people waiting, in order, with their positions as they are now (not as in memory)."""
     return list(
         db.session.scalars(
             select(Membership)
             .where(Membership.group_id == group.id, Membership.status == WAITLISTED)
             .order_by(Membership.waitlist_position)
+            .execution_options(populate_existing=True)
         )
     )
 
@@ -329,6 +361,7 @@ def decline_offer(membership: Membership, *, actor: User, now: datetime | None =
     """Turn the place down and leave the waitlist; the place goes to the next person."""
     if actor.id != membership.patient_id:
         raise NotAllowed("Only the person offered the place can decline it.")
+    _lock_and_reread(membership)  # the offer may have lapsed since the page was shown
     if membership.status != OFFERED:
         raise ValidationFailed("This offer is no longer open.")
     _leave(membership, WITHDRAWN, "declined the offered place", actor, now or utcnow())
@@ -378,13 +411,17 @@ def expire_offers(
 
 
 def move_on_waitlist(membership: Membership, position: int, reason: str, *, actor: User):
-    """Put someone at ``position`` on the waitlist (clinical priority), with a reason."""
+    """Put someone at ``position`` on the waitlist (clinical priority), with a reason.
+
+    :raises ValidationFailed: no reason, or the person is not waiting (any more: offered a
+        place, left) when the group's lock is taken.
+    """
     _coordinator_of(membership.group, actor)
-    if membership.status != WAITLISTED:
-        raise ValidationFailed("Only people on the waitlist can be moved.")
     if not reason.strip():
         raise ValidationFailed("Give the reason for the new order (for example clinical priority).")
-    lock_row(VisitGroup, membership.group_id)
+    _lock_and_reread(membership)
+    if membership.status != WAITLISTED:
+        raise ValidationFailed("Only people on the waitlist can be moved.")
     queue = [m for m in waitlist(membership.group) if m.id != membership.id]
     position = min(max(position, 1), len(queue) + 1)
     queue.insert(position - 1, membership)
@@ -397,8 +434,22 @@ def set_share_name(membership: Membership, share: bool, *, actor: User) -> None:
     """The member chooses whether fellow members see their name."""
     if actor.id != membership.patient_id:
         raise NotAllowed("Only the member can change this.")
+    _record_share_name(membership, share, actor)
+
+
+def _record_share_name(membership: Membership, share: bool, actor: User, note: str = "") -> None:
+    """Keep the member's answer, with a step in the membership's history (who, when, how)."""
     membership.share_name = share
+    _event(membership, "shares name" if share else "does not share name", actor, note)
     audit.record(actor, "update", membership.patient, "membership", membership.id)
+
+
+def unanswered_share_name(group: VisitGroup, patient: User) -> Membership | None:
+    """The patient's place in the group while their share-name answer is missing."""
+    membership = current_membership(group, patient)
+    if membership is None or membership.status != ACTIVE or membership.share_name is not None:
+        return None
+    return membership
 
 
 # Confidentiality agreements
@@ -446,6 +497,7 @@ def accept_agreement(
     patient: User,
     *,
     actor: User,
+    share_name: bool | None = None,
     method: str = "app",
     accepted_on: date | None = None,
     now: datetime | None = None,
@@ -453,6 +505,10 @@ def accept_agreement(
     """Record that ``patient`` accepted this version: in the app, or on paper (staff).
 
     Dates are the site's calendar dates: "today" is today where the clinic is.
+
+    :param share_name: the patient's answer, asked with the agreement (on paper: as written
+        on the form), to "fellow members may see my first name and last initial"; kept on
+        their membership of the group. None: not asked here, an earlier answer stands.
     """
     if method == "app" and actor.id != patient.id:
         raise NotAllowed("Only the patient accepts in the app; staff record paper forms.")
@@ -462,6 +518,11 @@ def accept_agreement(
     today = to_local(now or utcnow(), site.timezone).date()
     if accepted_on and accepted_on > today:
         raise ValidationFailed("The date of a paper agreement cannot be in the future.")
+    if share_name is not None:
+        membership = _current_membership(agreement.group_id, patient.id)
+        if membership is not None:
+            how = "on the paper agreement" if method == "paper" else "with the agreement"
+            _record_share_name(membership, share_name, actor, how)
     existing = db.session.scalar(
         select(AgreementAcceptance).where(
             AgreementAcceptance.agreement_id == agreement.id,

@@ -12,7 +12,7 @@ from groupvisits.formutil import MAX_ID
 from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_session_or_404, roles
 from groupvisits.roster import attendance as rules
-from groupvisits.roster import bp, services
+from groupvisits.roster import bp, history, services
 from groupvisits.roster.forms import CheckInForm, DropInForm, VitalsForm
 from groupvisits.roster.models import ANSWERS, CHECK_INS
 from groupvisits.schedule import census as census_rules
@@ -121,7 +121,7 @@ def sign_in_sheet(session_id):
 @bp.get("/sessions/<int:session_id>/check-in")
 @roles(*STAFF)
 def check_in_page(session_id):
-    """The check-in tablet: one tap per person, vitals at the self-care station."""
+    """The check-in tablet: one tap per person, vitals at the self-care station, the history."""
     group_session = get_session_or_404(session_id)
     listing = _session_list(group_session)
     page = render_template(
@@ -135,6 +135,7 @@ def check_in_page(session_id):
         + listing.declined,
         check_ins=CHECK_INS,
         late=utcnow() > group_session.starts_at + rules.LATE_AFTER,
+        history=history.session_history(group_session),
     )
     db.session.commit()
     return page
@@ -186,6 +187,7 @@ def check_in(session_id):
             group_session=group_session,
             mode=form.mode.data or None,
             wants_one_on_one={"yes": True, "no": False}.get(form.wants_one_on_one.data or ""),
+            reason=form.reason.data,
         )
         return f"{attendance.patient.group_name}: {CHECK_INS[attendance.check_in]}."
 
@@ -208,6 +210,7 @@ def record_vitals(session_id):
             diastolic=form.diastolic.data,
             source=form.source.data,
             actor=current_user,
+            reason=form.reason.data,
         )
         return f"Vitals saved for {attendance.patient.group_name}"
 

@@ -30,6 +30,7 @@ from groupvisits.permissions import (
 from groupvisits.roster import attendance as attendance_rules
 from groupvisits.roster import bp, services
 from groupvisits.roster.forms import (
+    AcceptAgreementForm,
     AgreementForm,
     EnrolForm,
     MessageForm,
@@ -307,16 +308,19 @@ def move_on_waitlist(membership_id):
 @bp.post("/memberships/<int:membership_id>/paper-agreement")
 @roles(*STAFF)
 def record_paper_agreement(membership_id):
-    """Record that the member signed the current agreement on paper."""
+    """Record the member's paper agreement, with their answer to sharing their name."""
     membership = get_membership_or_404(membership_id)
     form = PaperAgreementForm()
     agreement = services.current_agreement(membership.group)
-    if form.validate_on_submit() and agreement is not None:
+    if agreement is None:
+        flash("This group has no agreement to sign yet.", "warning")
+    elif form.validate_on_submit():
         try:
             services.accept_agreement(
                 agreement,
                 membership.patient,
                 actor=current_user,
+                share_name=form.shares_name,
                 method="paper",
                 accepted_on=form.accepted_on.data,
             )
@@ -327,7 +331,7 @@ def record_paper_agreement(membership_id):
             db.session.commit()
             flash(f"Paper agreement recorded for {membership.patient.full_name}.", "success")
     else:
-        flash("Give the date the agreement was signed.", "warning")
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "warning")
     return redirect(url_for("roster.show_roster", group_id=membership.group_id))
 
 
@@ -336,9 +340,7 @@ def record_paper_agreement(membership_id):
 def agreement(group_id):
     """Read the group's confidentiality agreement (and, for coordinators, revise it)."""
     group = get_group_or_404(group_id)
-    current = services.current_agreement(group)
-    form = AgreementForm(text=current.text if current else services.DEFAULT_AGREEMENT)
-    return _agreement_page(group, current, form)
+    return agreement_page(group, services.current_agreement(group))
 
 
 @bp.post("/groups/<int:group_id>/agreement")
@@ -352,18 +354,32 @@ def publish_agreement(group_id):
         db.session.commit()
         flash("The new version is published. Members will be asked to accept it.", "success")
         return redirect(url_for("roster.agreement", group_id=group.id))
-    return _agreement_page(group, services.current_agreement(group), form)
+    return agreement_page(group, services.current_agreement(group), form=form)
 
 
-def _agreement_page(group, current, form):
+def agreement_page(group, current, *, form=None, accept_form=None):
+    """The agreement with, for a patient, its acceptance form; for coordinators, a new version.
+
+    A form that came back with errors makes the page a 422.
+    """
+    form = form or AgreementForm(
+        formdata=None, text=current.text if current else services.DEFAULT_AGREEMENT
+    )
+    accept_form = accept_form or AcceptAgreementForm(formdata=None)
     accepted = (
         services.accepted_current(group, [current_user.id]).get(current_user.id)
         if current_user.is_patient
         else None
     )
-    return render_template(
-        "roster/agreement.html", group=group, agreement=current, form=form, accepted=accepted
-    ), form_status(form)
+    page = render_template(
+        "roster/agreement.html",
+        group=group,
+        agreement=current,
+        form=form,
+        accept_form=accept_form,
+        accepted=accepted,
+    )
+    return page, max(form_status(form), form_status(accept_form))
 
 
 @bp.get("/groups/<int:group_id>/roster/past")

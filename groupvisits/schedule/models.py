@@ -131,8 +131,12 @@ class CalendarFeed(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    #: 256 random bits, URL-safe; the feed's whole secret.
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    #: SHA-256 (hex) of the address's token; the token itself is never stored, so a copy
+    #: of the database alone gives no working address.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: 256 random bits, URL-safe: the token is an HMAC of it under the app's secret key, so
+    #: the app can show the address again. None for feeds made before tokens were hashed.
+    nonce: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

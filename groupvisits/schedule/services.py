@@ -10,11 +10,12 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from groupvisits.accounts.models import User
-from groupvisits.errors import NotAllowed, ValidationFailed
+from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.groups.models import SEGMENT_KINDS, VisitGroup
 from groupvisits.neutral import check_place
 from groupvisits.permissions import can_manage_group
+from groupvisits.roster.models import Attendance
 from groupvisits.schedule import recurrence
 from groupvisits.schedule.models import CANCELLED, SCHEDULED, GroupSession, SessionSegment
 from groupvisits.timeutil import utcnow
@@ -36,6 +37,48 @@ class RuleChangeReport:
 def _check_coordinator(group: VisitGroup, actor: User | None) -> None:
     if actor is not None and not can_manage_group(actor, group):
         raise NotAllowed("Only coordinators of this group's site can change its sessions.")
+
+
+def checked_in_sessions(session_ids: list[int]) -> set[int]:
+    """The sessions among these that hold a check-in (anyone marked arrived, late, absent...)."""
+    if not session_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Attendance.session_id)
+            .where(Attendance.session_id.in_(session_ids), Attendance.check_in.is_not(None))
+            .distinct()
+        )
+    )
+
+
+def why_fixed(group_session: GroupSession, *, now: datetime | None = None) -> str | None:
+    """Why the session's time, place and status can no longer change; None if they can.
+
+    A session that has begun, or holds a check-in, is a record of who came: moving or
+    cancelling it would rewrite show rates and the history of who was there.
+    """
+    if group_session.id is None:
+        return None
+    if group_session.starts_at <= (now or utcnow()):
+        return (
+            "This session has already started; it cannot be moved or cancelled. Record who "
+            "came on its check-in page, and add an extra session if the group meets again."
+        )
+    if checked_in_sessions([group_session.id]):
+        return (
+            "People are already checked in for this session; it cannot be moved or cancelled. "
+            "Correct their check-ins on its check-in page if needed, and add an extra session "
+            "if the group meets on another day."
+        )
+    return None
+
+
+def _check_not_fixed(group_session: GroupSession, now: datetime | None) -> None:
+    """:raises Conflict: the session has begun or holds a check-in."""
+    reason = why_fixed(group_session, now=now)
+    if reason:
+        raise Conflict(reason)
 
 
 def _copy_plan(group: VisitGroup) -> list[SessionSegment]:
@@ -146,7 +189,7 @@ def change_rule(
     Future rule-made sessions keep their identity (and so their RSVPs): each
     takes the new occurrence of its own month if there is one, the rest pair
     up in order. Surplus ones are cancelled, never deleted, so that calendars
-    learn of it.
+    learn of it. Sessions that have begun or hold a check-in stay as they are.
     """
     _check_coordinator(group, actor)
     if until and until < start_date:
@@ -164,7 +207,9 @@ def change_rule(
         .where(GroupSession.group_id == group.id, GroupSession.starts_at > now)
         .order_by(GroupSession.starts_at)
     ).all()
-    report.kept = [s for s in future if s.edited or s.is_extra]
+    # A session holding a check-in records who came: like one edited by hand, it stays.
+    checked_in = checked_in_sessions([s.id for s in future])
+    report.kept = [s for s in future if s.edited or s.is_extra or s.id in checked_in]
     # A day edited by hand stays as the coordinator left it, even when only the time
     # changes, and even if the session was moved to another day (or into the past).
     kept_days = {
@@ -176,10 +221,11 @@ def change_rule(
                 GroupSession.edited.is_(True) | (GroupSession.starts_at <= now),
             )
         )
-    }
-    movable = [s for s in future if not (s.edited or s.is_extra) and s.status == SCHEDULED]
+    } | {s.occurrence_key[:10] for s in report.kept if s.occurrence_key}
+    rule_made = [s for s in future if s not in report.kept]
+    movable = [s for s in rule_made if s.status == SCHEDULED]
     # Sessions an earlier rule change cancelled are history: free their occurrence.
-    retired = [s for s in future if not (s.edited or s.is_extra) and s.status == CANCELLED]
+    retired = [s for s in rule_made if s.status == CANCELLED]
     end = max(horizon(now.date(), horizon_days), group.generated_until or now.date())
     local_now = now.astimezone(ZoneInfo(group.site.timezone)).replace(tzinfo=None)
     wanted = [
@@ -245,16 +291,20 @@ def _cancel(group_session: GroupSession, reason: str) -> None:
         group_session.sequence += 1
 
 
-def cancel_session(group_session: GroupSession, reason: str, *, actor: User) -> None:
+def cancel_session(
+    group_session: GroupSession, reason: str, *, actor: User, now: datetime | None = None
+) -> None:
     """Cancel one session with a reason; it stays on calendars as cancelled.
 
     :raises ValidationFailed: no reason given, or already cancelled.
+    :raises Conflict: the session has begun or holds a check-in.
     """
     _check_coordinator(group_session.group, actor)
     if not reason.strip():
         raise ValidationFailed("Give a reason: members and staff will see it.")
     if group_session.is_cancelled:
         raise ValidationFailed("This session is already cancelled.")
+    _check_not_fixed(group_session, now)
     _cancel(group_session, reason.strip())
     group_session.edited = True
     db.session.flush()
@@ -281,11 +331,15 @@ def move_session(
     theme: str,
     notes: str,
     actor: User,
+    now: datetime | None = None,
 ) -> bool:
     """Change one session's time, place, theme or notes. Returns True if it moved.
 
     A change of time or place raises the calendar SEQUENCE and marks the
     session as edited by hand, so later rule changes leave it alone.
+
+    :raises Conflict: a change of time or place of a session that has begun or
+        holds a check-in (its theme and notes may still change).
     """
     group = group_session.group
     _check_coordinator(group, actor)
@@ -306,6 +360,8 @@ def move_session(
         or location.strip() != group_session.location
         or video_url.strip() != group_session.video_url
     )
+    if changed:
+        _check_not_fixed(group_session, now)
     group_session.theme, group_session.notes = theme.strip(), notes.strip()
     if changed:
         group_session.starts_at, group_session.ends_at = starts_at, ends_at

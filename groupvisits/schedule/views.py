@@ -19,11 +19,14 @@ from groupvisits.groups.models import VisitGroup
 from groupvisits.groups.views import plan_page
 from groupvisits.messages import flash
 from groupvisits.permissions import (
+    MEETING_DETAILS_WITHHELD,
     STAFF,
+    can_see_meeting_details,
     get_group_or_404,
     get_session_or_404,
     get_site_or_404,
     public,
+    require,
     roles,
     signed_in,
 )
@@ -40,7 +43,10 @@ ICS_TYPE = "text/calendar; charset=utf-8"
 @signed_in
 def show_session(session_id):
     """One session: when and where, its plan, its census."""
-    group_session = get_session_or_404(session_id)
+    return _session_page(get_session_or_404(session_id), CancelForm())
+
+
+def _session_page(group_session: GroupSession, cancel_form: CancelForm) -> str:
     census = census_rules.census_for(
         [group_session], census_rules.counts_for([group_session.id]), now=utcnow()
     )[group_session.id]
@@ -49,7 +55,7 @@ def show_session(session_id):
         group_session=group_session,
         group=group_session.group,
         census=census,
-        cancel_form=CancelForm(),
+        cancel_form=cancel_form,
     )
 
 
@@ -84,26 +90,30 @@ def edit_session(session_id):
             flash("Saved. Calendars will show the change." if moved else "Saved.", "success")
             return redirect(url_for("schedule.show_session", session_id=group_session.id))
     return render_template(
-        "schedule/session_form.html", form=form, group_session=group_session
+        "schedule/session_form.html",
+        form=form,
+        group_session=group_session,
+        fixed=services.why_fixed(group_session),
     ), form_status(form)
 
 
 @bp.post("/sessions/<int:session_id>/cancel")
 @roles(COORDINATOR)
 def cancel_session(session_id):
-    """Cancel one session, with a reason everyone sees."""
+    """Cancel one session, with a reason everyone sees; a refusal keeps the session as it was."""
     group_session = get_session_or_404(session_id, manage=True)
     form = CancelForm()
-    if form.validate_on_submit():
-        try:
-            services.cancel_session(group_session, form.reason.data, actor=current_user)
-        except GroupVisitsError as exc:
-            flash(str(exc), "warning")
-        else:
-            db.session.commit()
-            flash("The session is cancelled. Calendars will show it as cancelled.", "success")
-    else:
+    if not form.validate_on_submit():
         flash(" ".join(form.reason.errors) or "Give a reason.", "warning")
+        return _session_page(group_session, form), 422
+    try:
+        services.cancel_session(group_session, form.reason.data, actor=current_user)
+    except GroupVisitsError as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return _session_page(group_session, form), exc.status_code
+    db.session.commit()
+    flash("The session is cancelled. Calendars will show it as cancelled.", "success")
     return redirect(url_for("schedule.show_session", session_id=group_session.id))
 
 
@@ -212,8 +222,10 @@ def month_calendar(site_id):
 @bp.get("/sessions/<int:session_id>/calendar.ics")
 @signed_in
 def session_ics(session_id):
-    """Download one session as an .ics file."""
+    """Download one session as an .ics file (it holds the room and the video link)."""
     group_session = get_session_or_404(session_id)
+    # The session is no secret to this person (its page is open to them): say why, as a 403.
+    require(can_see_meeting_details(current_user, group_session.group), MEETING_DETAILS_WITHHELD)
     if current_user.is_patient:
         audit.record(current_user, "calendar", current_user, "group_session", group_session.id)
         db.session.commit()

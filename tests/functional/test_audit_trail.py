@@ -181,6 +181,7 @@ def test_fellow_members_shown_to_a_patient_are_audited(
     memberships = {
         p.id: services.enrol(group, p, actor=coordinator) for p in (patient, rosa, hidden)
     }
+    services.set_share_name(memberships[rosa.id], True, actor=rosa)
     services.set_share_name(memberships[hidden.id], False, actor=hidden)
     db.session.commit()
     before = {e.id for e in audit_events(db)}

@@ -354,6 +354,61 @@ def test_cancelling_needs_a_reason_and_the_group_page_shows_it(
     assert "Cancelled" in group_page and "Clinic closed for the holiday" in group_page
 
 
+def stored(db, group_session) -> tuple:
+    db.session.expire_all()
+    row = db.session.get(GroupSession, group_session.id)
+    return (row.starts_at, row.ends_at, row.location, row.status, row.sequence, row.edited)
+
+
+def test_a_session_that_has_begun_is_neither_moved_nor_cancelled_through_the_pages(
+    db, coordinator_client, create_group, site
+):
+    today = datetime.now(UTC).date()
+    group = create_group(
+        site,
+        rule="FREQ=WEEKLY;BYDAY=MO",
+        start=today - timedelta(days=21),
+        until=today + timedelta(days=21),
+    )
+    past = [s for s in sessions_of(db, group) if s.starts_at < datetime.now(UTC)][-1]
+    before = stored(db, past)
+    message = "This session has already started; it cannot be moved or cancelled."
+
+    page = coordinator_client.get(f"/sessions/{past.id}/edit")
+    assert page.status_code == 200 and message in text(page)
+    moved = coordinator_client.post_form(
+        f"/sessions/{past.id}/edit",
+        {
+            "date": (today + timedelta(days=2)).isoformat(),
+            "start_time": "17:00",
+            "length_minutes": "120",
+        },
+    )
+    cancelled = coordinator_client.post_form(f"/sessions/{past.id}/cancel", {"reason": "Snow"})
+    blank = coordinator_client.post_form(f"/sessions/{past.id}/cancel", {"reason": " "})
+
+    assert moved.status_code == 422
+    assert message in text(moved) and "add an extra session" in text(moved)
+    assert cancelled.status_code == 409
+    assert message in text(cancelled) and "Record who came on its check-in page" in text(cancelled)
+    assert blank.status_code == 422 and "Give a reason" in text(blank)
+    assert stored(db, past) == before
+    # Its theme and notes may still change.
+    local = past.local_start
+    saved = coordinator_client.post_form(
+        f"/sessions/{past.id}/edit",
+        {
+            "date": local.date().isoformat(),
+            "start_time": local.strftime("%H:%M"),
+            "length_minutes": "120",
+            "theme": "Eating out",
+        },
+    )
+    assert saved.status_code == 302
+    assert stored(db, past) == before
+    assert db.session.get(GroupSession, past.id).theme == "Eating out"
+
+
 def test_adding_an_extra_session(db, coordinator_client, scheduled_group, tomorrow):
     day = tomorrow + timedelta(days=3)
     response = coordinator_client.post_form(

@@ -177,7 +177,9 @@ def test_yes_is_refused_until_the_agreement_is_accepted(
     assert "I agree" in agreement_page
 
     accepted = patient_client.post_form(
-        f"/groups/{group.id}/agreement/accept", {"next": "/"}, follow_redirects=True
+        f"/groups/{group.id}/agreement/accept",
+        {"next": "/", "share_name": "yes"},
+        follow_redirects=True,
     )
     page = text(accepted)
     assert "Thank you. You have accepted the group agreement." in page
@@ -380,6 +382,8 @@ def test_fellow_members_appear_only_as_first_name_and_initial(
     for person in (patient, rosa, harold):
         enrol(db, group, person, coordinator)
     services.request_to_join(group, waiting_room, "")
+    shown = db.session.scalar(select(Membership).where(Membership.patient_id == rosa.id))
+    services.set_share_name(shown, True, actor=rosa)
     hidden = db.session.scalar(select(Membership).where(Membership.patient_id == harold.id))
     services.set_share_name(hidden, False, actor=harold)
     db.session.commit()
@@ -409,24 +413,27 @@ def test_turning_off_share_name_hides_the_member_from_others(
     group = create_group(site)
     rosa = create_user(PATIENT, given_name="Rosa", family_name="Lopez")
     enrol(db, group, patient, coordinator)
-    rosa_membership_id = enrol(db, group, rosa, coordinator).id
+    rosa_membership = enrol(db, group, rosa, coordinator)
+    rosa_membership_id = rosa_membership.id
+    services.set_share_name(rosa_membership, True, actor=rosa)
+    db.session.commit()
     viewer, rosa_client = sign_in_as(patient), sign_in_as(rosa)
     assert fellows_of(text(viewer.get("/my/groups"))) == "<p>Rosa L.</p>"
-    assert 'name="share_name" value="y" checked' in text(rosa_client.get("/my/groups"))
+    assert 'name="share_name" value="yes" required checked' in text(rosa_client.get("/my/groups"))
 
     response = rosa_client.post_form(
-        f"/memberships/{rosa_membership_id}/share-name", {}, follow_redirects=True
+        f"/memberships/{rosa_membership_id}/share-name", {"share_name": "no"}, follow_redirects=True
     )
 
     page = text(response)
     assert "Saved." in page
-    assert 'name="share_name" value="y">' in page
+    assert 'name="share_name" value="no" required checked' in page
     assert fresh(db, Membership, rosa_membership_id).share_name is False
     page = text(viewer.get("/my/groups"))
     assert "Rosa" not in page
     assert "No one has chosen to show their name yet." in page
 
-    rosa_client.post_form(f"/memberships/{rosa_membership_id}/share-name", {"share_name": "y"})
+    rosa_client.post_form(f"/memberships/{rosa_membership_id}/share-name", {"share_name": "yes"})
     assert fellows_of(text(viewer.get("/my/groups"))) == "<p>Rosa L.</p>"
 
 
@@ -443,7 +450,7 @@ def test_a_patient_cannot_act_on_another_patients_membership(
         assert response.status_code == 404, action
 
     membership = fresh(db, Membership, other_id)
-    assert membership.status == ACTIVE and membership.share_name is True
+    assert membership.status == ACTIVE and membership.share_name is None
 
 
 def test_a_patient_cannot_open_staff_pages_of_their_own_group(

@@ -246,11 +246,12 @@ def test_roster_shows_agreement_status_and_records_a_paper_agreement(
     assert "Not yet" in table_row(page, "Brown, George")
     assert "Agreement (version 1)" in page
 
+    assert 'name="share_name" value="yes" required>' in table_row(page, "Brown, George")
     signed_on = today - timedelta(days=3)
     page = text(
         coordinator_client.post_form(
             f"/memberships/{paper_id}/paper-agreement",
-            {"accepted_on": signed_on.isoformat()},
+            {"accepted_on": signed_on.isoformat(), "share_name": "no"},
             follow_redirects=True,
         )
     )
@@ -265,6 +266,53 @@ def test_roster_shows_agreement_status_and_records_a_paper_agreement(
     assert acceptance.method == "paper"
     assert acceptance.accepted_on == signed_on
     assert acceptance.recorded_by_id == coordinator.id
+    assert fresh(db, Membership, paper_id).share_name is False
+
+
+def test_a_paper_agreement_records_the_share_answer_audited_as_the_staff_members(
+    db, clinician_client, create_group, site, coordinator, clinician, create_user
+):
+    group = create_group(site)
+    services.publish_agreement(group, services.DEFAULT_AGREEMENT, actor=coordinator)
+    on_paper = create_user(PATIENT, given_name="George", family_name="Brown", password=None)
+    membership_id = enrol(db, group, on_paper, coordinator).id
+    assert fresh(db, Membership, membership_id).share_name is None
+
+    clinician_client.post_form(
+        f"/memberships/{membership_id}/paper-agreement",
+        {"accepted_on": date.today().isoformat(), "share_name": "yes"},
+    )
+
+    assert fresh(db, Membership, membership_id).share_name is True
+    (row,) = audit_rows(db, "update", "membership")
+    assert (row.actor_id, row.patient_id, row.object_id) == (
+        clinician.id,
+        on_paper.id,
+        membership_id,
+    )
+    (acceptance_row,) = audit_rows(db, "update", "agreement")
+    assert (acceptance_row.actor_id, acceptance_row.patient_id) == (clinician.id, on_paper.id)
+    history = text(clinician_client.get(f"/memberships/{membership_id}/history"))
+    assert "shares name" in history and "on the paper agreement" in history
+
+
+def test_a_paper_agreement_without_the_share_answer_is_refused(
+    db, coordinator_client, create_group, site, coordinator, patient
+):
+    group = create_group(site)
+    services.publish_agreement(group, services.DEFAULT_AGREEMENT, actor=coordinator)
+    membership_id = enrol(db, group, patient, coordinator).id
+
+    response = coordinator_client.post_form(
+        f"/memberships/{membership_id}/paper-agreement",
+        {"accepted_on": date.today().isoformat()},
+        follow_redirects=True,
+    )
+
+    assert "Give the answer on the paper form" in text(response)
+    assert "Not yet" in table_row(text(response), "Ient, Pat")
+    assert db.session.scalar(select(func.count()).select_from(AgreementAcceptance)) == 0
+    assert fresh(db, Membership, membership_id).share_name is None
 
 
 def test_a_paper_agreement_dated_in_the_future_is_refused(
@@ -276,7 +324,7 @@ def test_a_paper_agreement_dated_in_the_future_is_refused(
 
     response = coordinator_client.post_form(
         f"/memberships/{membership_id}/paper-agreement",
-        {"accepted_on": (date.today() + timedelta(days=2)).isoformat()},
+        {"accepted_on": (date.today() + timedelta(days=2)).isoformat(), "share_name": "yes"},
         follow_redirects=True,
     )
 

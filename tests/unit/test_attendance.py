@@ -6,11 +6,16 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
+from groupvisits.audit import AuditEvent
 from groupvisits.errors import NotAllowed, ValidationFailed
+from groupvisits.extensions import db as _db
+from groupvisits.groups.models import VisitGroup
 from groupvisits.roster import attendance as rules
+from groupvisits.roster import history
 from groupvisits.roster import services as roster
 from groupvisits.roster.attendance import SessionFull
 from groupvisits.roster.models import (
@@ -23,6 +28,7 @@ from groupvisits.roster.models import (
     WAITLISTED,
     YES,
     Attendance,
+    AttendanceChange,
 )
 from groupvisits.schedule.census import census_of
 from groupvisits.schedule.models import CANCELLED, GroupSession
@@ -593,7 +599,13 @@ def test_vitals_record_who_took_them(db, group, group_session, checked_in_group,
     assert (stored.vitals_source, stored.vitals_at, stored.vitals_taken) == ("patient", when, True)
 
     rules.record_vitals(
-        attendance, weight_kg=None, systolic=134, diastolic=86, source="staff", actor=clinician
+        attendance,
+        weight_kg=None,
+        systolic=134,
+        diastolic=86,
+        source="staff",
+        actor=clinician,
+        reason="Measured again, seated",
     )
     db.session.commit()
     stored = rules._attendance(group_session, member)
@@ -925,3 +937,455 @@ def test_check_in_refuses_an_attendance_of_another_session(
 )
 def test_percentages_round_halves_up(part, whole, shown):
     assert rules.percent(part, whole) == shown
+
+
+# Corrections: the check-in and vitals history
+
+
+def entries_of(db, attendance, kind=None) -> list[AttendanceChange]:
+    query = select(AttendanceChange).where(AttendanceChange.attendance_id == attendance.id)
+    if kind:
+        query = query.where(AttendanceChange.kind == kind)
+    return list(db.session.scalars(query.order_by(AttendanceChange.id)))
+
+
+def updates_audited(db, attendance, object_type: str) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.action == "update",
+            AuditEvent.object_type == object_type,
+            AuditEvent.object_id == attendance.id,
+        )
+    )
+
+
+def test_correcting_a_check_in_needs_a_reason_and_keeps_the_earlier_one(
+    db, group, group_session, checked_in_group, clinician, coordinator
+):
+    member, _, attendance = checked_in_group
+    start = group_session.starts_at
+    rules.check_in(attendance, NO_SHOW, actor=clinician, group_session=group_session, now=start)
+    db.session.commit()
+
+    for reason in (None, "", "   "):
+        with pytest.raises(ValidationFailed, match="checked in as No-show.*give a reason"):
+            rules.check_in(
+                attendance,
+                LATE,
+                actor=coordinator,
+                group_session=group_session,
+                reason=reason,
+                now=start + timedelta(minutes=40),
+            )
+        db.session.rollback()
+    assert rules._attendance(group_session, member).check_in == NO_SHOW
+    assert len(entries_of(db, attendance)) == 1
+
+    rules.check_in(
+        attendance,
+        LATE,
+        actor=coordinator,
+        group_session=group_session,
+        reason="  arrived after   the register ",
+        now=start + timedelta(minutes=40),
+    )
+    db.session.commit()
+
+    stored = rules._attendance(group_session, member)
+    assert (stored.check_in, stored.mode) == (LATE, "in_person")
+    first, correction = entries_of(db, attendance)
+    assert (first.kind, first.check_in, first.mode, first.is_correction) == (
+        "check_in",
+        NO_SHOW,
+        None,
+        False,
+    )
+    assert (first.recorded_by_id, first.recorded_at, first.reason) == (clinician.id, start, "")
+    assert (correction.check_in, correction.mode, correction.is_correction) == (
+        LATE,
+        "in_person",
+        True,
+    )
+    assert correction.recorded_by_id == coordinator.id
+    assert correction.recorded_at == start + timedelta(minutes=40)
+    assert correction.reason == "arrived after the register"
+    assert updates_audited(db, attendance, "attendance") == 2
+
+
+def test_tapping_the_same_check_in_again_changes_nothing(
+    db, group, group_session, checked_in_group, clinician
+):
+    member, _, attendance = checked_in_group
+    start = group_session.starts_at
+    rules.check_in(attendance, ARRIVED, actor=clinician, group_session=group_session, now=start)
+    db.session.commit()
+
+    # Half an hour later someone taps "Arrived" again: the arrival was on time all the same.
+    rules.check_in(
+        attendance,
+        ARRIVED,
+        actor=clinician,
+        group_session=group_session,
+        now=start + timedelta(minutes=30),
+    )
+    db.session.commit()
+
+    stored = rules._attendance(group_session, member)
+    assert (stored.check_in, stored.checked_in_at) == (ARRIVED, start)
+    assert len(entries_of(db, attendance)) == 1
+    assert updates_audited(db, attendance, "attendance") == 1
+
+
+def test_a_late_arrival_is_corrected_to_on_time_only_with_a_reason(
+    db, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+    late = group_session.starts_at + timedelta(minutes=25)
+    rules.check_in(attendance, ARRIVED, actor=clinician, group_session=group_session, now=late)
+    assert attendance.check_in == LATE
+
+    with pytest.raises(ValidationFailed, match="checked in as Late, in person.*Arrived"):
+        rules.check_in(attendance, ARRIVED, actor=clinician, group_session=group_session)
+    rules.check_in(
+        attendance,
+        ARRIVED,
+        actor=clinician,
+        group_session=group_session,
+        reason="Was in the room at five, signed in late",
+        now=late + timedelta(minutes=5),
+    )
+    db.session.commit()
+
+    assert attendance.check_in == ARRIVED
+    assert [e.check_in for e in entries_of(db, attendance)] == [LATE, ARRIVED]
+
+
+def test_changing_how_someone_joined_a_hybrid_session_is_a_correction(
+    db, create_group, make_members, clinician
+):
+    group = create_group(modality="hybrid", video_url="https://video.example.org/room", **SMALL)
+    group_session = upcoming(db, group)
+    (member,) = make_members(group, 1)
+    attendance = rules.attendance_for_check_in(group_session, member, actor=clinician)
+    start = group_session.starts_at
+    rules.check_in(
+        attendance, ARRIVED, actor=clinician, group_session=group_session, mode="virtual", now=start
+    )
+
+    with pytest.raises(ValidationFailed, match="by video.*in person"):
+        rules.check_in(
+            attendance,
+            ARRIVED,
+            actor=clinician,
+            group_session=group_session,
+            mode="in_person",
+            now=start,
+        )
+    rules.check_in(
+        attendance,
+        EXCUSED,
+        actor=clinician,
+        group_session=group_session,
+        reason="Could not connect; excused",
+        now=start,
+    )
+    db.session.commit()
+
+    assert (attendance.check_in, attendance.mode) == (EXCUSED, None)
+    assert [(e.check_in, e.mode) for e in entries_of(db, attendance)] == [
+        (ARRIVED, "virtual"),
+        (EXCUSED, None),
+    ]
+
+
+def test_only_the_one_on_one_answer_is_no_correction(
+    db, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+    start = group_session.starts_at
+    rules.check_in(attendance, ARRIVED, actor=clinician, group_session=group_session, now=start)
+
+    rules.check_in(
+        attendance,
+        ARRIVED,
+        actor=clinician,
+        group_session=group_session,
+        wants_one_on_one=True,
+        now=start,
+    )
+    db.session.commit()
+
+    assert attendance.wants_one_on_one is True
+    assert len(entries_of(db, attendance)) == 1
+    assert updates_audited(db, attendance, "attendance") == 2
+
+
+def test_a_reason_longer_than_the_limit_is_refused(
+    db, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+    rules.check_in(attendance, NO_SHOW, actor=clinician, group_session=group_session)
+
+    with pytest.raises(ValidationFailed, match="under 300 characters"):
+        rules.check_in(
+            attendance, EXCUSED, actor=clinician, group_session=group_session, reason="x" * 301
+        )
+
+
+def record(attendance, actor, *, weight=None, bp=(None, None), source="staff", **kwargs):
+    return rules.record_vitals(
+        attendance,
+        weight_kg=weight,
+        systolic=bp[0],
+        diastolic=bp[1],
+        source=source,
+        actor=actor,
+        **kwargs,
+    )
+
+
+def test_correcting_vitals_needs_a_reason_but_adding_one_not_yet_taken_does_not(
+    db, group, group_session, checked_in_group, clinician
+):
+    member, _, attendance = checked_in_group
+    start = group_session.starts_at
+    record(attendance, member, weight=Decimal("82.5"), source="patient", now=start)
+    # The blood pressure, taken later by staff, adds to the weight: no correction.
+    record(
+        attendance, clinician, weight=Decimal("82.5"), bp=(148, 92), now=start + timedelta(1 / 24)
+    )
+    db.session.commit()
+
+    with pytest.raises(ValidationFailed, match=r"already has vitals recorded \(82.5 kg, BP 148/92"):
+        record(attendance, clinician, weight=Decimal("82.5"), bp=(132, 84))
+    db.session.rollback()
+    stored = rules._attendance(group_session, member)
+    assert (stored.systolic, stored.diastolic) == (148, 92)
+
+    record(
+        attendance,
+        clinician,
+        weight=Decimal("82.5"),
+        bp=(132, 84),
+        reason="Retaken after five minutes seated",
+        now=start + timedelta(hours=2),
+    )
+    # Saving the same numbers again (the form is filled with them) adds nothing.
+    record(attendance, clinician, weight=Decimal("82.5"), bp=(132, 84))
+    db.session.commit()
+
+    stored = rules._attendance(group_session, member)
+    assert (Decimal(stored.weight_kg), stored.systolic, stored.diastolic) == (
+        Decimal("82.5"),
+        132,
+        84,
+    )
+    entries = entries_of(db, attendance, "vitals")
+    assert [(e.systolic, e.vitals_source, e.is_correction) for e in entries] == [
+        (None, "patient", False),
+        (148, "staff", False),
+        (132, "staff", True),
+    ]
+    assert [e.recorded_by_id for e in entries] == [member.id, clinician.id, clinician.id]
+    assert entries[2].reason == "Retaken after five minutes seated"
+    assert updates_audited(db, attendance, "vitals") == 3
+
+
+def test_clearing_a_recorded_weight_is_a_correction(
+    db, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+    record(attendance, clinician, weight=80, bp=(120, 80))
+
+    with pytest.raises(ValidationFailed, match="give a reason"):
+        record(attendance, clinician, bp=(120, 80))
+    record(attendance, clinician, bp=(120, 80), reason="The scale was not zeroed")
+    db.session.commit()
+
+    assert attendance.weight_kg is None
+    assert [e.is_correction for e in entries_of(db, attendance, "vitals")] == [False, True]
+
+
+def test_values_recorded_before_the_history_are_kept_when_corrected(
+    db, group, group_session, checked_in_group, coordinator
+):
+    _, _, attendance = checked_in_group
+    earlier = group_session.starts_at + timedelta(minutes=2)
+    # As the check-in and vitals of a session held before the history was kept.
+    attendance.check_in, attendance.mode, attendance.checked_in_at = NO_SHOW, None, earlier
+    attendance.weight_kg, attendance.vitals_source, attendance.vitals_at = 90, "staff", earlier
+    db.session.commit()
+
+    rules.check_in(
+        attendance,
+        ARRIVED,
+        actor=coordinator,
+        group_session=group_session,
+        reason="Came in after the register",
+        now=earlier + timedelta(minutes=30),
+    )
+    record(attendance, coordinator, weight=88, reason="Misread the scale")
+    db.session.commit()
+
+    check_ins = entries_of(db, attendance, "check_in")
+    vitals = entries_of(db, attendance, "vitals")
+    assert [(e.check_in, e.recorded_by_id, e.is_correction) for e in check_ins] == [
+        (NO_SHOW, None, False),
+        (LATE, coordinator.id, True),
+    ]
+    assert check_ins[0].recorded_at == earlier
+    assert [(e.weight_kg, e.recorded_by_id) for e in vitals] == [(90, None), (88, coordinator.id)]
+
+
+def test_the_database_refuses_a_correction_without_a_reason(
+    db, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+    db.session.add(
+        AttendanceChange(
+            attendance_id=attendance.id,
+            kind="check_in",
+            check_in=LATE,
+            is_correction=True,
+            reason="",
+            recorded_by_id=clinician.id,
+        )
+    )
+
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_session_history_tells_each_correction_in_words_in_one_query(
+    db, group, group_session, make_members, clinician, coordinator, count_queries
+):
+    # Staff of every discipline record; the history names them as the group sees names.
+    first, second = make_members(group, 2)
+    start = group_session.starts_at
+    local = start.astimezone(group_session.timezone)
+    for person in (first, second):
+        attendance = rules.attendance_for_check_in(group_session, person, actor=clinician)
+        rules.check_in(attendance, NO_SHOW, actor=clinician, group_session=group_session, now=start)
+    corrected = rules._attendance(group_session, first)
+    rules.check_in(
+        corrected,
+        LATE,
+        actor=coordinator,
+        group_session=group_session,
+        reason="arrived after the register",
+        now=start + timedelta(minutes=42),
+    )
+    record(corrected, first, weight=Decimal("82.5"), bp=(128, 82), source="patient", now=start)
+    record(
+        corrected,
+        clinician,
+        weight=Decimal("82.5"),
+        bp=(134, 86),
+        reason="Retaken seated",
+        now=start + timedelta(days=1),
+    )
+    db.session.commit()
+    db.session.expire_all()
+
+    loaded = db.session.get(GroupSession, group_session.id)
+    assert loaded.local_start  # the page has its session, group and site already
+    with count_queries() as counter:
+        shown = history.session_history(loaded)
+        names = [entry.by for entries in shown.values() for entry in entries]
+
+    assert counter.count == 1  # the history with its authors
+    assert names
+    lines = [
+        (entry.what, entry.by, entry.when, entry.reason, entry.is_correction)
+        for entry in shown[corrected.id]
+    ]
+    next_day = local + timedelta(days=1)
+    assert lines == [
+        ("Checked in: No-show", clinician.group_name, f"{local:%H:%M}", "", False),
+        (
+            "Corrected from No-show to Late, in person",
+            coordinator.group_name,
+            f"{local + timedelta(minutes=42):%H:%M}",
+            "arrived after the register",
+            True,
+        ),
+        (
+            "Vitals: 82.5 kg, BP 128/82 (self-care station)",
+            first.group_name,
+            f"{local:%H:%M}",
+            "",
+            False,
+        ),
+        (
+            "Vitals corrected from 82.5 kg, BP 128/82 to 82.5 kg, BP 134/86 (staff)",
+            clinician.group_name,
+            f"{next_day:%d %b %Y, %H:%M}",
+            "Retaken seated",
+            True,
+        ),
+    ]
+    other = rules._attendance(group_session, second)
+    assert [entry.what for entry in shown[other.id]] == ["Checked in: No-show"]
+
+
+# Records of care are never deleted with their session or group
+
+
+def test_foreign_keys_of_care_records_to_sessions_and_groups_restrict_deletes():
+    for table in ("attendances", "attendance_changes"):
+        for key in _db.metadata.tables[table].foreign_keys:
+            if key.column.table.name in ("group_sessions", "visit_groups", "attendances"):
+                assert key.ondelete == "RESTRICT", f"{table}.{key.parent.name}"
+
+
+@pytest.fixture
+def drop_in_attendance(db, group, group_session, create_user, clinician):
+    """A drop-in checked in and weighed: a record of care in a group without members."""
+    attendance = rules.add_drop_in(group_session, create_user(PATIENT), actor=clinician)
+    rules.check_in(attendance, ARRIVED, actor=clinician, group_session=group_session)
+    record(attendance, clinician, weight=70)
+    db.session.commit()
+    return attendance
+
+
+def test_a_session_holding_attendance_cannot_be_deleted(db, group_session, drop_in_attendance):
+    attendance_id, session_id = drop_in_attendance.id, group_session.id
+
+    db.session.delete(group_session)
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    with pytest.raises(IntegrityError):
+        db.session.execute(delete(GroupSession).where(GroupSession.id == session_id))
+    db.session.rollback()
+
+    assert db.session.get(Attendance, attendance_id).session_id == session_id
+    assert db.session.get(GroupSession, session_id) is not None
+
+
+def test_a_group_holding_attendance_cannot_be_deleted(db, group, drop_in_attendance):
+    attendance_id, group_id = drop_in_attendance.id, group.id
+
+    db.session.delete(group)
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    with pytest.raises(IntegrityError):
+        db.session.execute(delete(VisitGroup).where(VisitGroup.id == group_id))
+    db.session.rollback()
+
+    assert db.session.get(Attendance, attendance_id) is not None
+    assert db.session.get(VisitGroup, group_id) is not None
+
+
+def test_an_attendance_with_history_cannot_be_deleted(db, drop_in_attendance):
+    attendance_id = drop_in_attendance.id
+
+    with pytest.raises(IntegrityError):
+        db.session.execute(delete(Attendance).where(Attendance.id == attendance_id))
+    db.session.rollback()
+
+    assert len(entries_of(db, db.session.get(Attendance, attendance_id))) == 2

@@ -1,7 +1,6 @@
 """Backup and restore: a backup of the demo clinic restores, row for row, into an empty database."""
 
 import re
-import secrets
 import stat
 
 import flask_migrate
@@ -15,7 +14,7 @@ from groupvisits.accounts.models import User
 from groupvisits.backup import PG_DUMP_MAGIC, SQLITE_MAGIC
 from groupvisits.demo import DEMO_SITE
 from groupvisits.extensions import db as _db
-from groupvisits.schedule.models import CalendarFeed
+from groupvisits.schedule.feeds import renew_feed
 from groupvisits.sites.models import Site
 
 
@@ -49,7 +48,8 @@ def clinic(invoke, db):
     assert result.exit_code == 0, result.output
     patient = db.session.scalar(select(User).where(User.email.like("patient01@%")))
     accounts.start_sign_in(patient, ip_address="127.0.0.1", user_agent="pytest")
-    db.session.add(CalendarFeed(user=patient, token=secrets.token_urlsafe(32)))
+    renew_feed(patient)
+    accounts.request_password_reset("someone@mail.example.org")
     db.session.commit()
     empty = [name for name, rows in table_rows(db.engine).items() if not rows]
     assert empty == [], f"tables the test data leaves empty: {empty}"

@@ -46,3 +46,46 @@ def test_revision_files_are_date_prefixed_and_reversible():
         assert "def downgrade():" in source
         body = source.split("def downgrade():", 1)[1]
         assert "op." in body, f"{path.name} has an empty downgrade"
+
+
+def test_feeds_made_before_tokens_were_hashed_still_answer_after_the_upgrade(app, db):
+    """The upgrade keeps only a hash of each feed's token; the old address still works."""
+    from groupvisits.schedule.feeds import feed_for_token, feed_urls
+
+    db.session.remove()
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    flask_migrate.upgrade(revision="2ccb22f2e75f")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, email, role, given_name, family_name, preferred_name,"
+                " phone, active, security_stamp, created_at) VALUES (1, 'p@example.org',"
+                " 'patient', 'Pat', 'Ient', '', '', TRUE, 'stamp', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO calendar_feeds (id, user_id, token, created_at)"
+                " VALUES (1, 1, 'old-secret-token', CURRENT_TIMESTAMP)"
+            )
+        )
+
+    flask_migrate.upgrade()
+
+    with db.engine.connect() as connection:
+        row = connection.execute(text("SELECT * FROM calendar_feeds")).mappings().one()
+    assert "old-secret-token" not in [str(value) for value in row.values()]
+    feed = feed_for_token("old-secret-token")
+    assert feed is not None and feed.user_id == 1
+    assert feed_urls(feed) is None  # cannot be shown again: the page offers a new address
+    db.session.remove()
+
+    flask_migrate.downgrade(revision="2ccb22f2e75f")
+    with db.engine.connect() as connection:
+        token, revoked_at = connection.execute(
+            text("SELECT token, revoked_at FROM calendar_feeds")
+        ).one()
+    assert token != "old-secret-token" and revoked_at is not None
+    flask_migrate.upgrade()

@@ -8,8 +8,10 @@ from groupvisits.permissions import (
     can_edit_own_profile,
     can_manage_site,
     can_manage_user,
+    can_see_meeting_details,
     can_view_audit,
     can_view_patient,
+    meeting_details_group_ids,
     serves_site,
 )
 
@@ -155,3 +157,74 @@ class TestCanEditOwnProfile:
 
     def test_anonymous_edits_no_profile(self, people):
         assert not can_edit_own_profile(ANONYMOUS, people["patient"])
+
+
+class TestCanSeeMeetingDetails:
+    """Room, video link and calendar file: staff of the site, members who accepted the agreement."""
+
+    @pytest.fixture
+    def full_group(self, db, people, create_group, create_user):
+        from groupvisits.roster import services as roster
+
+        group = create_group(rule=None, min_members=1, target_members=1, max_members=1)
+        roster.enrol(group, people["patient"], actor=None)
+        roster.enrol(group, people["fellow_patient"], actor=None)  # waits: the group is full
+        db.session.commit()
+        return group
+
+    @pytest.mark.parametrize("staff", ["coordinator", "clinician", "two_site_coordinator"])
+    def test_staff_of_the_site_see_them(self, people, full_group, staff):
+        assert can_see_meeting_details(people[staff], full_group)
+
+    @pytest.mark.parametrize(
+        "actor", ["other_coordinator", "other_clinician", "deactivated_coordinator"]
+    )
+    def test_staff_elsewhere_and_deactivated_staff_do_not(self, people, full_group, actor):
+        assert not can_see_meeting_details(people[actor], full_group)
+
+    def test_a_member_sees_them_while_the_group_has_no_agreement(self, people, full_group):
+        assert can_see_meeting_details(people["patient"], full_group)
+
+    def test_a_member_sees_them_once_the_current_agreement_is_accepted(
+        self, db, people, full_group, coordinator
+    ):
+        from groupvisits.roster import services as roster
+
+        member = people["patient"]
+        first = roster.publish_agreement(full_group, "Version one.", actor=coordinator)
+        db.session.commit()
+        assert not can_see_meeting_details(member, full_group)
+        roster.accept_agreement(first, member, actor=member, share_name=True)
+        db.session.commit()
+        assert can_see_meeting_details(member, full_group)
+        roster.publish_agreement(full_group, "Version two.", actor=coordinator)
+        db.session.commit()
+        assert not can_see_meeting_details(member, full_group)
+
+    def test_someone_waiting_does_not_even_with_the_agreement_accepted(
+        self, db, people, full_group, coordinator
+    ):
+        from groupvisits.roster import services as roster
+
+        waiting = people["fellow_patient"]
+        agreement = roster.publish_agreement(full_group, "Version one.", actor=coordinator)
+        roster.accept_agreement(agreement, waiting, actor=waiting, share_name=True)
+        db.session.commit()
+        assert not can_see_meeting_details(waiting, full_group)
+
+    def test_patients_outside_the_group_and_anonymous_do_not(self, people, full_group):
+        assert not can_see_meeting_details(people["other_patient"], full_group)
+        assert not can_see_meeting_details(ANONYMOUS, full_group)
+
+    def test_many_groups_cost_one_query(self, db, people, create_group, count_queries):
+        from groupvisits.roster import services as roster
+
+        groups = [create_group(rule=None) for _ in range(3)]
+        for group in groups[:2]:
+            roster.enrol(group, people["patient"], actor=None)
+        db.session.commit()
+        assert people["patient"].is_patient and all(group.id for group in groups)
+        with count_queries() as counter:
+            shown = meeting_details_group_ids(people["patient"], groups)
+        assert shown == {groups[0].id, groups[1].id}
+        assert counter.count == 1

@@ -7,11 +7,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from groupvisits.accounts.models import CLINICIAN, COORDINATOR
+from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
 from groupvisits.demo import load_demo_groups
-from groupvisits.errors import NotAllowed, ValidationFailed
+from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.groups import services as groups
 from groupvisits.groups.models import DEFAULT_PLAN, VisitGroup
+from groupvisits.roster import attendance as attendance_rules
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.census import Counts, census_for, census_of
 from groupvisits.schedule.models import CANCELLED, SCHEDULED, GroupSession
@@ -39,6 +40,10 @@ SECOND_TUESDAYS_2026 = [
 ]
 #: The instant rule changes in these tests happen: April 1st 2026, 08:00 in New York.
 APRIL_FIRST = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+#: The instant sessions are moved or cancelled by hand: before the group's first session.
+NEW_YEAR = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+#: 2026-02-10 17:00 in New York.
+FEBRUARY_SESSION_START = datetime(2026, 2, 10, 22, 0, tzinfo=UTC)
 
 
 def utc(*parts: int) -> datetime:
@@ -124,6 +129,7 @@ def move(group_session, actor, *, local_start=None, length=None, location=None, 
         theme=group_session.theme if theme is None else theme,
         notes=group_session.notes,
         actor=actor,
+        now=NEW_YEAR,
     )
 
 
@@ -175,7 +181,7 @@ def test_generate_sessions_skips_occurrences_moved_or_cancelled_by_hand(
     february = session_on(db, monthly_group, date(2026, 2, 10))
     march = session_on(db, monthly_group, date(2026, 3, 10))
     move(february, coordinator, local_start=datetime(2026, 2, 12, 17, 0))
-    schedule.cancel_session(march, "Room closed", actor=coordinator)
+    schedule.cancel_session(march, "Room closed", actor=coordinator, now=NEW_YEAR)
 
     created = schedule.generate_sessions(
         monthly_group, until=date(2026, 12, 31), since=date(2026, 1, 1)
@@ -458,7 +464,7 @@ def test_cancel_session_needs_a_reason(monthly_group, coordinator, db, reason):
     february = session_on(db, monthly_group, date(2026, 2, 10))
 
     with pytest.raises(ValidationFailed, match="reason"):
-        schedule.cancel_session(february, reason, actor=coordinator)
+        schedule.cancel_session(february, reason, actor=coordinator, now=NEW_YEAR)
 
     assert february.status == SCHEDULED
     assert february.sequence == 0
@@ -470,7 +476,7 @@ def test_cancel_session_keeps_the_row_as_cancelled_and_raises_sequence(
     february = session_on(db, monthly_group, date(2026, 2, 10))
     session_id = february.id
 
-    schedule.cancel_session(february, "  Snow storm ", actor=coordinator)
+    schedule.cancel_session(february, "  Snow storm ", actor=coordinator, now=NEW_YEAR)
     db.session.commit()
     db.session.expire_all()
 
@@ -483,7 +489,7 @@ def test_cancel_session_keeps_the_row_as_cancelled_and_raises_sequence(
     assert len(sessions_of(db, monthly_group)) == 12
 
     with pytest.raises(ValidationFailed, match="already cancelled"):
-        schedule.cancel_session(stored, "Again", actor=coordinator)
+        schedule.cancel_session(stored, "Again", actor=coordinator, now=NEW_YEAR)
     assert stored.sequence == 1
 
 
@@ -493,13 +499,13 @@ def test_cancel_session_by_coordinator_of_another_site_is_not_allowed(
     february = session_on(db, monthly_group, date(2026, 2, 10))
 
     with pytest.raises(NotAllowed):
-        schedule.cancel_session(february, "Snow", actor=other_coordinator)
+        schedule.cancel_session(february, "Snow", actor=other_coordinator, now=NEW_YEAR)
     assert february.status == SCHEDULED
 
 
 def test_restore_session_undoes_a_cancellation_and_raises_sequence(monthly_group, coordinator, db):
     february = session_on(db, monthly_group, date(2026, 2, 10))
-    schedule.cancel_session(february, "Snow", actor=coordinator)
+    schedule.cancel_session(february, "Snow", actor=coordinator, now=NEW_YEAR)
 
     schedule.restore_session(february, actor=coordinator)
 
@@ -566,6 +572,148 @@ def test_add_extra_session_by_coordinator_of_another_site_is_not_allowed(
             actor=other_coordinator,
         )
     assert len(sessions_of(db, monthly_group)) == 12
+
+
+# Sessions that have begun or hold a check-in keep their time, place and status
+
+
+@pytest.fixture
+def checked_in(create_user, coordinator, db):
+    """``checked_in(group_session)``: a drop-in checked in on the session, ahead of time."""
+
+    def make(group_session):
+        attendance = attendance_rules.add_drop_in(
+            group_session, create_user(PATIENT), actor=coordinator
+        )
+        attendance_rules.check_in(
+            attendance, "no_show", actor=coordinator, group_session=group_session
+        )
+        db.session.commit()
+        return attendance
+
+    return make
+
+
+def as_stored(group_session) -> tuple:
+    return (
+        group_session.starts_at,
+        group_session.ends_at,
+        group_session.location,
+        group_session.status,
+        group_session.sequence,
+        group_session.edited,
+    )
+
+
+@pytest.mark.parametrize("minutes_after_start", [0, 1, 60 * 24 * 30])
+def test_a_session_that_has_begun_is_neither_moved_nor_cancelled(
+    monthly_group, coordinator, db, minutes_after_start
+):
+    february = session_on(db, monthly_group, date(2026, 2, 10))
+    now = FEBRUARY_SESSION_START + timedelta(minutes=minutes_after_start)
+    before = as_stored(february)
+
+    with pytest.raises(Conflict, match="already started; it cannot be moved or cancelled"):
+        schedule.move_session(
+            february,
+            local_start=datetime(2026, 2, 17, 17, 0),
+            length_minutes=120,
+            location="",
+            video_url="",
+            theme="",
+            notes="",
+            actor=coordinator,
+            now=now,
+        )
+    with pytest.raises(Conflict, match="add an extra session if the group meets again"):
+        schedule.move_session(
+            february,
+            local_start=february.local_start.replace(tzinfo=None),
+            length_minutes=120,
+            location="Room B",
+            video_url="",
+            theme="",
+            notes="",
+            actor=coordinator,
+            now=now,
+        )
+    with pytest.raises(Conflict, match="Record who came on its check-in page"):
+        schedule.cancel_session(february, "Snow", actor=coordinator, now=now)
+    db.session.commit()
+    db.session.expire_all()
+
+    assert as_stored(session_on(db, monthly_group, date(2026, 2, 10))) == before
+
+
+def test_the_theme_and_notes_of_a_session_that_has_begun_may_still_change(
+    monthly_group, coordinator, db
+):
+    february = session_on(db, monthly_group, date(2026, 2, 10))
+    before = as_stored(february)
+
+    moved = schedule.move_session(
+        february,
+        local_start=february.local_start.replace(tzinfo=None),
+        length_minutes=february.length_minutes,
+        location=february.location,
+        video_url=february.video_url,
+        theme="Eating out",
+        notes="Bring menus",
+        actor=coordinator,
+        now=FEBRUARY_SESSION_START + timedelta(days=1),
+    )
+
+    assert moved is False
+    assert (february.theme, february.notes) == ("Eating out", "Bring menus")
+    assert as_stored(february) == before
+    assert schedule.why_fixed(february, now=NEW_YEAR) is None
+    assert "already started" in schedule.why_fixed(february, now=FEBRUARY_SESSION_START)
+
+
+def test_a_future_session_holding_a_check_in_is_neither_moved_nor_cancelled(
+    create_group, coordinator, checked_in, db
+):
+    group = create_group()
+    upcoming = [s for s in sessions_of(db, group) if s.starts_at > utcnow()][1]
+    checked_in(upcoming)
+    before = as_stored(upcoming)
+
+    with pytest.raises(Conflict, match="already checked in"):
+        move(upcoming, coordinator, local_start=upcoming.local_start.replace(tzinfo=None, hour=18))
+    with pytest.raises(Conflict, match="already checked in"):
+        schedule.cancel_session(upcoming, "Room closed", actor=coordinator)
+    db.session.commit()
+    db.session.expire_all()
+
+    assert as_stored(db.session.get(GroupSession, upcoming.id)) == before
+
+
+def test_change_rule_leaves_a_session_holding_a_check_in_where_it_is(
+    monthly_group, coordinator, checked_in, db
+):
+    june = session_on(db, monthly_group, date(2026, 6, 9))
+    august = session_on(db, monthly_group, date(2026, 8, 11))
+    checked_in(june)
+    checked_in(august)
+    june_before, august_before = as_stored(june), as_stored(august)
+
+    # Only the time changes: June keeps its day and time, and gets no second session.
+    report = change_to(monthly_group, SECOND_TUESDAY, at=time(18, 30), actor=coordinator)
+    db.session.commit()
+
+    assert {june.id, august.id} <= {s.id for s in report.kept}
+    assert june.id not in {s.id for s, _ in report.moved}
+    assert as_stored(june) == june_before and june.occurrence_key == "2026-06-09T17:00"
+    assert len([s for s in sessions_of(db, monthly_group) if s.local_start.month == 6]) == 1
+    assert len(report.moved) == 7
+
+    # Fewer sessions: August is past the new rule's end, yet it is not cancelled.
+    report = change_to(monthly_group, THIRD_THURSDAY, at=time(18, 0), count=5, actor=coordinator)
+    db.session.commit()
+
+    assert august.id not in {s.id for s in report.cancelled}
+    assert as_stored(june) == june_before and as_stored(august) == august_before
+    assert {s.id for s in report.cancelled} and all(s.status == CANCELLED for s in report.cancelled)
 
 
 # change_rule
@@ -719,7 +867,7 @@ def test_change_of_time_leaves_a_day_cancelled_by_hand_cancelled_and_keeps_the_o
     monthly_group, coordinator, db
 ):
     may = session_on(db, monthly_group, date(2026, 5, 12))
-    schedule.cancel_session(may, "Clinic closed", actor=coordinator)
+    schedule.cancel_session(may, "Clinic closed", actor=coordinator, now=NEW_YEAR)
     dates_by_id = {
         s.id: s.local_start.date()
         for s in sessions_of(db, monthly_group)
@@ -1040,9 +1188,6 @@ def test_a_clinician_of_the_site_cannot_change_sessions(running_group, create_us
 
 # census
 
-#: 2026-02-10 17:00 in New York.
-FEBRUARY_SESSION_START = utc(2026, 2, 10, 22, 0)
-
 
 @pytest.fixture
 def february(monthly_group, db):
@@ -1137,7 +1282,7 @@ def test_census_does_not_warn_for_past_sessions(february):
 
 
 def test_census_does_not_warn_for_cancelled_sessions(february, coordinator):
-    schedule.cancel_session(february, "Snow", actor=coordinator)
+    schedule.cancel_session(february, "Snow", actor=coordinator, now=NEW_YEAR)
 
     census = census_of(
         february, Counts(confirmed=0), now=FEBRUARY_SESSION_START - timedelta(days=2)
