@@ -11,6 +11,7 @@ from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.utils import secure_filename
 
 from groupvisits import audit, searches
 from groupvisits.accounts import services as accounts
@@ -47,6 +48,7 @@ from groupvisits.roster.models import (
     Membership,
     MembershipEvent,
 )
+from groupvisits.timeutil import to_local, utcnow
 
 #: Past members and requests shown on the roster, newest first; the rest are a link away.
 RECENT_PAST = 5
@@ -145,9 +147,13 @@ def export_roster(group_id):
     memberships = _current_memberships(group)
     agreements = services.accepted_current(group, [m.patient_id for m in memberships])
     out = io.StringIO()
+    # A byte-order mark first: spreadsheet programs then read the file as UTF-8, so that
+    # "Peña" or "Nguyễn" open as written.
+    out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(
         [
+            "medical_record_number",
             "family_name",
             "given_name",
             "preferred_name",
@@ -166,6 +172,7 @@ def export_roster(group_id):
         accepted = agreements.get(m.patient_id)
         writer.writerow(
             [
+                _cell(profile.medical_record_number if profile else ""),
                 _cell(p.family_name),
                 _cell(p.given_name),
                 _cell(p.preferred_name),
@@ -184,8 +191,15 @@ def export_roster(group_id):
     return Response(
         out.getvalue(),
         content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="group-roster.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{_export_name(group)}"'},
     )
+
+
+def _export_name(group) -> str:
+    """``roster-tuesday-evening-group-2026-11-30.csv``: which group, and as of which day."""
+    today = to_local(utcnow(), group.site.timezone).date()
+    name = secure_filename(group.name.lower().replace(" ", "-")) or f"group-{group.id}"
+    return f"roster-{name[:60]}-{today.isoformat()}.csv"
 
 
 def _cell(value: str) -> str:

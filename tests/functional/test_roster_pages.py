@@ -32,7 +32,7 @@ from groupvisits.roster.models import (
     Membership,
 )
 from groupvisits.schedule.models import GroupSession
-from groupvisits.timeutil import utcnow
+from groupvisits.timeutil import to_local, utcnow
 
 
 def text(response) -> str:
@@ -492,6 +492,27 @@ def test_roster_csv_has_contacts_and_needs_and_neutralises_formulas(
     assert sorted(row.patient_id for row in exports) == sorted([member.id, waiting.id])
     assert {row.actor_id for row in exports} == {coordinator.id}
     assert outsider.id not in {row.patient_id for row in exports}
+
+
+def test_roster_csv_opens_in_spreadsheets_with_accents_names_its_group_and_day_and_has_the_mrn(
+    db, coordinator_client, create_group, site, coordinator, create_user
+):
+    group = create_group(site, name="Tuesday évening group")
+    member = create_user(
+        PATIENT, given_name="José", family_name="Peña", medical_record_number="MRN-0042"
+    )
+    enrol(db, group, member, coordinator)
+
+    response = coordinator_client.get(f"/groups/{group.id}/roster.csv")
+
+    body = response.get_data()
+    assert body.startswith("\ufeff".encode())  # Excel reads UTF-8 only with the mark
+    [row] = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
+    assert (row["family_name"], row["given_name"]) == ("Peña", "José")
+    assert row["medical_record_number"] == "MRN-0042"
+    today = to_local(utcnow(), site.timezone).date().isoformat()
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == f'attachment; filename="roster-tuesday-evening-group-{today}.csv"'
 
 
 def test_clinicians_cannot_download_the_roster_csv(
