@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -21,12 +22,15 @@ from groupvisits.accounts.models import User
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.mail.services import external_url
+from groupvisits.permissions import meeting_details_group_ids
 from groupvisits.schedule import ical, participation
 from groupvisits.schedule.models import CalendarFeed, GroupSession
 from groupvisits.timeutil import utcnow
 
 #: A feed shows this much of the past, and everything planned.
 FEED_HISTORY = timedelta(days=366)
+#: Google Calendar's page that subscribes the signed-in Google user to ``cid``.
+GOOGLE_SUBSCRIBE = "https://calendar.google.com/calendar/render?cid="
 
 
 def active_feed(user: User) -> CalendarFeed | None:
@@ -106,12 +110,22 @@ def feed_for_token(token: str) -> CalendarFeed | None:
 
 
 def feed_urls(feed: CalendarFeed) -> dict[str, str] | None:
-    """The feed's https and webcal addresses, or None if they cannot be shown again."""
+    """The feed's https, webcal and Google Calendar addresses; None if it cannot be shown."""
     token = feed_token(feed)
     if token is None:
         return None
     https = external_url("schedule.user_feed", token=token)
-    return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
+    webcal = "webcal://" + https.split("://", 1)[1]
+    return {"https": https, "webcal": webcal, "google": google_subscribe_url(webcal)}
+
+
+def google_subscribe_url(webcal: str) -> str:
+    """Google Calendar's "add this calendar by URL" page for a ``webcal://`` address.
+
+    Google reads the ``cid`` parameter as a calendar to subscribe to; a whole
+    ``webcal://`` address in it, percent-encoded, asks the person to add that feed.
+    """
+    return GOOGLE_SUBSCRIBE + quote(webcal, safe="")
 
 
 def group_feed_urls(user: User, feed: CalendarFeed) -> list[tuple[VisitGroup, str]]:
@@ -150,9 +164,16 @@ def _session_url(group_session: GroupSession) -> str:
 
 
 def user_feed_body(feed: CalendarFeed, *, domain: str, now: datetime) -> bytes:
-    """The person's own sessions as iCalendar; a patient's read is audited."""
+    """The person's own sessions as iCalendar; a patient's read is audited.
+
+    The room and video link of a group go only to those its pages show them to
+    (:func:`~groupvisits.permissions.meeting_details_group_ids`); the others see at
+    which site the group meets.
+    """
     user = feed.user
     sessions = _sessions(participation.group_ids_for(user), now - FEED_HISTORY)
+    groups = {group_session.group for group_session in sessions}
+    withheld = {group.id for group in groups} - meeting_details_group_ids(user, groups)
     feed.last_used_at = now
     if user.is_patient:
         audit.record(user, "calendar", user, "calendar_feed", feed.id)
@@ -162,6 +183,7 @@ def user_feed_body(feed: CalendarFeed, *, domain: str, now: datetime) -> bytes:
         domain=domain,
         stamp=now,
         url_for_session=_session_url,
+        details_withheld=withheld,
     )
 
 

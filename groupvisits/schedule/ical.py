@@ -3,13 +3,17 @@
 Events carry no condition or diagnosis: their summary is the group's neutral
 calendar name. Every TZID used has a VTIMEZONE whose rules cover the dates of
 the file's events (a zone built for 1970–2038 is misread by some parsers).
+The LOCATION of a session that meets at the clinic is the room, the site and its
+street address, so that a phone's map finds it; a reader who may not see the room
+(see ``permissions.can_see_meeting_details``) gets the site and its address only.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, datetime, timedelta
 
 from icalendar import Calendar, Event, Timezone
 
+from groupvisits.groups.models import VIRTUAL
 from groupvisits.schedule.models import GroupSession
 
 PRODID = "-//GroupVisits//Group visit calendar//EN"
@@ -20,10 +24,32 @@ def session_uid(group_session: GroupSession, domain: str) -> str:
     return f"group-session-{group_session.id}@{domain}"
 
 
+def session_location(group_session: GroupSession, *, with_room: bool = True) -> str:
+    """Where a session meets: "Community room, Riverside Clinic, 12 Main St, Springfield".
+
+    A virtual group's sessions meet at no street address ("" unless a room is given).
+    """
+    group = group_session.group
+    room = group_session.place if with_room else ""
+    if group.modality == VIRTUAL:
+        return room
+    site = group.site
+    return ", ".join(part for part in (room, site.name, site.address_line) if part)
+
+
 def session_event(
-    group_session: GroupSession, *, domain: str, stamp: datetime, url: str | None = None
+    group_session: GroupSession,
+    *,
+    domain: str,
+    stamp: datetime,
+    url: str | None = None,
+    with_details: bool = True,
 ) -> Event:
-    """The VEVENT of one session, in its site's time zone."""
+    """The VEVENT of one session, in its site's time zone.
+
+    :param with_details: the reader may see the room and the video link; without them
+        the event still says at which site the group meets, and links to its page.
+    """
     group = group_session.group
     event = Event()
     event.add("uid", session_uid(group_session, domain))
@@ -39,9 +65,10 @@ def session_event(
     else:
         event.add("status", "CONFIRMED")
         event.add("description", "Group visit at your clinic. Details are in GroupVisits.")
-    if group_session.place:
-        event.add("location", group_session.place)
-    if group_session.link:
+    location = session_location(group_session, with_room=with_details)
+    if location:
+        event.add("location", location)
+    if with_details and group_session.link:
         event.add("url", group_session.link)
     elif url:
         event.add("url", url)
@@ -56,8 +83,12 @@ def build_calendar(
     domain: str,
     stamp: datetime,
     url_for_session=None,
+    details_withheld: Collection[int] = (),
 ) -> bytes:
-    """A complete VCALENDAR of ``sessions`` with one VTIMEZONE per time zone used."""
+    """A complete VCALENDAR of ``sessions`` with one VTIMEZONE per time zone used.
+
+    :param details_withheld: ids of groups whose room and video link the reader may not see.
+    """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -73,6 +104,7 @@ def build_calendar(
                 domain=domain,
                 stamp=stamp,
                 url=url_for_session(group_session) if url_for_session else None,
+                with_details=group_session.group_id not in details_withheld,
             )
         )
         first, last = spans.get(tzid, (None, None))

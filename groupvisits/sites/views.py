@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from groupvisits import audit
+from groupvisits import audit, localtime
 from groupvisits.accounts.models import COORDINATOR, PATIENT, User, user_sites
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
@@ -18,6 +18,7 @@ from groupvisits.permissions import STAFF, get_site_or_404, roles
 from groupvisits.sites import bp, services
 from groupvisits.sites.forms import AuditFilterForm, SiteForm
 from groupvisits.sites.models import Site
+from groupvisits.timeutil import utcnow
 
 AUDIT_PAGE_SIZE = 100
 #: The actor filter's choice for "any patient" (patients act on their own data, and see
@@ -48,15 +49,26 @@ def new_site():
     if form.validate_on_submit():
         try:
             site = services.create_site(
-                form.name.data, form.timezone.data, form.address.data or "", actor=current_user
+                form.name.data,
+                form.timezone.data,
+                form.address.data or "",
+                phone=form.phone.data or "",
+                weight_unit=form.weight_unit.data,
+                locale=form.locale.data,
+                actor=current_user,
             )
         except GroupVisitsError as exc:
-            form.name.errors.append(str(exc))
+            _field_of(form, exc).errors.append(str(exc))
         else:
             db.session.commit()
             flash(f"{site.name} is added.", "success")
             return redirect(url_for("sites.show_site", site_id=site.id))
     return render_template("sites/form.html", form=form, site=None), form_status(form)
+
+
+def _field_of(form: SiteForm, exc: GroupVisitsError):
+    """The form field a refusal is about (the name, if it names none)."""
+    return form[exc.field] if exc.field and exc.field in form else form.name
 
 
 @bp.get("/<int:site_id>")
@@ -70,13 +82,13 @@ def show_site(site_id):
         .where(user_sites.c.site_id == site.id, User.role != PATIENT)
         .order_by(User.role, User.family_name, User.given_name)
     ).all()
-    return render_template("sites/show.html", site=site, staff=staff)
+    return render_template("sites/show.html", site=site, staff=staff, now=utcnow())
 
 
 @bp.route("/<int:site_id>/edit", methods=["GET", "POST"])
 @roles(COORDINATOR)
 def edit_site(site_id):
-    """Change a site's name, time zone or address."""
+    """Change a site's name, time zone, address, phone number, weight unit or locale."""
     site = get_site_or_404(site_id, manage=True)
     form = SiteForm(obj=site)
     if form.validate_on_submit():
@@ -86,10 +98,13 @@ def edit_site(site_id):
                 name=form.name.data,
                 timezone=form.timezone.data,
                 address=form.address.data or "",
+                phone=form.phone.data or "",
+                weight_unit=form.weight_unit.data,
+                locale=form.locale.data,
                 actor=current_user,
             )
         except GroupVisitsError as exc:
-            form.name.errors.append(str(exc))
+            _field_of(form, exc).errors.append(str(exc))
         else:
             db.session.commit()
             flash("Saved.", "success")
@@ -157,6 +172,10 @@ def show_audit(site_id):
     )
     db.session.commit()
     return page, (400 if form.errors else 200)
+
+
+for _name, _filter in localtime.FILTERS.items():
+    bp.add_app_template_filter(_filter, _name)
 
 
 @bp.app_template_filter("site_time")

@@ -9,6 +9,7 @@ import hashlib
 import html
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import recurring_ical_events
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
 from groupvisits.audit import AuditEvent
+from groupvisits.roster import services as roster
 from groupvisits.roster.models import Membership
 from groupvisits.schedule.models import CalendarFeed, GroupSession
 
@@ -49,10 +51,15 @@ UK_SPRING, UK_AUTUMN = last_sunday(YEAR, 3), last_sunday(YEAR, 10)
 
 
 def subscribe(client) -> str:
-    """Create the signed-in person's feed through the page; return its path."""
-    response = client.post_form("/calendar/feed")
+    """Create (or, confirmed, replace) the signed-in person's feed; return its path."""
+    response = client.post_form("/calendar/feed", {"confirmed": "yes"})
     assert response.status_code == 302
     return feed_path(client)
+
+
+def turn_off(client):
+    """Turn the signed-in person's feed off, as the confirmation page does."""
+    return client.post_form("/calendar/feed/revoke", {"confirmed": "yes"})
 
 
 def feed_path(client) -> str:
@@ -252,7 +259,7 @@ def test_feed_is_calendar_typed_folded_at_75_octets_with_crlf(
     for line in lines:
         line.decode("utf-8")
     assert any(line.startswith(b" ") for line in lines)
-    assert {e["location"] for e in by_icalendar(body).values()} == {place}
+    assert {e["location"] for e in by_icalendar(body).values()} == {f"{place}, Eastside Clinic"}
     assert len(by_vobject(body)) == 2
 
 
@@ -299,7 +306,7 @@ def test_moving_and_cancelling_through_the_pages_keep_the_uid_and_raise_sequence
         untouched = set(parsed) - {uid_of(moved), uid_of(cancelled)}
         assert all(parsed[uid]["sequence"] == 0 for uid in untouched)
         assert all(parsed[uid]["status"] == "CONFIRMED" for uid in untouched)
-    assert by_icalendar(body)[uid_of(moved)]["location"] == "Room 5"
+    assert by_icalendar(body)[uid_of(moved)]["location"] == "Room 5, Eastside Clinic"
 
     restore = coordinator_client.post_form(f"/sessions/{cancelled.id}/restore")
     assert restore.status_code == 302
@@ -339,7 +346,7 @@ def test_changing_the_groups_place_raises_the_sequence_of_its_sessions(
     after = by_icalendar(fetch(app, path).data)
     assert set(after) == set(before)
     for uid, event in after.items():
-        assert event["location"] == "Health education room, 2nd floor"
+        assert event["location"] == "Health education room, 2nd floor, Eastside Clinic"
         assert event["sequence"] > before[uid]["sequence"], uid
 
 
@@ -408,6 +415,118 @@ def test_patient_feed_has_only_their_groups_and_nothing_about_other_members(
     for word in ("Wilhelmina", "Quartermaine", "wq@home", "Bartholomew", "Zanzibar", "Pat", "Ient"):
         assert word not in text
     assert member.email not in text
+
+
+# Where: the room, the site and its street address
+
+
+RIVERSIDE_ADDRESS = "12 Main St\nSpringfield"
+ROOM = "Room 214, second floor"
+VIDEO = "https://video.example.org/j/secret-room-8812"
+
+
+@pytest.fixture
+def riverside_hybrid(db, create_site, create_group, coordinator):
+    """A hybrid group at a site with a street address, its agreement published."""
+    riverside = create_site(name="Riverside Community Clinic", address=RIVERSIDE_ADDRESS)
+    coordinator.sites.append(riverside)
+    group = weekly_mondays(
+        create_group,
+        riverside,
+        US_SPRING + timedelta(days=1),
+        US_SPRING + timedelta(days=15),
+        modality="hybrid",
+        location=ROOM,
+        video_url=VIDEO,
+    )
+    roster.publish_agreement(group, "Stays in the group.", actor=coordinator)
+    db.session.commit()
+    return group
+
+
+def locations_in(body: bytes) -> set:
+    """Every event's LOCATION, as icalendar and vobject both read it."""
+    by_icalendar_ = {e["location"] for e in by_icalendar(body).values()}
+    calendar = vobject.readOne(body.decode("utf-8"))
+    by_vobject_ = {e.location.value for e in calendar.contents.get("vevent", [])}
+    assert by_icalendar_ == by_vobject_
+    return by_icalendar_
+
+
+def test_feed_location_gives_the_room_the_site_and_its_street_address(
+    app, db, patient, patient_client, riverside_hybrid
+):
+    add_member(db, riverside_hybrid, patient)
+    agreement = roster.current_agreement(riverside_hybrid)
+    roster.accept_agreement(agreement, patient, actor=patient)
+    db.session.commit()
+
+    body = fetch(app, subscribe(patient_client)).data
+
+    assert locations_in(body) == {f"{ROOM}, Riverside Community Clinic, 12 Main St, Springfield"}
+    assert {e["url"] for e in by_icalendar(body).values()} == {VIDEO}
+
+
+def test_a_member_yet_to_accept_the_agreement_gets_the_site_address_but_no_room_or_link(
+    app, db, patient, patient_client, riverside_hybrid
+):
+    add_member(db, riverside_hybrid, patient)
+
+    body = fetch(app, subscribe(patient_client)).data
+
+    assert len(by_icalendar(body)) == 3
+    assert locations_in(body) == {"Riverside Community Clinic, 12 Main St, Springfield"}
+    assert ROOM.encode() not in body and b"secret-room" not in body
+    assert all("/sessions/" in e["url"] for e in by_icalendar(body).values())
+
+
+@pytest.mark.parametrize("status", ["waitlisted", "offered"])
+def test_a_patient_waiting_or_offered_a_place_gets_no_sessions_of_the_group(
+    app, db, patient, patient_client, riverside_hybrid, status
+):
+    add_member(db, riverside_hybrid, patient, status=status)
+    body = fetch(app, subscribe(patient_client)).data
+    assert by_icalendar(body) == {}
+    assert ROOM.encode() not in body and b"Main St" not in body
+
+
+def test_staff_feeds_give_the_room_the_site_and_its_address(
+    app, db, coordinator, sign_in_as, riverside_hybrid
+):
+    client = sign_in_as(coordinator)
+    token = TOKEN.search(subscribe(client)).group(1)
+    expected = {f"{ROOM}, Riverside Community Clinic, 12 Main St, Springfield"}
+    own = fetch(app, f"/feeds/{token}.ics").data
+    group = fetch(app, f"/feeds/{token}/groups/{riverside_hybrid.id}.ics").data
+    assert {e["location"] for e in by_icalendar(own).values() if ROOM in e["location"]} == expected
+    assert locations_in(group) == expected
+
+
+def test_moving_the_site_raises_the_sequence_and_changes_the_location(
+    app, db, coordinator, sign_in_as, riverside_hybrid
+):
+    client = sign_in_as(coordinator)
+    token = TOKEN.search(subscribe(client)).group(1)
+    path = f"/feeds/{token}/groups/{riverside_hybrid.id}.ics"
+    before = by_icalendar(fetch(app, path).data)
+    site = riverside_hybrid.site
+    response = client.post_form(
+        f"/sites/{site.id}/edit",
+        {
+            "name": site.name,
+            "timezone": site.timezone,
+            "address": "40 Bridge Rd\nSpringfield",
+            "phone": "",
+            "weight_unit": "kg",
+            "locale": "en_US",
+        },
+    )
+    assert response.status_code == 302
+    after = by_icalendar(fetch(app, path).data)
+    assert set(after) == set(before)
+    for uid, event in after.items():
+        assert event["location"] == f"{ROOM}, Riverside Community Clinic, 40 Bridge Rd, Springfield"
+        assert event["sequence"] == before[uid]["sequence"] + 1, uid
 
 
 def test_a_patient_in_no_group_gets_an_empty_feed(app, patient_client, new_york_group):
@@ -539,7 +658,7 @@ def test_a_feed_made_before_tokens_were_hashed_answers_and_its_page_offers_a_new
 def test_a_legacy_feed_can_be_turned_off(app, db, member, patient_client):
     old_token = "Another-legacy-token-0123456789abcdefghijkl"
     legacy_feed(db, member, old_token)
-    assert patient_client.post_form("/calendar/feed/revoke").status_code == 302
+    assert turn_off(patient_client).status_code == 302
     assert fetch(app, f"/feeds/{old_token}.ics").status_code == 404
 
 
@@ -588,7 +707,7 @@ def test_token_has_at_least_128_random_bits_in_url_safe_characters(app, patient_
 def test_revoking_turns_the_old_address_off(app, db, member, patient_client):
     path = subscribe(patient_client)
     assert fetch(app, path).status_code == 200
-    assert patient_client.post_form("/calendar/feed/revoke").status_code == 302
+    assert turn_off(patient_client).status_code == 302
     assert fetch(app, path).status_code == 404
     assert FEED_PATH.search(patient_client.get("/calendar").get_data(as_text=True)) is None
 
@@ -606,6 +725,104 @@ def test_renewing_or_revoking_without_csrf_is_refused(app, member, patient_clien
     assert patient_client.post("/calendar/feed/revoke").status_code == 400
     assert patient_client.post("/calendar/feed").status_code == 400
     assert fetch(app, path).status_code == 200
+
+
+def test_making_a_new_address_asks_first_and_the_old_one_works_until_confirmed(
+    app, member, patient_client
+):
+    old = subscribe(patient_client)
+    page = patient_client.get("/calendar").get_data(as_text=True)
+    assert 'href="/calendar/feed/new"' in page and 'href="/calendar/feed/revoke"' in page
+
+    unconfirmed = patient_client.post_form("/calendar/feed")
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["Location"].endswith("/calendar/feed/new")
+    assert fetch(app, old).status_code == 200 and feed_path(patient_client) == old
+
+    question = html.unescape(patient_client.get("/calendar/feed/new").get_data(as_text=True))
+    assert "Yes, make a new address — the old one stops working" in question
+    assert 'name="confirmed" value="yes"' in question
+    assert 'action="/calendar/feed"' in question
+
+    new = subscribe(patient_client)
+    assert new != old
+    assert fetch(app, old).status_code == 404 and fetch(app, new).status_code == 200
+
+
+def test_turning_the_address_off_asks_first_and_it_works_until_confirmed(
+    app, member, patient_client
+):
+    path = subscribe(patient_client)
+
+    unconfirmed = patient_client.post_form("/calendar/feed/revoke")
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["Location"].endswith("/calendar/feed/revoke")
+    assert fetch(app, path).status_code == 200
+
+    question = html.unescape(patient_client.get("/calendar/feed/revoke").get_data(as_text=True))
+    assert "Yes, turn the address off — calendars stop updating" in question
+    assert "No, keep my address" in question
+
+    assert turn_off(patient_client).status_code == 302
+    assert fetch(app, path).status_code == 404
+
+
+def test_the_first_address_needs_no_confirmation_and_the_questions_need_an_address(
+    app, member, patient_client
+):
+    assert patient_client.get("/calendar/feed/new").headers["Location"].endswith("/calendar")
+    assert patient_client.get("/calendar/feed/revoke").headers["Location"].endswith("/calendar")
+    response = patient_client.post_form("/calendar/feed")
+    assert response.status_code == 302
+    assert fetch(app, feed_path(patient_client)).status_code == 200
+
+
+def test_calendar_page_links_to_google_calendar_with_the_webcal_address_encoded(
+    app, member, patient_client
+):
+    path = subscribe(patient_client)
+    page = html.unescape(patient_client.get("/calendar").get_data(as_text=True))
+    [webcal] = WEBCAL.findall(page)
+    [google] = re.findall(r'href="(https://calendar\.google\.com/[^"]+)"', page)
+    assert ">Add to Google Calendar</a>" in page
+    address = urlsplit(google)
+    assert (address.netloc, address.path) == ("calendar.google.com", "/calendar/render")
+    assert parse_qs(address.query) == {"cid": [webcal]}
+    assert "cid=webcal%3A%2F%2F" in google and google.endswith(quote(path, safe=""))
+
+
+def test_the_address_is_in_a_labelled_read_only_field_with_a_copy_button_for_scripts(
+    app, member, patient_client
+):
+    subscribe(patient_client)
+    response = patient_client.get("/calendar")
+    page = response.get_data(as_text=True)
+    assert re.search(r'<label for="feed-url">[^<]+</label>', page)
+    assert re.search(r'<input id="feed-url" type="text" readonly value="http', page)
+    # Without JavaScript the button stays hidden: copy.js shows it and says "Copied".
+    assert re.search(r'<button type="button"[^>]*data-copy="feed-url"[^>]*hidden>Copy', page)
+    assert 'id="feed-url-status" role="status"' in page
+    assert '<script src="/static/copy.js" defer></script>' in page
+    assert "<script>" not in page  # the Content-Security-Policy allows no inline script
+    script = patient_client.get("/static/copy.js")
+    assert script.status_code == 200 and b"navigator.clipboard" in script.data
+
+
+def test_the_page_tells_when_a_calendar_last_fetched_the_feed_in_site_time(
+    app, db, member, patient_client, site
+):
+    site.locale = "en_US"
+    db.session.commit()
+    path = subscribe(patient_client)
+    assert "No calendar has fetched your visits yet." in patient_client.get("/calendar").text
+    fetch(app, path)
+    page = patient_client.get("/calendar").get_data(as_text=True)
+    assert re.search(
+        r"A calendar last fetched your visits on \w{3} \d{1,2} \w{3} \d{4}, \d{1,2}:\d{2} [AP]M "
+        r"\(Eastern Time\)",
+        page,
+    )
+    assert "America/New_York" not in page
 
 
 def test_unknown_tokens_and_deactivated_owners_get_404(app, db, member, patient_client):
@@ -683,7 +900,7 @@ def test_group_feed_is_404_for_a_revoked_staff_token_and_an_unknown_group(
 ):
     token = TOKEN.search(subscribe(clinician_client)).group(1)
     assert fetch(app, f"/feeds/{token}/groups/999999.ics").status_code == 404
-    clinician_client.post_form("/calendar/feed/revoke")
+    turn_off(clinician_client)
     assert fetch(app, f"/feeds/{token}/groups/{new_york_group.id}.ics").status_code == 404
 
 

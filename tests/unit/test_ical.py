@@ -247,7 +247,7 @@ def test_moving_a_session_keeps_its_uid_and_raises_its_sequence(
     assert after["sequence"] == 1
     moved_day = target.local_start.date()
     assert after["start"] == datetime.combine(moved_day, time(22, 30), UTC) != before["start"]
-    assert vobject_events(after_body)[uid]["location"] == "Room 4"
+    assert vobject_events(after_body)[uid]["location"] == "Room 4, Eastside Clinic"
 
     schedule.cancel_session(target, "Room unavailable", actor=coordinator)
     db.session.commit()
@@ -285,9 +285,87 @@ def test_in_person_sessions_carry_a_location_and_virtual_ones_a_url(db, create_g
     [room] = sessions_of(db, in_person)
     [online] = sessions_of(db, virtual)
     parsed = vobject_events(build([room, online]))
-    assert parsed[ical.session_uid(room, DOMAIN)]["location"] == "Community room"
+    assert parsed[ical.session_uid(room, DOMAIN)]["location"] == "Community room, Eastside Clinic"
     assert parsed[ical.session_uid(online, DOMAIN)]["location"] is None
     assert parsed[ical.session_uid(online, DOMAIN)]["url"] == "https://video.example.org/room/7"
+
+
+RIVERSIDE_ADDRESS = "12 Main St\nSpringfield"
+RIVERSIDE_LOCATION = "Community room, Riverside Community Clinic, 12 Main St, Springfield"
+
+
+def locations(body: bytes) -> dict[str, set]:
+    """UID → LOCATION as icalendar reads it and as vobject reads it (each must agree)."""
+    by_icalendar = {
+        str(event["UID"]): str(event.get("LOCATION")) if "LOCATION" in event else None
+        for event in Calendar.from_ical(body).walk("VEVENT")
+    }
+    by_vobject = {uid: event["location"] for uid, event in vobject_events(body).items()}
+    assert by_icalendar == by_vobject
+    return by_vobject
+
+
+def test_location_names_the_room_the_site_and_its_street_address(db, create_group, create_site):
+    riverside = create_site(name="Riverside Community Clinic", address=RIVERSIDE_ADDRESS)
+    hybrid = create_group(
+        riverside,
+        rule=WEEKLY_MONDAY,
+        start=SPRING_MONDAY,
+        until=SPRING_MONDAY,
+        modality="hybrid",
+        video_url="https://video.example.org/room/8",
+    )
+    [group_session] = sessions_of(db, hybrid)
+    body = build([group_session])
+    assert locations(body) == {ical.session_uid(group_session, DOMAIN): RIVERSIDE_LOCATION}
+    assert vobject_events(body)[ical.session_uid(group_session, DOMAIN)]["url"] == (
+        "https://video.example.org/room/8"
+    )
+
+
+def test_a_virtual_session_gives_no_street_address(db, create_group, create_site):
+    riverside = create_site(name="Riverside Community Clinic", address=RIVERSIDE_ADDRESS)
+    virtual = create_group(
+        riverside,
+        rule=WEEKLY_MONDAY,
+        start=SPRING_MONDAY,
+        until=SPRING_MONDAY,
+        modality="virtual",
+        location="",
+        video_url="https://video.example.org/room/9",
+    )
+    body = build(sessions_of(db, virtual))
+    assert set(locations(body).values()) == {None}
+    assert b"Main St" not in body
+
+
+def test_a_reader_kept_from_the_room_gets_the_site_and_address_but_no_room_or_link(
+    db, create_group, create_site
+):
+    riverside = create_site(name="Riverside Community Clinic", address=RIVERSIDE_ADDRESS)
+    hybrid = create_group(
+        riverside,
+        rule=WEEKLY_MONDAY,
+        start=SPRING_MONDAY,
+        until=SPRING_MONDAY,
+        modality="hybrid",
+        location="Room 214, second floor",
+        video_url="https://video.example.org/j/secret-room-8812",
+    )
+    [group_session] = sessions_of(db, hybrid)
+    page = "https://gv.example.org/sessions/1"
+    body = ical.build_calendar(
+        [group_session],
+        name="Group visits",
+        domain=DOMAIN,
+        stamp=STAMP,
+        url_for_session=lambda _: page,
+        details_withheld={hybrid.id},
+    )
+    uid = ical.session_uid(group_session, DOMAIN)
+    assert locations(body) == {uid: "Riverside Community Clinic, 12 Main St, Springfield"}
+    assert vobject_events(body)[uid]["url"] == page
+    assert b"Room 214" not in body and b"secret-room" not in body
 
 
 def test_summary_is_the_neutral_calendar_name_and_no_condition_leaves(db, create_group, site):
@@ -327,9 +405,9 @@ def test_long_lines_are_folded_at_75_octets_and_end_with_crlf(db, create_group, 
         line.decode("utf-8")  # no character is cut in two by a fold
     assert any(line.startswith(b" ") for line in lines)
     [event] = vobject_events(body).values()
-    assert event["location"] == place
+    assert event["location"] == f"{place}, Eastside Clinic"
     [parsed] = Calendar.from_ical(body).walk("VEVENT")
-    assert str(parsed["LOCATION"]) == place
+    assert str(parsed["LOCATION"]) == f"{place}, Eastside Clinic"
 
 
 def test_an_empty_list_of_sessions_is_still_a_valid_calendar(app):
