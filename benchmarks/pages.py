@@ -87,6 +87,9 @@ def other_pages(group: VisitGroup | None = None) -> list[Page]:
         ("agreement (patient)", f"/groups/{group.id}/agreement"),
         ("session download (patient)", f"/sessions/{session_id}/calendar.ics"),
         ("calendar settings (patient)", "/calendar"),
+        # Both questions need a feed: main_pages made one for this member.
+        ("new calendar address? (patient)", "/calendar/feed/new"),
+        ("turn the calendar off? (patient)", "/calendar/feed/revoke"),
         ("profile (patient)", "/profile"),
     ]
     searches = [

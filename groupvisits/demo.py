@@ -90,7 +90,19 @@ FAMILY = [
     "Clark",
 ]
 LANGUAGES = ["English"] * 6 + ["Spanish", "Spanish", "Vietnamese", "Arabic"]
-DIETS = ["", "", "", "vegetarian", "no pork", "low sodium", "gluten free", "diabetic-friendly"]
+#: (dietary need codes, other text), as PatientProfile keeps them.
+DIETS = [
+    ("", ""),
+    ("", ""),
+    ("", ""),
+    ("vegetarian", ""),
+    ("", "no pork"),
+    ("low_sodium", ""),
+    ("gluten_free", ""),
+    ("diabetic,low_sodium", ""),
+]
+#: Demo patients with no email address (by number): the clinic phones them.
+PHONE_ONLY = {28, 30}
 ACCESS = ["", "", "", "", "wheelchair user", "large print", "hard of hearing"]
 
 
@@ -101,6 +113,8 @@ def load_demo(*, password: str) -> Site:
         name=DEMO_SITE,
         timezone="America/New_York",
         address="120 Riverside Avenue, Suite 3\nSpringfield",
+        phone="(555) 010-0120",
+        locale="en_US",
     )
     db.session.add(site)
     password_hash = passwords.hash_password(password)
@@ -117,30 +131,35 @@ def load_demo(*, password: str) -> Site:
                 sites=[site],
             )
         )
+    patients = {}
     for number in range(1, 31):
         given, family = GIVEN[number - 1], FAMILY[number - 1]
+        phone_only = number in PHONE_ONLY
         patient = User(
-            email=f"patient{number:02d}@{DEMO_DOMAIN}",
+            email=None if phone_only else f"patient{number:02d}@{DEMO_DOMAIN}",
             role=PATIENT,
             given_name=given,
             family_name=family,
             phone=f"555-01{number:02d}",
-            password_hash=password_hash,
+            password_hash=None if phone_only else password_hash,
             sites=[site],
         )
+        born = date(1945 + rng.randrange(40), rng.randrange(1, 13), rng.randrange(1, 29))
+        language = rng.choice(LANGUAGES)
+        dietary_needs, dietary_other = rng.choice(DIETS)
         patient.patient_profile = PatientProfile(
-            date_of_birth=date(
-                1945 + rng.randrange(40), rng.randrange(1, 13), rng.randrange(1, 29)
-            ),
-            preferred_language=rng.choice(LANGUAGES),
-            dietary_needs=rng.choice(DIETS),
+            date_of_birth=born,
+            preferred_language=language,
+            dietary_needs=dietary_needs,
+            dietary_other=dietary_other,
             accessibility_needs=rng.choice(ACCESS),
             medical_record_number=f"RCC-{100000 + number * 37}",
         )
         db.session.add(patient)
+        patients[number] = patient
     db.session.flush()
     groups = load_demo_groups(site)
-    load_demo_rosters(groups, rng)
+    load_demo_rosters(groups, rng, patients)
     return site
 
 
@@ -208,8 +227,11 @@ def load_demo_groups(site: Site) -> list:
 DEMO_ROSTERS = [list(range(1, 18)), list(range(18, 28)), [7, 9, 12] + list(range(24, 31))]
 
 
-def load_demo_rosters(groups: list, rng: random.Random) -> None:
-    """Members (one group full, two waiting), agreements, RSVPs and past attendance."""
+def load_demo_rosters(groups: list, rng: random.Random, patients: dict) -> None:
+    """Members (one group full, two waiting), agreements, RSVPs and past attendance.
+
+    :param patients: the demo patients by their number.
+    """
     from sqlalchemy import select
 
     from groupvisits.accounts.models import User
@@ -229,12 +251,6 @@ def load_demo_rosters(groups: list, rng: random.Random) -> None:
 
     now = utcnow()
     nurse = db.session.scalar(select(User).where(User.email == f"nurse@{DEMO_DOMAIN}"))
-    patients = {
-        int(user.email[7:9]): user
-        for user in db.session.scalars(
-            select(User).where(User.email.like(f"patient%@{DEMO_DOMAIN}"))
-        )
-    }
     for group, numbers in zip(groups, DEMO_ROSTERS, strict=True):
         agreement = roster.publish_agreement(group, roster.DEFAULT_AGREEMENT, actor=None)
         members = []
@@ -257,7 +273,8 @@ def load_demo_rosters(groups: list, rng: random.Random) -> None:
                 roster.AgreementAcceptance(
                     agreement_id=agreement.id,
                     patient_id=patient.id,
-                    method="app" if rng.random() < 0.8 else "paper",
+                    # Without email, no app: the agreement was signed on paper.
+                    method="app" if rng.random() < 0.8 and patient.email else "paper",
                     accepted_on=(past[0].starts_at if past else now).date(),
                 )
             )

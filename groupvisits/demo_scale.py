@@ -30,10 +30,10 @@ from groupvisits.sites.models import Site
 from groupvisits.timeutil import utcnow
 
 SITES = [
-    ("Lakeside Family Health", "America/Chicago"),
-    ("Mesa Community Clinic", "America/Denver"),
-    ("Harbor Health Center", "America/Los_Angeles"),
-    ("Northgate Practice", "Europe/London"),
+    ("Lakeside Family Health", "America/Chicago", "(555) 010-0310", "en_US", "lb"),
+    ("Mesa Community Clinic", "America/Denver", "(555) 010-0420", "es_US", "lb"),
+    ("Harbor Health Center", "America/Los_Angeles", "(555) 010-0530 ext. 2", "en_US", "lb"),
+    ("Northgate Practice", "Europe/London", "+44 20 7946 0640", "en_GB", "kg"),
 ]
 TOTAL_SITES, TOTAL_GROUPS, TOTAL_PATIENTS = 5, 60, 900
 MEMBERS_PER_GROUP, WAITING_PER_GROUP = 12, 2
@@ -52,8 +52,15 @@ def load_large(*, password_hash: str, seed: int = 2027) -> dict[str, int]:
     start = date(today.year - YEARS_OF_HISTORY, today.month, 1)
     until = today + timedelta(days=183)
     sites = list(db.session.scalars(select(Site).order_by(Site.id)))
-    for name, zone in SITES[: TOTAL_SITES - len(sites)]:
-        site = Site(name=name, timezone=zone, address=f"1 {name.split()[0]} Road")
+    for name, zone, phone, locale, unit in SITES[: TOTAL_SITES - len(sites)]:
+        site = Site(
+            name=name,
+            timezone=zone,
+            address=f"1 {name.split()[0]} Road",
+            phone=phone,
+            locale=locale,
+            weight_unit=unit,
+        )
         db.session.add(site)
         sites.append(site)
         slug = name.split()[0].lower()
@@ -99,10 +106,14 @@ def load_large(*, password_hash: str, seed: int = 2027) -> dict[str, int]:
                 password_hash=password_hash,
                 sites=[site],
             )
+            born = date(1940 + rng.randrange(45), rng.randrange(1, 13), 1)
+            language = rng.choice(LANGUAGES)
+            dietary_needs, dietary_other = rng.choice(DIETS)
             user.patient_profile = PatientProfile(
-                date_of_birth=date(1940 + rng.randrange(45), rng.randrange(1, 13), 1),
-                preferred_language=rng.choice(LANGUAGES),
-                dietary_needs=rng.choice(DIETS),
+                date_of_birth=born,
+                preferred_language=language,
+                dietary_needs=dietary_needs,
+                dietary_other=dietary_other,
                 accessibility_needs=rng.choice(ACCESS),
             )
             db.session.add(user)

@@ -1,6 +1,7 @@
 """People and their sign-ins: one account per person, with a role."""
 
 import hashlib
+import re
 import secrets
 from datetime import date, datetime
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from groupvisits.accounts.diets import DIETARY_NEEDS, normalise_dietary_text, read_codes
 from groupvisits.extensions import db
 from groupvisits.sites.models import Site
 from groupvisits.timeutil import UTCDateTime, utcnow
@@ -73,11 +75,18 @@ class User(UserMixin, db.Model):
             "training_year IS NULL OR (training_year BETWEEN 1 AND 8)",
             name="training_year_range",
         ),
+        # Staff sign in with their email; a patient may have none (the clinic phones them).
+        CheckConstraint("email IS NOT NULL OR role = 'patient'", name="staff_have_email"),
+        # No address is None, never "": two people without one must not clash.
+        CheckConstraint("email IS NULL OR email <> ''", name="email_not_blank"),
+        # Whoever has no email can at least be phoned.
+        CheckConstraint("email IS NOT NULL OR phone <> ''", name="email_or_phone"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: Stored lower-cased; one account per address.
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    #: Stored lower-cased; one account per address. None: a patient without email, who
+    #: cannot sign in (the clinic records their answers by phone).
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), index=True)
     given_name: Mapped[str] = mapped_column(String(80))
@@ -140,6 +149,11 @@ class User(UserMixin, db.Model):
         return self.password_hash is not None
 
     @property
+    def can_sign_in(self) -> bool:
+        """An active account with an email and a password: it answers in the app itself."""
+        return bool(self.email) and self.has_password and self.active
+
+    @property
     def first_name(self) -> str:
         return self.preferred_name or self.given_name
 
@@ -182,14 +196,44 @@ class PatientProfile(db.Model):
     )
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     preferred_language: Mapped[str] = mapped_column(String(60), default="English")
-    #: Free text, e.g. "vegetarian, no nuts"; used for the session meal.
+    #: Codes of :data:`~groupvisits.accounts.diets.DIETARY_NEEDS`, comma-separated in list
+    #: order ("low_sodium,vegetarian"); used for the session meal.
     dietary_needs: Mapped[str] = mapped_column(Text, default="")
+    #: A need not on the list, in the patient's words ("no nuts").
+    dietary_other: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: Free text, e.g. "wheelchair user, large print".
     accessibility_needs: Mapped[str] = mapped_column(Text, default="")
     #: The clinic's medical record number, when known.
     medical_record_number: Mapped[str | None] = mapped_column(String(40), unique=True)
 
     user: Mapped[User] = relationship(back_populates="patient_profile")
+
+    @property
+    def diet(self) -> tuple[list[str], str]:
+        """(codes, other text); text not yet turned into codes is read through the synonyms."""
+        codes = read_codes(self.dietary_needs)
+        if codes is not None:
+            return codes, self.dietary_other or ""
+        codes, other = normalise_dietary_text(self.dietary_needs)
+        return codes, ", ".join(part for part in (other, self.dietary_other) if part)
+
+    @property
+    def dietary_labels(self) -> list[str]:
+        """The needs in words: list labels first, then the other text."""
+        codes, other = self.diet
+        return [DIETARY_NEEDS[code] for code in codes] + ([other] if other else [])
+
+    @property
+    def dietary_summary(self) -> str:
+        """The needs on one line ("low sodium, vegetarian, no nuts"); "" for none."""
+        return ", ".join(self.dietary_labels)
+
+    @property
+    def meal_needs(self) -> list[str]:
+        """What the meal count adds up: list labels, and each part of the other text."""
+        codes, other = self.diet
+        parts = [part.strip().lower() for part in re.split(r"[,;]", other) if part.strip()]
+        return [DIETARY_NEEDS[code] for code in codes] + parts
 
 
 class SignIn(db.Model):

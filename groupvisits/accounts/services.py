@@ -2,6 +2,7 @@
 
 import functools
 import secrets
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -10,6 +11,12 @@ from sqlalchemy.orm import contains_eager
 
 from groupvisits import audit
 from groupvisits.accounts import passwords
+from groupvisits.accounts.diets import (
+    DIETARY_NEEDS,
+    OTHER_MAX_LENGTH,
+    normalise_dietary_text,
+    stored_codes,
+)
 from groupvisits.accounts.models import (
     CLINICIAN,
     DISCIPLINES,
@@ -28,7 +35,7 @@ from groupvisits.extensions import db
 from groupvisits.locking import lock_row
 from groupvisits.mail import services as mail
 from groupvisits.permissions import can_manage_site
-from groupvisits.sites.models import Site
+from groupvisits.sites.models import Site, clean_phone
 from groupvisits.timeutil import utcnow
 
 #: Fields a patient may change on their own profile page.
@@ -38,10 +45,23 @@ PROFILE_COLUMNS = (
     "date_of_birth",
     "preferred_language",
     "dietary_needs",
+    "dietary_other",
     "accessibility_needs",
     "medical_record_number",
 )
-PATIENT_PROFILE_FIELDS = ("preferred_language", "dietary_needs", "accessibility_needs")
+PATIENT_PROFILE_FIELDS = ("preferred_language", "accessibility_needs")
+#: Changes of these go through :func:`_diet_columns`.
+DIET_FIELDS = ("dietary_needs", "dietary_other")
+
+#: Why a patient without email gets no invitation.
+NO_EMAIL = (
+    "This patient has no email address: they cannot sign in; "
+    "the clinic records their answers by phone."
+)
+STAFF_NEED_EMAIL = "Staff sign in with their email address: please give one."
+NO_WAY_TO_REACH = (
+    "Give an email address or a phone number: the clinic needs a way to reach this patient."
+)
 
 
 #: What a link that was used (or is otherwise spent) answers.
@@ -52,17 +72,61 @@ class SignInFailed(ValidationFailed):
     """Wrong email or password (deliberately vague)."""
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
+def normalise_email(email: str | None) -> str:
+    """The address as stored: trimmed and lower-cased ("" for none)."""
+    return (email or "").strip().lower()
 
 
-def find_user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+def find_user_by_email(email: str | None) -> User | None:
+    """The account with this address; nobody for an empty one."""
+    email = normalise_email(email)
+    if not email:
+        return None
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def _clean_phone(phone: str | None) -> str:
+    """:raises ValidationFailed: the number cannot be dialled (letters, too few digits)."""
+    try:
+        return clean_phone(phone or "")
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="phone") from exc
+
+
+def _check_contact(role: str, email: str | None, phone: str) -> None:
+    """:raises ValidationFailed: staff without email, or a patient with neither email nor phone."""
+    if email:
+        return
+    if role != PATIENT:
+        raise ValidationFailed(STAFF_NEED_EMAIL, field="email")
+    if not phone:
+        raise ValidationFailed(NO_WAY_TO_REACH, field="phone")
+
+
+def _diet_columns(needs: str | Iterable[str], other: str = "") -> dict[str, str]:
+    """The profile's dietary columns from ticked codes (or free text, read through the
+    synonyms) and a need not on the list.
+
+    :raises ValidationFailed: a code not on the list, or an "other" text too long.
+    """
+    if isinstance(needs, str):
+        codes, typed = normalise_dietary_text(needs)
+    else:
+        codes, typed = list(needs or ()), ""
+        if any(code not in DIETARY_NEEDS for code in codes):
+            raise ValidationFailed("Choose dietary needs from the list.", field="dietary_needs")
+    other = ", ".join(part for part in (typed, " ".join((other or "").split())) if part)
+    if len(other) > OTHER_MAX_LENGTH:
+        raise ValidationFailed(
+            f"Say the other dietary need in at most {OTHER_MAX_LENGTH} characters.",
+            field="dietary_other",
+        )
+    return {"dietary_needs": stored_codes(codes), "dietary_other": other}
 
 
 def create_user(
     *,
-    email: str,
+    email: str | None,
     role: str,
     given_name: str,
     family_name: str,
@@ -75,15 +139,18 @@ def create_user(
     password: str | None = None,
     date_of_birth: date | None = None,
     preferred_language: str = "English",
-    dietary_needs: str = "",
+    dietary_needs: str | Iterable[str] = "",
+    dietary_other: str = "",
     accessibility_needs: str = "",
     medical_record_number: str | None = None,
 ) -> User:
     """Create an account; patients get a profile, staff a discipline.
 
+    :param email: None or "" for a patient without email (they then need a phone).
+    :param dietary_needs: codes of ``DIETARY_NEEDS``, or free text read through the synonyms.
     :param actor: the coordinator doing it, or None from the command line.
     :raises Conflict: the email (or medical record number) is already used.
-    :raises ValidationFailed: the role, discipline or sites do not fit.
+    :raises ValidationFailed: the role, discipline, sites, phone or contact details do not fit.
     """
     if role not in ROLES:
         raise ValidationFailed(f"Unknown role {role!r}.")
@@ -100,18 +167,21 @@ def create_user(
             training_year = None
     else:
         discipline = training_year = None
-    email = normalise_email(email)
+    email = normalise_email(email) or None
+    phone = _clean_phone(phone)
+    _check_contact(role, email, phone)
     if find_user_by_email(email):
         raise Conflict(f"There is already an account for {email}.")
     medical_record_number = (medical_record_number or "").strip() or None
     _check_record_number_free(medical_record_number, None)
+    diet = _diet_columns(dietary_needs, dietary_other)
     user = User(
         email=email,
         role=role,
         given_name=given_name.strip(),
         family_name=family_name.strip(),
         preferred_name=preferred_name.strip(),
-        phone=phone.strip(),
+        phone=phone,
         discipline=discipline,
         training_year=training_year,
         sites=list(sites),
@@ -121,7 +191,7 @@ def create_user(
         user.patient_profile = PatientProfile(
             date_of_birth=date_of_birth,
             preferred_language=preferred_language or "English",
-            dietary_needs=dietary_needs,
+            **diet,
             accessibility_needs=accessibility_needs,
             medical_record_number=medical_record_number or None,
         )
@@ -135,10 +205,20 @@ def create_user(
 def update_user(user: User, changes: dict, *, actor: User) -> User:
     """Apply a coordinator's edit of an account.
 
+    Taking a patient's email away (they have none any more) ends their sign-ins:
+    without an address nobody signs in to the account.
+
     :raises Conflict: the new email belongs to someone else.
+    :raises ValidationFailed: a phone that cannot be dialled, staff without email, or a
+        patient left with neither email nor phone.
     """
+    if "phone" in changes:
+        changes["phone"] = _clean_phone(changes["phone"])
     if "email" in changes:
-        email = normalise_email(changes.pop("email"))
+        changes["email"] = normalise_email(changes["email"]) or None
+    _check_contact(user.role, changes.get("email", user.email), changes.get("phone", user.phone))
+    if "email" in changes:
+        email = changes.pop("email")
         other = find_user_by_email(email)
         if other is not None and other.id != user.id:
             raise Conflict(f"There is already an account for {email}.")
@@ -154,7 +234,10 @@ def update_user(user: User, changes: dict, *, actor: User) -> User:
                     "email_changed.txt",
                     user=user,
                     actor=actor,
+                    removed=email is None,
                 )
+            if email is None:
+                end_all_sign_ins(user, "email removed")
         user.email = email
     if "sites" in changes:
         sites = changes.pop("sites")
@@ -175,6 +258,15 @@ def update_user(user: User, changes: dict, *, actor: User) -> User:
             number = (profile_changes["medical_record_number"] or "").strip() or None
             _check_record_number_free(number, user.patient_profile)
             profile_changes["medical_record_number"] = number
+        if any(key in profile_changes for key in DIET_FIELDS):
+            profile = user.patient_profile
+            codes, other = profile.diet
+            profile_changes.update(
+                _diet_columns(
+                    profile_changes.pop("dietary_needs", codes),
+                    profile_changes.pop("dietary_other", other),
+                )
+            )
         for key, value in profile_changes.items():
             setattr(user.patient_profile, key, value)
     db.session.flush()
@@ -198,15 +290,31 @@ def _check_record_number_free(number: str | None, profile: PatientProfile | None
 
 
 def update_own_profile(patient: User, changes: dict, *, actor: User) -> User:
-    """A patient changes their own contact details and needs."""
+    """A patient changes their own contact details and needs.
+
+    :raises ValidationFailed: a phone that cannot be dialled, or a dietary need off the list.
+    """
     if actor.id != patient.id:
         raise NotAllowed("Only the patient can change this page.")
+    if "phone" in changes:
+        changes = {**changes, "phone": _clean_phone(changes["phone"])}
+        _check_contact(patient.role, patient.email, changes["phone"])
+    profile = patient.patient_profile
+    if any(key in changes for key in DIET_FIELDS):
+        codes, other = profile.diet
+        diet = _diet_columns(
+            changes.get("dietary_needs", codes), changes.get("dietary_other", other)
+        )
+    else:
+        diet = {}
     for key in PATIENT_SELF_FIELDS:
         if key in changes:
             setattr(patient, key, (changes[key] or "").strip())
     for key in PATIENT_PROFILE_FIELDS:
         if key in changes:
-            setattr(patient.patient_profile, key, (changes[key] or "").strip())
+            setattr(profile, key, (changes[key] or "").strip())
+    for key, value in diet.items():
+        setattr(profile, key, value)
     db.session.flush()
     audit.record(actor, "update", patient, "profile", patient.id)
     return patient
@@ -231,6 +339,8 @@ def invite(user: User, *, actor: User | None) -> str:
 
     The link expires (INVITATION_MAX_AGE) and dies once a password is set.
     """
+    if not user.email:
+        raise ValidationFailed(NO_EMAIL, field="email")
     if not user.active:
         raise ValidationFailed("Reactivate the account before inviting this person.")
     if user.has_password:
@@ -364,7 +474,7 @@ def check_password_strength(password: str, user: User) -> None:
     if len(password) < minimum:
         raise ValidationFailed(f"Use at least {minimum} characters.")
     lowered = password.lower()
-    if lowered in COMMON_PASSWORDS or lowered == user.email.split("@")[0]:
+    if lowered in COMMON_PASSWORDS or lowered == (user.email or "").split("@")[0]:
         raise ValidationFailed("That password is too easy to guess. Try a short sentence.")
 
 
@@ -484,7 +594,7 @@ def count_open_sign_ins(user: User) -> int:
 
 
 def find_patients(site_id: int, text: str, *, exclude: set[int] = frozenset(), limit: int = 10):
-    """Active patients of a site whose name, email or record number contains ``text``."""
+    """Active patients of a site whose name, email, phone or record number contains ``text``."""
 
     text = text.strip().lower()[:100]
     if len(text) < 2:
@@ -503,6 +613,7 @@ def find_patients(site_id: int, text: str, *, exclude: set[int] = frozenset(), l
             | func.lower(User.preferred_name).like(pattern)
             # Emails match from their start: "ri" must not find every "@riverside..." address.
             | User.email.like(f"{text}%")
+            | User.phone.like(pattern)
             | func.lower(PatientProfile.medical_record_number).like(pattern),
         )
         .order_by(User.family_name, User.given_name, User.id)

@@ -17,9 +17,10 @@ from groupvisits.accounts.forms import (
     ProfileForm,
     SetPasswordForm,
     SignInForm,
+    diet_data,
 )
 from groupvisits.accounts.models import PATIENT
-from groupvisits.errors import InvalidToken, ValidationFailed
+from groupvisits.errors import GroupVisitsError, InvalidToken, ValidationFailed
 from groupvisits.extensions import db, limiter
 from groupvisits.formutil import form_status
 from groupvisits.messages import flash
@@ -203,15 +204,20 @@ def edit_profile():
             "preferred_name": patient.preferred_name,
             "phone": patient.phone,
             "preferred_language": profile.preferred_language,
-            "dietary_needs": profile.dietary_needs,
             "accessibility_needs": profile.accessibility_needs,
+            **diet_data(profile),
         }
     )
     if form.validate_on_submit():
-        services.update_own_profile(patient, form.data, actor=current_user)
-        db.session.commit()
-        flash("Your details are saved.", "success")
-        return redirect(url_for("accounts.edit_profile"))
+        try:
+            services.update_own_profile(patient, {**form.data, **form.diet}, actor=current_user)
+        except GroupVisitsError as exc:
+            db.session.rollback()  # none of a refused change is kept
+            getattr(form, exc.field or "phone").errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("Your details are saved.", "success")
+            return redirect(url_for("accounts.edit_profile"))
     if request.method == "GET":
         audit.record(current_user, "view", patient, "profile", patient.id)
         db.session.commit()

@@ -1,8 +1,11 @@
 """The home page: a dashboard that fits the signed-in person's role."""
 
+import functools
+
 from flask import redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import selectinload
 
 from groupvisits import audit
 from groupvisits.accounts.models import User, user_sites
@@ -10,7 +13,9 @@ from groupvisits.dashboard import bp
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.permissions import public
-from groupvisits.roster.models import ACTIVE
+from groupvisits.roster import services as roster
+from groupvisits.roster.models import ACTIVE, CURRENT, OFFERED, REQUESTED, WAITLISTED, Membership
+from groupvisits.schedule import census as census_rules
 from groupvisits.schedule import participation
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
@@ -33,24 +38,59 @@ def home():
         counts: dict[int, dict[str, int]] = {}
         for site_id, role, count in rows:
             counts.setdefault(site_id, {})[role] = count
-        return render_template("dashboard/coordinator.html", counts=counts)
+        # The next sessions at their sites, with the census: what needs a call this week.
+        upcoming = _upcoming_sessions(participation.group_ids_of_staff(current_user))
+        now = utcnow()
+        censuses = census_rules.census_for(
+            upcoming, census_rules.counts_for([s.id for s in upcoming]), now=now
+        )
+        return render_template(
+            "dashboard/coordinator.html", counts=counts, upcoming=upcoming, censuses=censuses
+        )
     if current_user.is_clinician:
         upcoming = _upcoming_sessions(participation.group_ids_for(current_user))
         return render_template("dashboard/clinician.html", upcoming=upcoming)
-    by_status = participation.groups_of_patient_by_status(current_user)
-    upcoming = _upcoming_sessions(by_status[ACTIVE])
-    groups = db.session.scalars(
-        select(VisitGroup)
-        .where(VisitGroup.id.in_(set().union(*by_status.values())))
-        .order_by(VisitGroup.name)
-    ).all()
+    return _patient_home()
+
+
+def _patient_home():
+    """A patient's home: an open offer first, their groups and waitlist places, next sessions."""
     from groupvisits.roster.my_views import rsvp_context
 
+    # Only this patient's own lapsed offers: one patient's page changes nobody else's place.
+    if roster.expire_offers(patient=current_user):
+        db.session.commit()
+    memberships = db.session.scalars(_memberships_query(), {"patient_id": current_user.id}).all()
+    by_status: dict[str, list[Membership]] = {status: [] for status in CURRENT}
+    for membership in memberships:
+        by_status[membership.status].append(membership)
+    upcoming = _upcoming_sessions({m.group_id for m in by_status[ACTIVE]})
     context = rsvp_context(current_user, upcoming[:3])
     audit.record(current_user, "view", current_user, "dashboard")
-    page = render_template("dashboard/patient.html", groups=groups, **context)
+    page = render_template(
+        "dashboard/patient.html",
+        offers=by_status[OFFERED],
+        member_of=by_status[ACTIVE],
+        waiting=by_status[WAITLISTED],
+        asked=by_status[REQUESTED],
+        **context,
+    )
     db.session.commit()
     return page
+
+
+@functools.cache
+def _memberships_query():
+    """A patient's current memberships (place, offer, waitlist, request), with group and site."""
+    return (
+        select(Membership)
+        .where(
+            Membership.patient_id == bindparam("patient_id"),
+            Membership.status.in_(CURRENT),
+        )
+        .options(selectinload(Membership.group).selectinload(VisitGroup.site))
+        .order_by(Membership.offer_expires_at, Membership.waitlist_position, Membership.id)
+    )
 
 
 def _upcoming_sessions(group_ids: set[int], limit: int = 10) -> list[GroupSession]:

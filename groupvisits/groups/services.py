@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from groupvisits.accounts.models import User
 from groupvisits.errors import NotAllowed, ValidationFailed
@@ -15,6 +15,7 @@ from groupvisits.groups.models import (
     GroupPlanSegment,
     VisitGroup,
 )
+from groupvisits.locking import hold_sqlite_for_writing
 from groupvisits.neutral import check_calendar_name, check_place
 from groupvisits.permissions import can_manage_site
 from groupvisits.schedule import services as schedule
@@ -86,53 +87,103 @@ def create_group(site: Site, fields: dict, *, actor: User | None) -> VisitGroup:
     return group
 
 
+def _future_sessions_locked(group: VisitGroup, now) -> list[GroupSession]:
+    """The group's sessions still to come, their rows locked until commit.
+
+    A check-in arriving meanwhile waits, so a session that holds one is never
+    changed or cancelled under it.
+    """
+    hold_sqlite_for_writing(db.session.connection())
+    return list(
+        db.session.scalars(
+            select(GroupSession)
+            .where(GroupSession.group_id == group.id, GroupSession.starts_at > now)
+            .order_by(GroupSession.starts_at)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _keep_place_of_sessions_held(group: VisitGroup, old_place: tuple[str, str], now) -> None:
+    """Sessions that have begun keep the place they were held at, written on them.
+
+    A session with no place of its own takes the group's; without this, a new group
+    place would rewrite where every past session took place.
+    """
+    for column, old in zip((GroupSession.location, GroupSession.video_url), old_place, strict=True):
+        if old:
+            db.session.execute(
+                update(GroupSession)
+                .where(
+                    GroupSession.group_id == group.id,
+                    GroupSession.starts_at <= now,
+                    column == "",
+                )
+                .values({column: old})
+            )
+
+
 def update_group(group: VisitGroup, fields: dict, *, actor: User) -> list[GroupSession]:
     """Edit a group; a new default length applies to future sessions not edited by hand.
+
+    Sessions that have begun or hold a check-in keep their length and place: they
+    record where and how long the group met.
 
     Returns the future sessions whose length changed.
     """
     _check_coordinator(group.site, actor)
     check_fields(fields, place_before=(group.location or "", group.video_url or ""))
     old_length = group.length_minutes
-    old_place = (group.location, group.video_url)
+    old_place = (group.location or "", group.video_url or "")
     for key in EDITABLE:
         if key in fields:
             setattr(group, key, fields[key])
     group.calendar_name = (group.calendar_name or "").strip() or "Group visit"
+    new_place = (group.location or "", group.video_url or "")
     changed = []
+    if new_place == old_place and group.length_minutes == old_length:
+        db.session.flush()
+        return changed
+    if group.length_minutes != old_length and (
+        sum(s.minutes for s in group.plan) > group.length_minutes
+    ):
+        raise ValidationFailed(
+            "The group's session plan is longer than the new length. Shorten the plan first."
+        )
+    now = utcnow()
+    future = _future_sessions_locked(group, now)
+    held = schedule.checked_in_sessions([s.id for s in future])
     moved_place = set()
-    if (group.location, group.video_url) != old_place:
-        # Sessions that take the group's place move with it: calendars must learn of it.
-        for group_session in db.session.scalars(
-            select(GroupSession).where(
-                GroupSession.group_id == group.id, GroupSession.starts_at > utcnow()
-            )
-        ):
-            if (not group_session.location and group.location != old_place[0]) or (
-                not group_session.video_url and group.video_url != old_place[1]
-            ):
+    if new_place != old_place:
+        _keep_place_of_sessions_held(group, old_place, now)
+        for group_session in future:
+            takes_location = not group_session.location and new_place[0] != old_place[0]
+            takes_link = not group_session.video_url and new_place[1] != old_place[1]
+            if group_session.id in held:
+                # It records where people were checked in: it keeps that place.
+                if takes_location:
+                    group_session.location = old_place[0]
+                if takes_link:
+                    group_session.video_url = old_place[1]
+            elif takes_location or takes_link:
+                # Sessions that take the group's place move with it: calendars must learn of it.
                 group_session.sequence += 1
                 moved_place.add(group_session.id)
     if group.length_minutes != old_length:
-        if sum(s.minutes for s in group.plan) > group.length_minutes:
-            raise ValidationFailed(
-                "The group's session plan is longer than the new length. Shorten the plan first."
-            )
-        future = db.session.scalars(
-            select(GroupSession).where(
-                GroupSession.group_id == group.id,
-                GroupSession.starts_at > utcnow(),
-                GroupSession.edited.is_(False),
-            )
-        ).all()
         for group_session in future:
-            if group_session.planned_minutes <= group.length_minutes:
-                group_session.ends_at = group_session.starts_at + timedelta(
-                    minutes=group.length_minutes
-                )
-                if group_session.id not in moved_place:
-                    group_session.sequence += 1
-                changed.append(group_session)
+            if (
+                group_session.edited
+                or group_session.id in held
+                or group_session.planned_minutes > group.length_minutes
+            ):
+                continue
+            group_session.ends_at = group_session.starts_at + timedelta(
+                minutes=group.length_minutes
+            )
+            if group_session.id not in moved_place:
+                group_session.sequence += 1
+            changed.append(group_session)
     db.session.flush()
     return changed
 
@@ -140,8 +191,9 @@ def update_group(group: VisitGroup, fields: dict, *, actor: User) -> list[GroupS
 def set_status(group: VisitGroup, status: str, *, actor: User, reason: str = "") -> int:
     """Activate, pause or close a group. Closing cancels its future sessions.
 
-    A paused group gets no new sessions; those already planned stay until
-    cancelled one by one.
+    Sessions that have begun or hold a check-in are records of who came: closing
+    leaves them as they are. A paused group gets no new sessions; those already
+    planned stay until cancelled one by one.
 
     Returns the number of sessions cancelled.
     """
@@ -153,13 +205,10 @@ def set_status(group: VisitGroup, status: str, *, actor: User, reason: str = "")
     group.status = status
     cancelled = 0
     if status == CLOSED:
-        future = db.session.scalars(
-            select(GroupSession).where(
-                GroupSession.group_id == group.id, GroupSession.starts_at > utcnow()
-            )
-        ).all()
+        future = _future_sessions_locked(group, utcnow())
+        held = schedule.checked_in_sessions([s.id for s in future])
         for group_session in future:
-            if not group_session.is_cancelled:
+            if not group_session.is_cancelled and group_session.id not in held:
                 schedule._cancel(group_session, reason.strip() or "The group has closed.")
                 cancelled += 1
         from groupvisits.roster.services import close_memberships

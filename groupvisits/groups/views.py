@@ -5,6 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from groupvisits import localtime
 from groupvisits.accounts.models import COORDINATOR
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
@@ -241,12 +242,11 @@ def _fill_plan_form(form: PlanForm, segments) -> None:
 
 
 def _flash_report(group: VisitGroup, report: schedule.RuleChangeReport) -> None:
-    zone = group.site.timezone
     flash(f"The schedule is saved: {recurrence.describe_rule(group.recurrence_rule)}.", "success")
     for group_session, old_start in report.moved:
         flash(
-            f"Moved: {old_start.astimezone(recurrence.ZoneInfo(zone)):%a %d %b %Y %H:%M} → "
-            f"{group_session.local_start:%a %d %b %Y %H:%M}.",
+            f"Moved: {localtime.when(old_start, group.site)} → "
+            f"{localtime.when(group_session.starts_at, group.site)}.",
             "info",
         )
     if report.added:

@@ -24,11 +24,16 @@ def external_url(endpoint: str, **values) -> str:
     return base.rstrip("/") + adapter.build(endpoint, values)
 
 
-def queue(to_address: str, subject: str, template: str, **context) -> OutboxMessage:
-    """Add a message to the outbox in the current transaction.
+def queue(to_address: str | None, subject: str, template: str, **context) -> OutboxMessage | None:
+    """Add a message to the outbox in the current transaction; nothing for no address.
+
+    A patient without email (``to_address`` None or "") gets no message: the clinic
+    phones them, and staff see who to call on the session page.
 
     :param template: a plain-text template under ``templates/mail/``.
     """
+    if not (to_address or "").strip():
+        return None
     message = OutboxMessage(
         to_address=to_address,
         subject=subject,

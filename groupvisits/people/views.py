@@ -2,20 +2,22 @@
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import contains_eager, selectinload
 
 from groupvisits import audit, searches
 from groupvisits.accounts import services
-from groupvisits.accounts.forms import ConfirmForm, UserForm
+from groupvisits.accounts.forms import ConfirmForm, UserForm, diet_data
 from groupvisits.accounts.models import COORDINATOR, PATIENT, ROLE_LABELS, User, user_sites
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.formutil import form_status, options, page_count, page_number
+from groupvisits.groups.models import VisitGroup
 from groupvisits.mail import services as mail
 from groupvisits.messages import flash
 from groupvisits.people import bp
 from groupvisits.permissions import get_user_or_404, roles
+from groupvisits.roster.models import ACTIVE, OFFERED, REQUESTED, WAITLISTED, Membership
 from groupvisits.sites.models import Site
 
 PAGE_SIZE = 50
@@ -49,6 +51,7 @@ def list_people():
                 func.lower(User.family_name).like(pattern),
                 func.lower(User.preferred_name).like(pattern),
                 User.email.like(pattern),
+                User.phone.like(pattern),
             )
         )
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
@@ -97,30 +100,64 @@ def new_person():
     if form.validate_on_submit():
         try:
             user = services.create_user(actor=current_user, **_user_fields(form))
-            link = services.invite(user, actor=current_user)
+            link = services.invite(user, actor=current_user) if user.email else None
         except GroupVisitsError as exc:
+            db.session.rollback()  # none of a refused person is kept
             getattr(form, exc.field or "email").errors.append(str(exc))
         else:
             db.session.commit()
-            _after_invitation(user, link)
+            if link is None:
+                flash(f"{user.full_name} is added. {services.NO_EMAIL}", "success")
+            else:
+                _after_invitation(user, link)
             return redirect(url_for("people.show_person", user_id=user.id))
     return render_template("people/form.html", form=form, person=None), form_status(form)
+
+
+#: Current places first (member, offered, waiting, asking), then the past, newest first.
+STATUS_ORDER = {ACTIVE: 0, OFFERED: 1, WAITLISTED: 2, REQUESTED: 3}
+
+
+def _memberships_of(person: User) -> list[Membership]:
+    """The patient's memberships in groups of the coordinator's sites, with group and site,
+    in one query."""
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .join(Membership.group)
+            .join(VisitGroup.site)
+            .where(
+                Membership.patient_id == person.id,
+                VisitGroup.site_id.in_(sorted(current_user.site_ids)),
+            )
+            .options(contains_eager(Membership.group).contains_eager(VisitGroup.site))
+            .order_by(
+                case(STATUS_ORDER, value=Membership.status, else_=len(STATUS_ORDER)),
+                func.coalesce(Membership.ended_at, Membership.created_at).desc(),
+                Membership.id.desc(),
+            )
+        )
+    )
 
 
 @bp.get("/<int:user_id>")
 @roles(COORDINATOR)
 def show_person(user_id):
-    """One person's account, with invitation and sign-in status."""
+    """One person's account, with invitation and sign-in status; a patient's groups."""
     person = get_user_or_404(user_id)
+    memberships = _memberships_of(person) if person.is_patient else []
     if person.is_patient:
         audit.record(current_user, "view", person, "patient", person.id)
-        db.session.commit()
-    return render_template(
+    page = render_template(
         "people/show.html",
         person=person,
+        memberships=memberships,
         open_sign_ins=services.count_open_sign_ins(person),
         mail_configured=bool(current_app.config["MAIL_SERVER"]),
     )
+    # Render before committing: a commit expires the preloaded groups (a query per row).
+    db.session.commit()
+    return page
 
 
 @bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
@@ -135,7 +172,10 @@ def edit_person(user_id):
         form.sites.data = [site.id for site in person.sites if site.id in current_user.site_ids]
         if profile is not None:
             for name in services.PROFILE_COLUMNS:
-                getattr(form, name).data = getattr(profile, name)
+                if name not in services.DIET_FIELDS:
+                    getattr(form, name).data = getattr(profile, name)
+            for name, value in diet_data(profile).items():
+                getattr(form, name).data = value
     form.role.data = person.role  # the role of an account never changes
     if form.validate_on_submit():
         fields = _user_fields(form)
@@ -211,7 +251,7 @@ def _user_fields(form: UserForm) -> dict:
         "training_year": form.training_year.data,
         "date_of_birth": form.date_of_birth.data,
         "preferred_language": form.preferred_language.data or "English",
-        "dietary_needs": form.dietary_needs.data or "",
+        **form.diet,
         "accessibility_needs": form.accessibility_needs.data or "",
         "medical_record_number": form.medical_record_number.data or None,
     }

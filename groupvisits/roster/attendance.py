@@ -2,6 +2,8 @@
 
 Seats of a session never exceed the group's maximum: each booking locks the
 session (:func:`groupvisits.locking.lock_row`) before counting the seats taken.
+Check-ins and vitals lock it too, so that a check-in and a cancellation (or a
+move) of the session arriving together never both succeed.
 """
 
 import functools
@@ -14,7 +16,7 @@ from fractions import Fraction
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
-from groupvisits import audit
+from groupvisits import audit, localtime
 from groupvisits.accounts.models import User
 from groupvisits.errors import GroupVisitsError, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
@@ -41,10 +43,13 @@ from groupvisits.roster.models import (
 from groupvisits.roster.services import needs_agreement
 from groupvisits.schedule.census import Counts, round_half_up
 from groupvisits.schedule.models import GroupSession
+from groupvisits.sites.models import KILOGRAMS, WEIGHT_UNITS
 from groupvisits.timeutil import utcnow
 
 #: Arrivals more than this long after the start are flagged late.
 LATE_AFTER = timedelta(minutes=10)
+#: Check-in opens this long before the start: people come early for their vitals.
+CHECK_IN_OPENS = timedelta(minutes=60)
 #: The show rate is taken over this many of the group's latest past sessions.
 SHOW_RATE_SESSIONS = 6
 #: ...and only within this window, so that years of history cost nothing.
@@ -59,19 +64,64 @@ class SessionFull(GroupVisitsError):
 
 def answer_deadline(group_session: GroupSession) -> datetime:
     """The last instant members may answer: midnight, local time, N days before the session."""
-    days = group_session.group.rsvp_deadline_days
-    if days <= 0:
-        return group_session.starts_at
-    local_day = group_session.local_start.date() - timedelta(days=days - 1)
-    return datetime.combine(local_day, time.min, group_session.timezone)
+    return group_session.answers_close_at
 
 
 def describe_deadline(group_session: GroupSession) -> str:
     """The answer deadline in words, in local time: "the end of Monday 07 December"."""
     local = answer_deadline(group_session).astimezone(group_session.timezone)
     if local.time() == time.min:
-        return f"the end of {local - timedelta(days=1):%A %d %B}"
-    return f"{local:%A %d %B, %H:%M}"
+        return f"the end of {localtime.day(local - timedelta(days=1), group_session.group.site)}"
+    site = group_session.group.site
+    return f"{localtime.day(local, site)}, {localtime.clock(local, site)}"
+
+
+def check_in_opens_at(group_session: GroupSession) -> datetime:
+    """The first instant anyone can be checked in (or their vitals taken) for the session."""
+    return group_session.starts_at - CHECK_IN_OPENS
+
+
+def why_no_check_in(group_session: GroupSession, *, now: datetime | None = None) -> str | None:
+    """Why nobody can be checked in for the session yet, in words; None once check-in is open.
+
+    Check-in belongs to the day: before it opens nobody has arrived, is late or is
+    absent, and a no-show recorded days early would count in show rates.
+    After the session, check-ins stay open for late entries and corrections.
+    """
+    if group_session.is_cancelled:
+        return "This session is cancelled, so nobody is checked in for it."
+    opens = check_in_opens_at(group_session)
+    if (now or utcnow()) >= opens:
+        return None
+    site = group_session.group.site
+    minutes = int(CHECK_IN_OPENS.total_seconds() // 60)
+    return (
+        f"This session starts {site.when(group_session.starts_at)}. Check-in opens "
+        f"{minutes} minutes before, at {site.clock(opens)}: until then nobody can be "
+        "marked arrived, late or absent, and no vitals are recorded."
+    )
+
+
+def _check_open(group_session: GroupSession, now: datetime) -> None:
+    """:raises ValidationFailed: the session is cancelled or its check-in is not open yet."""
+    reason = why_no_check_in(group_session, now=now)
+    if reason:
+        raise ValidationFailed(reason)
+
+
+def _lock_for_check_in(
+    group_session: GroupSession, attendance: Attendance, now: datetime
+) -> GroupSession:
+    """Lock the session, check its check-in is open, and read the attendance afresh.
+
+    A cancellation or move of the session waits for this transaction (and this for
+    theirs); a check-in another person saved a moment ago is seen, not overwritten.
+    """
+    locked = lock_row(GroupSession, group_session.id)
+    _check_open(locked, now)
+    if attendance.id is not None:
+        db.session.refresh(attendance)
+    return locked
 
 
 def seats_taken(group_session: GroupSession, *, excluding: int | None = None) -> int:
@@ -93,6 +143,37 @@ def _attendance(group_session: GroupSession, patient: User) -> Attendance | None
     )
 
 
+def _answering_membership(
+    group_session: GroupSession, patient: User, *, actor: User, now: datetime
+) -> Membership:
+    """The patient's place in the session's group, if they (or staff for them) may answer now.
+
+    :raises NotAllowed: not the member themself (or staff of the site answering for them).
+    :raises ValidationFailed: not a member, cancelled session, or past the deadline.
+    """
+    group = group_session.group
+    if actor.id != patient.id and not serves_site(actor, group.site_id):
+        raise NotAllowed("You can only answer for yourself.")
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.group_id == group.id,
+            Membership.patient_id == patient.id,
+            Membership.status == ACTIVE,
+        )
+    )
+    if membership is None:
+        raise ValidationFailed("Only members of the group answer for its sessions.")
+    if group_session.is_cancelled:
+        raise ValidationFailed("This session is cancelled.")
+    if actor.id == patient.id and now >= answer_deadline(group_session):
+        raise ValidationFailed(
+            "Answers for this session are closed. Please call the clinic"
+            + (f" on {group.site.phone}" if group.site.phone else "")
+            + " if your plans changed."
+        )
+    return membership
+
+
 def answer_rsvp(
     group_session: GroupSession,
     patient: User,
@@ -112,26 +193,13 @@ def answer_rsvp(
     group = group_session.group
     if answer not in (YES, NO, MAYBE):
         raise ValidationFailed("Answer yes, no or maybe.")
-    if actor.id != patient.id and not serves_site(actor, group.site_id):
-        raise NotAllowed("You can only answer for yourself.")
-    membership = db.session.scalar(
-        select(Membership).where(
-            Membership.group_id == group.id,
-            Membership.patient_id == patient.id,
-            Membership.status == ACTIVE,
-        )
-    )
-    if membership is None:
-        raise ValidationFailed("Only members of the group answer for its sessions.")
-    if group_session.is_cancelled:
-        raise ValidationFailed("This session is cancelled.")
-    if actor.id == patient.id and now >= answer_deadline(group_session):
-        raise ValidationFailed(
-            "Answers for this session are closed. Please call the clinic if your plans changed."
-        )
+    membership = _answering_membership(group_session, patient, actor=actor, now=now)
     if answer == YES and needs_agreement(group, patient) is not None:
         raise ValidationFailed(
             "Please read and accept the group's confidentiality agreement first."
+            if actor.id == patient.id
+            else f"{patient.full_name} has not accepted the group's confidentiality agreement "
+            "yet: record their paper agreement on the roster first."
         )
     locked = lock_row(GroupSession, group_session.id)
     attendance = _attendance(locked, patient)
@@ -155,6 +223,47 @@ def answer_rsvp(
             )
     attendance.rsvp, attendance.answered_at = answer, now
     attendance.brings_support_person = brings_support_person and answer != NO
+    db.session.flush()
+    audit.record(actor, "update", patient, "attendance", attendance.id)
+    return attendance
+
+
+def set_support_person(
+    group_session: GroupSession,
+    patient: User,
+    brings: bool,
+    *,
+    actor: User,
+    now: datetime | None = None,
+) -> Attendance | None:
+    """Record whether a member brings a family member or carer, whatever their answer.
+
+    The choice is kept with or without an answer; with a 'yes' the support person takes
+    a seat of their own. Returns the attendance (None: nothing to keep, no answer yet).
+
+    :raises SessionFull: a 'yes' and no seat left for the support person (nothing changes).
+    :raises NotAllowed, ValidationFailed: as :func:`answer_rsvp`.
+    """
+    now = now or utcnow()
+    membership = _answering_membership(group_session, patient, actor=actor, now=now)
+    locked = lock_row(GroupSession, group_session.id)
+    attendance = _attendance(locked, patient)
+    if attendance is None and not brings:
+        return None
+    if attendance is not None and attendance.brings_support_person == brings:
+        return attendance
+    if attendance is None:
+        attendance = Attendance(
+            session_id=locked.id, patient_id=patient.id, membership_id=membership.id
+        )
+        db.session.add(attendance)
+    elif brings and attendance.rsvp == YES:
+        if seats_taken(locked, excluding=patient.id) + 2 > group_session.group.max_members:
+            raise SessionFull(
+                "Sorry, no seat is left for a support person at this session. "
+                "Your own place is kept."
+            )
+    attendance.brings_support_person = brings
     db.session.flush()
     audit.record(actor, "update", patient, "attendance", attendance.id)
     return attendance
@@ -244,7 +353,8 @@ def check_in(
     Changing a check-in already recorded is a correction: it needs a reason, and the
     earlier check-in stays in the history. Tapping the same check-in again changes nothing.
 
-    :raises ValidationFailed: an unknown check-in, another session's row, or a
+    :raises ValidationFailed: an unknown check-in, another session's row, a cancelled
+        session or one whose check-in has not opened (:func:`why_no_check_in`), or a
         correction without a reason.
     """
     now = now or utcnow()
@@ -255,6 +365,7 @@ def check_in(
         raise ValidationFailed("Unknown check-in.")
     if attendance.session_id != group_session.id:
         raise ValidationFailed("That person is on another session's list.")
+    group_session = _lock_for_check_in(group_session, attendance, now)
     before = attendance.check_in
     # An arrival happening now is late after the start; a recorded one is corrected as said.
     if status == ARRIVED and before not in ATTENDED and now > group_session.starts_at + LATE_AFTER:
@@ -289,48 +400,96 @@ def check_in(
     return attendance
 
 
+def set_wants_one_on_one(
+    attendance: Attendance,
+    wish: bool | None,
+    *,
+    actor: User,
+    group_session: GroupSession,
+    now: datetime | None = None,
+) -> bool:
+    """Record whether the person wants a one-on-one visit today (None: not asked).
+
+    Saved on its own, whatever else is tapped: it is no check-in and no correction.
+    Returns True if it changed.
+
+    :raises ValidationFailed: another session's row, or check-in not open
+        (:func:`why_no_check_in`).
+    """
+    now = now or utcnow()
+    if not serves_site(actor, group_session.group.site_id):
+        raise NotAllowed("Only staff of this site record who wants a one-on-one visit.")
+    if attendance.session_id != group_session.id:
+        raise ValidationFailed("That person is on another session's list.")
+    _lock_for_check_in(group_session, attendance, now)
+    if attendance.wants_one_on_one is wish:
+        return False
+    attendance.wants_one_on_one = wish
+    db.session.flush()
+    audit.record(actor, "update", attendance.patient, "attendance", attendance.id)
+    return True
+
+
+def _check_weight(weight: Decimal | float | None, unit: str) -> None:
+    """:raises ValidationFailed: a weight no person has, said in ``unit``'s words."""
+    if unit not in WEIGHT_UNITS:
+        raise ValidationFailed("Give the weight in kilograms or pounds.")
+    low, high = history.WEIGHT_LIMITS[unit]
+    if weight is not None and not low <= float(weight) <= high:
+        raise ValidationFailed(
+            f"The weight should be in {history.UNIT_WORDS[unit]}, between {low} and {high}.",
+            field="weight",
+        )
+
+
 def record_vitals(
     attendance: Attendance,
     *,
-    weight_kg: Decimal | float | None,
+    weight: Decimal | float | None,
     systolic: int | None,
     diastolic: int | None,
     source: str,
     actor: User,
+    weight_unit: str = KILOGRAMS,
     reason: str | None = None,
     now: datetime | None = None,
 ) -> Attendance:
     """Weight and blood pressure, from the self-care station (patient) or staff.
 
-    Changing a measurement already recorded is a correction: it needs a reason, and
-    the earlier values stay in the history. Adding one not yet taken (the blood
-    pressure after the weight) is not; saving the same numbers again changes nothing.
+    The weight is given in ``weight_unit`` ("kg" or "lb", as the site's form showed it)
+    and stored in kilograms. Changing a measurement already recorded is a correction:
+    it needs a reason, and the earlier values stay in the history. Adding one not yet
+    taken (the blood pressure after the weight) is not; saving the same numbers again
+    changes nothing.
 
-    :raises ValidationFailed: numbers that make no sense, or a correction without a reason.
+    :raises ValidationFailed: numbers that make no sense, a cancelled session or one
+        whose check-in has not opened, or a correction without a reason.
     """
-    site_id = db.session.scalar(
-        select(VisitGroup.site_id)
-        .join(GroupSession, GroupSession.group_id == VisitGroup.id)
-        .where(GroupSession.id == attendance.session_id)
-    )
+    now = now or utcnow()
+    group_session = db.session.get(GroupSession, attendance.session_id)
+    site_id = group_session.group.site_id
     own = actor.id == attendance.patient_id
     if not (own or serves_site(actor, site_id)):
         raise NotAllowed("Only the patient or staff of this site record these vitals.")
     if source not in ("patient", "staff"):
         raise ValidationFailed("Say who took the measurements.")
-    if weight_kg is None and systolic is None and diastolic is None:
+    if weight is None and systolic is None and diastolic is None:
         raise ValidationFailed("Enter a weight or a blood pressure.")
     if (systolic is None) != (diastolic is None):
         raise ValidationFailed("A blood pressure needs both numbers, e.g. 128 over 82.")
-    if weight_kg is not None and not 20 <= float(weight_kg) <= 350:
-        raise ValidationFailed("The weight should be in kilograms, between 20 and 350.")
+    _check_weight(weight, weight_unit)
     if systolic is not None and not (60 <= systolic <= 260 and 30 <= diastolic <= 160):
         raise ValidationFailed("That blood pressure looks mistyped; please check it.")
     if systolic is not None and diastolic >= systolic:
         raise ValidationFailed("The first blood pressure number is the larger one.")
-    now = now or utcnow()
+    _lock_for_check_in(group_session, attendance, now)
     before = (history.kilograms(attendance.weight_kg), attendance.systolic, attendance.diastolic)
-    after = (history.kilograms(weight_kg), systolic, diastolic)
+    weight_kg = history.to_kilograms(weight, weight_unit)
+    if weight is not None and history.in_unit(before[0], weight_unit) == history.in_unit(
+        weight_kg, weight_unit
+    ):
+        weight_kg = before[0]  # the weight as shown, saved again: not a new measurement
+    after = (weight_kg, systolic, diastolic)
     if attendance.vitals_taken and after == before:
         return attendance
     correcting = any(old is not None and old != new for old, new in zip(before, after, strict=True))
@@ -338,7 +497,8 @@ def record_vitals(
         reason = history.correction_reason(
             reason,
             f"{attendance.patient.group_name} already has vitals recorded "
-            f"({history.vitals_words(*before)}). To change them, give a reason for the correction.",
+            f"({history.vitals_words(*before, weight_unit)}). To change them, give a reason "
+            "for the correction.",
         )
     if attendance.vitals_taken:
         history.keep_earlier(attendance, VITALS_ENTRY)
@@ -387,7 +547,9 @@ def _show_rate_query():
             func.sum(case((Attendance.check_in.in_(ATTENDED), 1), else_=0)),
         )
         .join(Attendance, Attendance.session_id == ranked.c.id)
+        # Members' answers: a drop-in added on the day says nothing about who keeps a 'yes'.
         .where(ranked.c.rank <= SHOW_RATE_SESSIONS, Attendance.rsvp == YES)
+        .where(~Attendance.is_drop_in)
         .where(Attendance.check_in.is_not(None))
         .group_by(ranked.c.group_id)
     )
@@ -398,6 +560,14 @@ def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, F
 
     Exact fractions: 11 confirmed at a rate of 15/22 expect exactly 7.5 people, not 7.4999.
     """
+    return {
+        group_id: Fraction(came, said)
+        for group_id, (said, came) in _show_rate_counts(group_ids, now).items()
+    }
+
+
+def _show_rate_counts(group_ids, now: datetime | None = None) -> dict[int, tuple[int, int]]:
+    """Per group: (members' 'yes' answers checked in on, of those who came), recent sessions."""
     now = now or utcnow()
     if not group_ids:
         return {}
@@ -405,31 +575,35 @@ def show_rates(group_ids: list[int], now: datetime | None = None) -> dict[int, F
         _show_rate_query(),
         {"group_ids": list(group_ids), "now": now, "since": now - SHOW_RATE_WINDOW},
     ).all()
-    return {group_id: Fraction(int(came or 0), int(said)) for group_id, said, came in rows if said}
+    return {group_id: (int(said), int(came or 0)) for group_id, said, came in rows if said}
 
 
 @functools.cache
 def _session_count_queries():
-    """Seats and maybes per session, and waitlist length per group (built once)."""
-    seats_and_maybes = (
+    """Members' answers, drop-ins and seats per session; waitlist length per group (built once).
+
+    Only members holding a place count as confirmed, maybe or declined; drop-ins and support
+    persons hold seats of their own. The seats are counted as :func:`seats_taken` counts them.
+    """
+    coming = (Attendance.rsvp == YES) | (Attendance.is_drop_in & (Attendance.rsvp != NO))
+    member = ~Attendance.is_drop_in & (Membership.status == ACTIVE)
+
+    def count(condition):
+        return func.sum(case((condition, 1), else_=0))
+
+    per_session = (
         select(
             Attendance.session_id,
-            GroupSession.group_id,
-            func.sum(
-                case(
-                    (
-                        (Attendance.rsvp == YES)
-                        | (Attendance.is_drop_in & (Attendance.rsvp != NO)),
-                        1 + case((Attendance.brings_support_person, 1), else_=0),
-                    ),
-                    else_=0,
-                )
-            ),
-            func.sum(case((Attendance.rsvp == MAYBE, 1), else_=0)),
+            count(member & (Attendance.rsvp == YES)),
+            count(member & (Attendance.rsvp == MAYBE)),
+            count(member & (Attendance.rsvp == NO)),
+            count(Attendance.is_drop_in & (Attendance.rsvp != NO)),
+            count(coming & Attendance.brings_support_person),
+            func.sum(case((coming, 1 + case((Attendance.brings_support_person, 1), else_=0)))),
         )
-        .join(GroupSession, GroupSession.id == Attendance.session_id)
+        .outerjoin(Membership, Membership.id == Attendance.membership_id)
         .where(Attendance.session_id.in_(bindparam("session_ids", expanding=True)))
-        .group_by(Attendance.session_id, GroupSession.group_id)
+        .group_by(Attendance.session_id)
     )
     waiting = (
         select(Membership.group_id, func.count())
@@ -439,15 +613,15 @@ def _session_count_queries():
         )
         .group_by(Membership.group_id)
     )
-    return seats_and_maybes, waiting
+    return per_session, waiting
 
 
 def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
-    """Confirmed (seats), maybe, waitlisted and show rate of each session, in three queries."""
+    """Members' answers, drop-ins, seats, the waitlist and show rate of each session (3 queries)."""
     if not session_ids:
         return {}
-    seats_and_maybes, waiting_query = _session_count_queries()
-    rows = db.session.execute(seats_and_maybes, {"session_ids": list(session_ids)}).all()
+    per_session, waiting_query = _session_count_queries()
+    rows = db.session.execute(per_session, {"session_ids": list(session_ids)}).all()
     # The sessions are almost always loaded already: the identity map answers without SQL.
     loaded = {
         sid: db.session.identity_map.get(db.session.identity_key(GroupSession, sid))
@@ -463,18 +637,22 @@ def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
         )
     group_ids = sorted(set(group_of.values()))
     waiting = dict(db.session.execute(waiting_query, {"group_ids": group_ids}).all())
-    rates = show_rates(group_ids)
-    by_session = {
-        session_id: (int(yes or 0), int(maybe or 0)) for session_id, _, yes, maybe in rows
-    }
+    history = _show_rate_counts(group_ids)
+    by_session = {row[0]: [int(value or 0) for value in row[1:]] for row in rows}
     result = {}
     for session_id, group_id in group_of.items():
-        confirmed, maybe = by_session.get(session_id, (0, 0))
+        yes, maybe, no, drop_ins, support, seats = by_session.get(session_id, [0] * 6)
+        said, came = history.get(group_id, (0, 0))
         result[session_id] = Counts(
-            confirmed=confirmed,
+            confirmed=yes,
             maybe=maybe,
+            declined=no,
+            drop_ins=drop_ins,
+            support_persons=support,
+            seats=seats,
             waitlisted=waiting.get(group_id, 0),
-            show_rate=rates.get(group_id, Fraction(1)),
+            show_rate=Fraction(came, said) if said else Fraction(1),
+            show_rate_known=bool(said),
         )
     return result
 
@@ -556,13 +734,42 @@ def session_list(group_session: GroupSession, *, agreements: set[int] | None = N
             result.seats += row.attendance.seats
             result.support_persons += int(row.attendance.brings_support_person)
             profile = row.patient.patient_profile
-            for need in _split_needs(profile.dietary_needs if profile else ""):
-                result.diets[need] += 1
+            # Counted by the list's labels: "low salt" and "low sodium" are one need.
+            result.diets.update(profile.meal_needs if profile else [])
     return result
 
 
-def _split_needs(text: str) -> list[str]:
-    return [part.strip().lower() for part in text.replace(";", ",").split(",") if part.strip()]
+@dataclass
+class SheetLine:
+    """One numbered line of the printed sign-in sheet."""
+
+    number: int
+    patient_id: int
+    #: As fellow members see the person ("Pat I."); "" for those who keep their name to staff.
+    name: str
+    support_person: bool
+
+
+def sheet_lines(listing: SessionList) -> list[SheetLine]:
+    """The sign-in sheet's lines: everyone expected, numbered, in the session list's order.
+
+    The sheet lies on a table where patients sign: a member shows as fellow members see
+    them, and only if they agreed to share their name; everyone else (those who said no or
+    were never asked, drop-ins) has a numbered blank line, which the check-in page matches
+    to the person.
+    """
+    rows = listing.confirmed + listing.maybe + listing.no_answer + listing.drop_ins
+    return [
+        SheetLine(
+            number=number,
+            patient_id=row.patient.id,
+            name=row.patient.group_name
+            if row.membership is not None and row.membership.share_name is True
+            else "",
+            support_person=bool(row.attendance and row.attendance.brings_support_person),
+        )
+        for number, row in enumerate(rows, start=1)
+    ]
 
 
 def percent(part: int, whole: int) -> int:

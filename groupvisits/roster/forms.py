@@ -17,6 +17,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Numbe
 
 from groupvisits.formutil import a_calendar_date, a_finite_number, an_id, options
 from groupvisits.roster.models import ANSWERS, CHECK_INS
+from groupvisits.sites.models import KILOGRAMS, WEIGHT_UNITS
 
 
 class EnrolForm(FlaskForm):
@@ -148,12 +149,34 @@ class CheckInForm(FlaskForm):
     submit = SubmitField("Save")
 
 
+#: The one-on-one question's answers as posted: "" is "not asked".
+ONE_ON_ONE_ANSWERS = {"": None, "yes": True, "no": False}
+
+
+class OneOnOneForm(FlaskForm):
+    """The one-on-one question of one check-in card, saved on its own."""
+
+    patient_id = HiddenField(validators=[InputRequired()])
+    wants_one_on_one = SelectField(
+        "One-on-one today?",
+        choices=options([("", "Not asked"), ("yes", "Yes"), ("no", "No")]),
+        validators=[Optional()],
+    )
+    submit = SubmitField("Save")
+
+    @property
+    def wish(self) -> bool | None:
+        return ONE_ON_ONE_ANSWERS.get(self.wants_one_on_one.data or "")
+
+
 class VitalsForm(FlaskForm):
     patient_id = HiddenField(validators=[InputRequired()])
-    weight_kg = DecimalField(
-        "Weight (kg)",
-        places=1,
-        validators=[Optional(), a_finite_number, NumberRange(min=20, max=350)],
+    #: In the unit posted with it (the site's, as the form showed it); the service checks
+    #: the range in that unit's words.
+    weight = DecimalField("Weight", validators=[Optional(), a_finite_number])
+    weight_unit = HiddenField(
+        default=KILOGRAMS,
+        validators=[AnyOf(tuple(WEIGHT_UNITS), message="Give the weight in kilograms or pounds.")],
     )
     systolic = IntegerField(
         "Blood pressure, top number", validators=[Optional(), NumberRange(min=60, max=260)]

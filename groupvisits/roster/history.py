@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
+from groupvisits import localtime
 from groupvisits.accounts.models import User
 from groupvisits.errors import ValidationFailed
 from groupvisits.extensions import db
@@ -23,6 +24,7 @@ from groupvisits.roster.models import (
     AttendanceChange,
 )
 from groupvisits.schedule.models import GroupSession
+from groupvisits.sites.models import KILOGRAMS, POUNDS
 from groupvisits.timeutil import utcnow
 
 #: The longest reason for a correction, in characters.
@@ -30,12 +32,46 @@ REASON_MAX = 300
 MODES = {"in_person": "in person", "virtual": "by video"}
 SOURCES = {"patient": "self-care station", "staff": "staff"}
 
+#: Kilograms in a pound, exactly (the international pound of 1959).
+KILOGRAMS_PER_POUND = Decimal("0.45359237")
+#: Weights people can have, in each unit; outside, the number is mistyped or in the other unit.
+WEIGHT_LIMITS = {KILOGRAMS: (20, 350), POUNDS: (45, 770)}
+UNIT_WORDS = {KILOGRAMS: "kilograms", POUNDS: "pounds"}
+
 
 def kilograms(value: Decimal | float | None) -> Decimal | None:
-    """A weight as stored: kilograms to one decimal, halves up."""
+    """A weight as stored: kilograms to two decimals, halves up.
+
+    Two decimals, so that a weight entered in pounds to one decimal reads back the same.
+    """
     if value is None:
         return None
-    return Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def to_kilograms(value: Decimal | float | None, unit: str) -> Decimal | None:
+    """A weight given in ``unit`` ("kg" or "lb"), as stored."""
+    if value is None:
+        return None
+    factor = KILOGRAMS_PER_POUND if unit == POUNDS else Decimal(1)
+    return kilograms(Decimal(str(value)) * factor)
+
+
+def in_unit(weight_kg: Decimal | float | None, unit: str) -> Decimal | None:
+    """A stored weight as shown in ``unit``: one decimal, halves up."""
+    if weight_kg is None:
+        return None
+    value = Decimal(str(weight_kg))
+    if unit == POUNDS:
+        value /= KILOGRAMS_PER_POUND
+    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def weight_words(weight_kg: Decimal | float | None, unit: str = KILOGRAMS) -> str:
+    """A stored weight in words, in ``unit``: "82.5 kg", "181.9 lb"; "" for none."""
+    if weight_kg is None:
+        return ""
+    return f"{in_unit(weight_kg, unit)} {POUNDS if unit == POUNDS else KILOGRAMS}"
 
 
 def check_in_words(status: str | None, mode: str | None) -> str:
@@ -45,11 +81,13 @@ def check_in_words(status: str | None, mode: str | None) -> str:
     return f"{CHECK_INS[status]}, {MODES[mode]}" if mode in MODES else CHECK_INS[status]
 
 
-def vitals_words(weight_kg, systolic: int | None, diastolic: int | None) -> str:
-    """Vitals in words: "82.5 kg, BP 128/82"."""
+def vitals_words(
+    weight_kg, systolic: int | None, diastolic: int | None, unit: str = KILOGRAMS
+) -> str:
+    """Vitals in words, the weight in ``unit``: "82.5 kg, BP 128/82"."""
     parts = []
     if weight_kg is not None:
-        parts.append(f"{kilograms(weight_kg)} kg")
+        parts.append(weight_words(weight_kg, unit))
     if systolic is not None:
         parts.append(f"BP {systolic}/{diastolic}")
     return ", ".join(parts) or "none"
@@ -157,6 +195,8 @@ def session_history(group_session: GroupSession) -> dict[int, list[HistoryEntry]
     """Each attendance's history in one session, by attendance id, in one query."""
     rows = db.session.scalars(_history_query(), {"session_id": group_session.id}).all()
     zone = group_session.timezone
+    site = group_session.group.site
+    unit = site.weight_unit
     day = group_session.local_start.date()
     result: dict[int, list[HistoryEntry]] = {}
     earlier: dict[tuple[int, str], AttendanceChange] = {}
@@ -166,9 +206,11 @@ def session_history(group_session: GroupSession) -> dict[int, list[HistoryEntry]
         local = row.recorded_at.astimezone(zone)
         result.setdefault(row.attendance_id, []).append(
             HistoryEntry(
-                what=_describe(row, previous),
+                what=_describe(row, previous, unit),
                 by=row.recorded_by.group_name if row.recorded_by else "",
-                when=f"{local:%H:%M}" if local.date() == day else f"{local:%d %b %Y, %H:%M}",
+                when=localtime.clock(local, site)
+                if local.date() == day
+                else localtime.when(local, site),
                 reason=row.reason,
                 is_correction=row.is_correction,
             )
@@ -176,16 +218,16 @@ def session_history(group_session: GroupSession) -> dict[int, list[HistoryEntry]
     return result
 
 
-def _describe(row: AttendanceChange, previous: AttendanceChange | None) -> str:
+def _describe(row: AttendanceChange, previous: AttendanceChange | None, unit: str) -> str:
     if row.kind == CHECK_IN_ENTRY:
         now = check_in_words(row.check_in, row.mode)
         if row.is_correction and previous is not None:
             return f"Corrected from {check_in_words(previous.check_in, previous.mode)} to {now}"
         return f"Corrected to {now}" if row.is_correction else f"Checked in: {now}"
-    now = vitals_words(row.weight_kg, row.systolic, row.diastolic)
+    now = vitals_words(row.weight_kg, row.systolic, row.diastolic, unit)
     source = SOURCES.get(row.vitals_source or "", "")
     now = f"{now} ({source})" if source else now
     if row.is_correction and previous is not None:
-        before = vitals_words(previous.weight_kg, previous.systolic, previous.diastolic)
+        before = vitals_words(previous.weight_kg, previous.systolic, previous.diastolic, unit)
         return f"Vitals corrected from {before} to {now}"
     return f"Vitals corrected to {now}" if row.is_correction else f"Vitals: {now}"

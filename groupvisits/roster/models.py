@@ -206,7 +206,8 @@ class Attendance(db.Model):
     mode: Mapped[str | None] = mapped_column(String(10))
     #: Asked at check-in: does the patient want a one-on-one visit today?
     wants_one_on_one: Mapped[bool | None] = mapped_column(Boolean)
-    weight_kg: Mapped[float | None] = mapped_column(Numeric(5, 1))
+    #: Kilograms to two decimals, so that a weight entered in pounds reads back the same.
+    weight_kg: Mapped[float | None] = mapped_column(Numeric(6, 2))
     systolic: Mapped[int | None] = mapped_column(Integer)
     diastolic: Mapped[int | None] = mapped_column(Integer)
     #: Who took the vitals: the patient at the self-care station, or staff.
@@ -267,7 +268,7 @@ class AttendanceChange(db.Model):
     check_in: Mapped[str | None] = mapped_column(String(10))
     mode: Mapped[str | None] = mapped_column(String(10))
     #: The vitals as recorded by this entry (kind "vitals"); None = not measured.
-    weight_kg: Mapped[float | None] = mapped_column(Numeric(5, 1))
+    weight_kg: Mapped[float | None] = mapped_column(Numeric(6, 2))
     systolic: Mapped[int | None] = mapped_column(Integer)
     diastolic: Mapped[int | None] = mapped_column(Integer)
     #: Who took the vitals: the patient at the self-care station, or staff.

@@ -4,10 +4,12 @@ import functools
 
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
+from wtforms import BooleanField
 
-from groupvisits import audit
+from groupvisits import audit, localtime
 from groupvisits.accounts.forms import ConfirmForm
 from groupvisits.accounts.models import PATIENT, User
 from groupvisits.errors import GroupVisitsError
@@ -29,6 +31,9 @@ from groupvisits.roster.models import (
     ACTIVE,
     ANSWERS,
     CURRENT,
+    OFFERED,
+    REQUESTED,
+    WAITLISTED,
     YES,
     AgreementAcceptance,
     Attendance,
@@ -40,6 +45,9 @@ from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
+#: The order of a patient's current memberships on their pages.
+SHOWN_ORDER = (OFFERED, ACTIVE, WAITLISTED, REQUESTED)
+
 
 @bp.get("/my/groups")
 @roles(PATIENT)
@@ -50,7 +58,10 @@ def my_groups():
         db.session.commit()
     mine_query, fellows_query, open_query = _my_groups_queries()
     mine = db.session.scalars(mine_query, {"patient_id": current_user.id}).all()
-    current = [m for m in mine if m.status in CURRENT]
+    # An open offer first, then places held, then the waitlist, then requests to join.
+    current = sorted(
+        (m for m in mine if m.status in CURRENT), key=lambda m: SHOWN_ORDER.index(m.status)
+    )
     in_group_ids = sorted({m.group_id for m in current})
     active_ids = sorted(m.group_id for m in current if m.status == ACTIVE)
     fellows: dict[int, list[User]] = {group_id: [] for group_id in active_ids}
@@ -87,7 +98,9 @@ def _meets(group: VisitGroup) -> str:
     """When a group meets, in words: what anyone in it or waiting for it may know."""
     rule = recurrence.describe_rule(group.recurrence_rule)
     start = group.schedule_start_time
-    return f"{rule}, {start:%H:%M}" if start and group.recurrence_rule else rule
+    if start and group.recurrence_rule:
+        return f"{rule}, {localtime.clock(start, group.site)}"
+    return rule
 
 
 @functools.cache
@@ -189,6 +202,44 @@ def rsvp(session_id):
     return redirect(_back(url_for("roster.my_sessions")))
 
 
+class SupportPersonForm(FlaskForm):
+    """The RSVP card's support-person box, saved on its own whenever it changes."""
+
+    brings_support_person = BooleanField("I'm bringing a family member or carer")
+
+
+@bp.post("/sessions/<int:session_id>/rsvp/support-person")
+@roles(PATIENT)
+def set_support_person(session_id):
+    """Save whether I bring a family member or carer, whatever my answer (JSON for rsvp.js)."""
+    group_session = get_session_or_404(session_id)
+    form = SupportPersonForm()
+    brings = bool(form.brings_support_person.data)
+    if not form.validate_on_submit():
+        message, status = "Your form expired. Please reload the page and try again.", 400
+    else:
+        try:
+            rules.set_support_person(group_session, current_user, brings, actor=current_user)
+        except GroupVisitsError as exc:
+            db.session.rollback()
+            message, status = str(exc), exc.status_code
+        else:
+            db.session.commit()
+            message, status = "Saved", 200
+    if request.accept_mimetypes.best == "application/json":
+        return {"message": message, "saved": status == 200}, status
+    if status == 200:
+        flash(
+            "Saved: you are bringing a family member or carer."
+            if brings
+            else "Saved: you are coming without a family member or carer.",
+            "success",
+        )
+    else:
+        flash(message, "warning")
+    return redirect(_back(url_for("roster.my_sessions")))
+
+
 @bp.post("/groups/<int:group_id>/join")
 @roles(PATIENT)
 def ask_to_join(group_id):
@@ -220,7 +271,7 @@ def _own_action(membership_id, action, success):
         else:
             db.session.commit()
             flash(success, "success")
-    return redirect(url_for("roster.my_groups"))
+    return redirect(_back(url_for("roster.my_groups")))
 
 
 @bp.post("/memberships/<int:membership_id>/withdraw")

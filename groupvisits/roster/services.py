@@ -338,13 +338,31 @@ def offer_next(
     return offered
 
 
-def accept_offer(membership: Membership, *, actor: User, now: datetime | None = None) -> None:
-    """Take the place offered, if the offer still holds.
+def _offer_decider(membership: Membership, actor: User, verb: str) -> str:
+    """How ``actor`` may answer this offer: "" for the patient, a note for staff by phone.
 
+    The patient answers in the app; a coordinator of the group's site records the answer
+    the patient gave on the phone. Nobody else decides on someone's offer.
+
+    :raises NotAllowed: any other person (another patient, staff of another site, a clinician).
+    """
+    if actor.id == membership.patient_id:
+        return ""
+    if not can_manage_group(actor, membership.group):
+        raise NotAllowed(
+            f"Only the person offered the place, or a coordinator of the group's site "
+            f"recording their answer by phone, can {verb} it."
+        )
+    return f"by phone, recorded by {actor.full_name}"
+
+
+def accept_offer(membership: Membership, *, actor: User, now: datetime | None = None) -> None:
+    """Take the place offered, if the offer still holds (the patient, or a coordinator by phone).
+
+    :raises NotAllowed: not the patient, nor a coordinator of the group's site.
     :raises OfferExpired: the hold time has passed (the place goes to the next person).
     """
-    if actor.id != membership.patient_id:
-        raise NotAllowed("Only the person offered the place can accept it.")
+    note = _offer_decider(membership, actor, "accept")
     now = now or utcnow()
     lock_row(VisitGroup, membership.group_id)
     db.session.refresh(membership)
@@ -353,18 +371,22 @@ def accept_offer(membership: Membership, *, actor: User, now: datetime | None = 
     if membership.offer_expires_at <= now:
         raise OfferExpired("Sorry, this offer has expired and the place was offered on.")
     membership.status, membership.joined_at, membership.offer_expires_at = ACTIVE, now, None
-    _event(membership, "accepted offer", actor)
+    _event(membership, "accepted offer", actor, note)
     audit.record(actor, "update", membership.patient, "membership", membership.id)
 
 
 def decline_offer(membership: Membership, *, actor: User, now: datetime | None = None) -> None:
-    """Turn the place down and leave the waitlist; the place goes to the next person."""
-    if actor.id != membership.patient_id:
-        raise NotAllowed("Only the person offered the place can decline it.")
+    """Turn the place down and leave the waitlist (the patient, or a coordinator by phone).
+
+    :raises NotAllowed: not the patient, nor a coordinator of the group's site.
+    :raises ValidationFailed: the offer is no longer open; the place goes to the next person.
+    """
+    note = _offer_decider(membership, actor, "decline")
     _lock_and_reread(membership)  # the offer may have lapsed since the page was shown
     if membership.status != OFFERED:
         raise ValidationFailed("This offer is no longer open.")
-    _leave(membership, WITHDRAWN, "declined the offered place", actor, now or utcnow())
+    reason = "declined the offered place" + (f" {note}" if note else "")
+    _leave(membership, WITHDRAWN, reason, actor, now or utcnow())
 
 
 def expire_offers(

@@ -1,6 +1,6 @@
 """Routes for one session's attendance: lists, drop-ins, sign-in sheet, check-in, vitals."""
 
-from flask import redirect, render_template, request, url_for
+from flask import jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from groupvisits import audit, searches
@@ -13,7 +13,7 @@ from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_session_or_404, roles
 from groupvisits.roster import attendance as rules
 from groupvisits.roster import bp, history, services
-from groupvisits.roster.forms import CheckInForm, DropInForm, VitalsForm
+from groupvisits.roster.forms import CheckInForm, DropInForm, OneOnOneForm, VitalsForm
 from groupvisits.roster.models import ANSWERS, CHECK_INS
 from groupvisits.schedule import census as census_rules
 from groupvisits.timeutil import utcnow
@@ -105,14 +105,14 @@ def add_drop_in(session_id):
 @bp.get("/sessions/<int:session_id>/sign-in-sheet")
 @roles(*STAFF)
 def sign_in_sheet(session_id):
-    """A printable sheet: names, a column to sign, and the agreement reminder."""
+    """A printable sheet to sign: numbered lines, names only as fellow members may see them."""
     group_session = get_session_or_404(session_id)
     listing = _session_list(group_session)
     page = render_template(
         "roster/sign_in_sheet.html",
         group_session=group_session,
         group=group_session.group,
-        rows=listing.confirmed + listing.maybe + listing.no_answer + listing.drop_ins,
+        lines=rules.sheet_lines(listing),
     )
     db.session.commit()
     return page
@@ -122,9 +122,17 @@ def sign_in_sheet(session_id):
 @roles(*STAFF)
 def check_in_page(session_id):
     """The check-in tablet: one tap per person, vitals at the self-care station, the history."""
-    group_session = get_session_or_404(session_id)
+    page = _check_in_page(get_session_or_404(session_id))
+    db.session.commit()
+    return page
+
+
+def _check_in_page(group_session, *, problem_for: int | None = None, problem: str = "") -> str:
+    """The check-in page; ``problem`` is said on the card of person ``problem_for``."""
     listing = _session_list(group_session)
-    page = render_template(
+    site = group_session.group.site
+    # Render before committing: a commit expires the loaded rows (one query per row after).
+    return render_template(
         "roster/check_in.html",
         group_session=group_session,
         group=group_session.group,
@@ -133,12 +141,17 @@ def check_in_page(session_id):
         + listing.drop_ins
         + listing.no_answer
         + listing.declined,
+        sheet_line={line.patient_id: line.number for line in rules.sheet_lines(listing)},
         check_ins=CHECK_INS,
+        closed=rules.why_no_check_in(group_session),
         late=utcnow() > group_session.starts_at + rules.LATE_AFTER,
         history=history.session_history(group_session),
+        weight_unit=site.weight_unit,
+        weight_limits=history.WEIGHT_LIMITS[site.weight_unit],
+        in_unit=history.in_unit,
+        problem_for=problem_for,
+        problem=problem,
     )
-    db.session.commit()
-    return page
 
 
 def _patient_from_form(form) -> User | None:
@@ -152,25 +165,40 @@ def _patient_from_form(form) -> User | None:
 def _at_the_tablet(session_id: int, form, unreadable: str, record) -> object:
     """Run one tablet action for the person named in ``form``, then back to the tablet.
 
+    A refusal shows the check-in page again with the message and a 4xx status;
+    nothing is saved.
+
     :param record: ``record(group_session, attendance) -> str`` saves and returns the message.
     """
     group_session = get_session_or_404(session_id)
     patient = _patient_from_form(form) if form.validate_on_submit() else None
     if patient is None:
-        message = " ".join(e for errors in form.errors.values() for e in errors)
-        flash(message or unreadable, "warning")
-    else:
-        try:
-            attendance = rules.attendance_for_check_in(group_session, patient, actor=current_user)
-            message = record(group_session, attendance)
-        except GroupVisitsError as exc:
-            db.session.rollback()
-            flash(str(exc), "warning")
-        else:
-            db.session.commit()
-            flash(message, "success")
-    anchor = f"#p{patient.id}" if patient is not None else ""
-    return redirect(url_for("roster.check_in_page", session_id=session_id) + anchor)
+        message = " ".join(e for errors in form.errors.values() for e in errors) or unreadable
+        return _refused(group_session, _named_patient_id(form), message, 422)
+    try:
+        attendance = rules.attendance_for_check_in(group_session, patient, actor=current_user)
+        message = record(group_session, attendance)
+    except GroupVisitsError as exc:
+        db.session.rollback()
+        return _refused(group_session, patient.id, str(exc), exc.status_code)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("roster.check_in_page", session_id=session_id) + f"#p{patient.id}")
+
+
+def _named_patient_id(form) -> int | None:
+    try:
+        return int(form.patient_id.data)
+    except (TypeError, ValueError):
+        return None
+
+
+def _refused(group_session, patient_id: int | None, message: str, status: int):
+    """The check-in page again, saying why nothing was saved, with a 4xx status."""
+    flash(message, "warning")
+    page = _check_in_page(group_session, problem_for=patient_id, problem=message)
+    db.session.commit()
+    return page, status
 
 
 @bp.post("/sessions/<int:session_id>/check-in")
@@ -196,16 +224,62 @@ def check_in(session_id):
     )
 
 
+@bp.post("/sessions/<int:session_id>/one-on-one")
+@roles(*STAFF)
+def save_one_on_one(session_id):
+    """Save whether one person wants a one-on-one visit today, on its own.
+
+    The page's script sends it as soon as it changes and reads a JSON answer;
+    without the script, the card's Save button posts it and comes back to the tablet.
+    """
+    form = OneOnOneForm()
+    if not _wants_json():
+
+        def record(group_session, attendance) -> str:
+            rules.set_wants_one_on_one(
+                attendance, form.wish, actor=current_user, group_session=group_session
+            )
+            return f"Saved: {attendance.patient.group_name}, one-on-one today: {_wish(form.wish)}."
+
+        return _at_the_tablet(session_id, form, "That answer could not be read.", record)
+    group_session = get_session_or_404(session_id)
+    patient = _patient_from_form(form) if form.validate_on_submit() else None
+    if patient is None:
+        return jsonify(message="That answer could not be read; please reload the page."), 422
+    try:
+        attendance = rules.attendance_for_check_in(group_session, patient, actor=current_user)
+        rules.set_wants_one_on_one(
+            attendance, form.wish, actor=current_user, group_session=group_session
+        )
+    except GroupVisitsError as exc:
+        db.session.rollback()
+        return jsonify(message=str(exc)), exc.status_code
+    db.session.commit()
+    return jsonify(message="Saved", wants_one_on_one=form.wish)
+
+
+def _wants_json() -> bool:
+    """The page's script asked (it sends ``Accept: application/json``)."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json"
+    )
+
+
+def _wish(wish: bool | None) -> str:
+    return {True: "yes", False: "no"}.get(wish, "not asked")
+
+
 @bp.post("/sessions/<int:session_id>/vitals")
 @roles(*STAFF)
 def record_vitals(session_id):
-    """Weight and blood pressure from the self-care station or staff."""
+    """Weight (in the unit the form showed) and blood pressure, from the station or staff."""
     form = VitalsForm()
 
     def record(group_session, attendance) -> str:
         rules.record_vitals(
             attendance,
-            weight_kg=form.weight_kg.data,
+            weight=form.weight.data,
+            weight_unit=form.weight_unit.data,
             systolic=form.systolic.data,
             diastolic=form.diastolic.data,
             source=form.source.data,

@@ -15,6 +15,7 @@ from werkzeug.utils import secure_filename
 
 from groupvisits import audit, searches
 from groupvisits.accounts import services as accounts
+from groupvisits.accounts.forms import ConfirmForm
 from groupvisits.accounts.models import COORDINATOR, User
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
@@ -90,6 +91,18 @@ def _past_memberships(group, *, limit: int, offset: int = 0) -> tuple[list[Membe
 
 
 bp.add_app_template_filter(attendance_rules.percent, "percent")
+
+
+@bp.app_template_filter("tel_href")
+def tel_href(phone: str | None) -> str:
+    """A phone number as typed ("(555) 010-0177") as a ``tel:`` link; "" if it cannot be dialled."""
+    number, _, extension = (phone or "").lower().partition("ext")
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if not 7 <= len(digits) <= 15:
+        return ""
+    plus = "+" if number.strip().startswith("+") else ""
+    extension = "".join(ch for ch in extension if ch.isdigit())
+    return f"tel:{plus}{digits}" + (f";ext={extension}" if extension else "")
 
 
 @bp.get("/groups/<int:group_id>/roster")
@@ -181,7 +194,7 @@ def export_roster(group_id):
                 _cell(p.email),
                 _cell(p.phone),
                 _cell(profile.preferred_language if profile else ""),
-                _cell(profile.dietary_needs if profile else ""),
+                _cell(profile.dietary_summary if profile else ""),
                 _cell(profile.accessibility_needs if profile else ""),
                 accepted.accepted_on.isoformat() if accepted else "",
             ]
@@ -319,6 +332,30 @@ def move_on_waitlist(membership_id):
     )
 
 
+@bp.post("/memberships/<int:membership_id>/offer/accept-by-phone")
+@roles(COORDINATOR)
+def accept_offer_by_phone(membership_id):
+    """Record that the patient took the place offered, as they said on the phone."""
+    return _membership_action(
+        membership_id,
+        lambda m, f: services.accept_offer(m, actor=current_user),
+        "{name} has the place (accepted by phone).",
+        ConfirmForm,
+    )
+
+
+@bp.post("/memberships/<int:membership_id>/offer/decline-by-phone")
+@roles(COORDINATOR)
+def decline_offer_by_phone(membership_id):
+    """Record that the patient turned the place down on the phone; it goes to the next person."""
+    return _membership_action(
+        membership_id,
+        lambda m, f: services.decline_offer(m, actor=current_user),
+        "{name} declined the place (by phone). It is offered to the next person waiting.",
+        ConfirmForm,
+    )
+
+
 @bp.post("/memberships/<int:membership_id>/paper-agreement")
 @roles(*STAFF)
 def record_paper_agreement(membership_id):
@@ -436,4 +473,4 @@ def membership_history(membership_id):
     return render_template("roster/history.html", membership=membership, events=events)
 
 
-from groupvisits.roster import my_views, session_views  # noqa: E402,F401  (routes on bp)
+from groupvisits.roster import call_views, my_views, session_views  # noqa: E402,F401 (routes)

@@ -1,7 +1,15 @@
 """Forms for one session: move, cancel, add an extra one."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, StringField, SubmitField, TextAreaField, TimeField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from groupvisits.formutil import a_calendar_date, a_secure_link
@@ -35,6 +43,11 @@ class ExtraSessionForm(FlaskForm):
         "Length (minutes)", validators=[DataRequired(), NumberRange(min=30, max=240)]
     )
     theme = StringField("Theme", validators=[Optional(), Length(max=200)])
+    record_past = BooleanField(
+        "Record a past session",
+        description="Only for a meeting that already took place, so that who came can be "
+        "recorded. Otherwise a day before today is refused.",
+    )
     submit = SubmitField("Add session")
 
 

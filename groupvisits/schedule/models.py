@@ -1,6 +1,6 @@
 """Sessions (one meeting of a group), their plan, and calendar subscriptions."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -56,6 +56,9 @@ class GroupSession(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     #: iCalendar SEQUENCE: raised on every change of time, place or status.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    #: Where a coordinator moved the session from: its start before the first move of its
+    #: date or time (kept through later moves); None if it never moved.
+    moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -81,6 +84,19 @@ class GroupSession(db.Model):
     @property
     def local_end(self) -> datetime:
         return self.ends_at.astimezone(self.timezone)
+
+    @property
+    def local_moved_from(self) -> datetime | None:
+        return self.moved_from.astimezone(self.timezone) if self.moved_from else None
+
+    @property
+    def answers_close_at(self) -> datetime:
+        """The last instant members may answer: midnight, local time, N days before the session."""
+        days = self.group.rsvp_deadline_days
+        if days <= 0:
+            return self.starts_at
+        local_day = self.local_start.date() - timedelta(days=days - 1)
+        return datetime.combine(local_day, time.min, self.timezone)
 
     @property
     def length_minutes(self) -> int:

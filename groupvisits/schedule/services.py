@@ -7,21 +7,25 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from groupvisits.accounts.models import User
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.groups.models import SEGMENT_KINDS, VisitGroup
+from groupvisits.locking import lock_row
 from groupvisits.neutral import check_place
 from groupvisits.permissions import can_manage_group
 from groupvisits.roster.models import Attendance
 from groupvisits.schedule import recurrence
 from groupvisits.schedule.models import CANCELLED, SCHEDULED, GroupSession, SessionSegment
+from groupvisits.sites.models import Site
 from groupvisits.timeutil import utcnow
 
 #: How far ahead sessions exist, by default.
 DEFAULT_HORIZON_DAYS = 183
+#: The shortest and longest a session may last, in minutes.
+SESSION_MINUTES = (30, 240)
 
 
 @dataclass
@@ -291,10 +295,96 @@ def _cancel(group_session: GroupSession, reason: str) -> None:
         group_session.sequence += 1
 
 
+def _room(place: str | None) -> str:
+    """A room as compared for clashes: case and spacing do not matter."""
+    return " ".join((place or "").split()).casefold()
+
+
+@functools.cache
+def _clash_query():
+    """Sessions (not cancelled) of a site overlapping a time, with their groups (built once)."""
+    return (
+        select(GroupSession)
+        .join(VisitGroup, VisitGroup.id == GroupSession.group_id)
+        .where(
+            VisitGroup.site_id == bindparam("site_id"),
+            GroupSession.status != CANCELLED,
+            # No session lasts longer: the index on starts_at keeps this a short range scan.
+            GroupSession.starts_at > bindparam("earliest"),
+            GroupSession.starts_at < bindparam("ends_at"),
+            GroupSession.ends_at > bindparam("starts_at"),
+            GroupSession.id != bindparam("excluding"),
+        )
+        .options(contains_eager(GroupSession.group))
+        .order_by(GroupSession.starts_at, GroupSession.id)
+    )
+
+
+def find_clash(
+    group: VisitGroup,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    location: str = "",
+    excluding: int | None = None,
+) -> GroupSession | None:
+    """The first session this time would overlap, in one query; None if there is none.
+
+    A clash is another session (not cancelled) of the same group, or a session of another
+    group of the site in the same room: the same place, whatever its case and spacing.
+    ``location`` is the session's own place ("" takes the group's).
+    """
+    room = _room(location or group.location)
+    candidates = db.session.scalars(
+        _clash_query(),
+        {
+            "site_id": group.site_id,
+            "earliest": starts_at - timedelta(minutes=SESSION_MINUTES[1]),
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "excluding": excluding or 0,
+        },
+    )
+    for other in candidates:
+        if other.group_id == group.id or (room and _room(other.place) == room):
+            return other
+    return None
+
+
+def describe_clash(other: GroupSession) -> str:
+    """ "Clashes with Tuesday evening group, Tue 12 Jan 2027, 5:00 PM–7:00 PM in Community room"."""
+    site = other.group.site
+    place = " ".join(other.place.split())
+    where = f" in {place}" if place else ""
+    return (
+        f"Clashes with {other.group.name}, {site.when(other.starts_at)}–"
+        f"{site.clock(other.ends_at)}{where}. Choose another time or room."
+    )
+
+
+def _check_no_clash(group: VisitGroup, starts_at: datetime, ends_at: datetime, **place) -> None:
+    """:raises ValidationFailed: the time clashes (see :func:`find_clash`)."""
+    # Two coordinators placing sessions at once could each miss the other's: the site's
+    # row serialises every placing of a session at the site until commit.
+    lock_row(Site, group.site_id)
+    other = find_clash(group, starts_at=starts_at, ends_at=ends_at, **place)
+    if other is not None:
+        raise ValidationFailed(describe_clash(other), field="date")
+
+
+def _check_length(length_minutes: int) -> None:
+    low, high = SESSION_MINUTES
+    if not low <= length_minutes <= high:
+        raise ValidationFailed(f"A session lasts between {low} and {high} minutes.")
+
+
 def cancel_session(
     group_session: GroupSession, reason: str, *, actor: User, now: datetime | None = None
 ) -> None:
     """Cancel one session with a reason; it stays on calendars as cancelled.
+
+    The session's row is locked first: a check-in arriving at the same moment
+    waits, then finds the session cancelled (or this waits, and finds the check-in).
 
     :raises ValidationFailed: no reason given, or already cancelled.
     :raises Conflict: the session has begun or holds a check-in.
@@ -302,6 +392,7 @@ def cancel_session(
     _check_coordinator(group_session.group, actor)
     if not reason.strip():
         raise ValidationFailed("Give a reason: members and staff will see it.")
+    group_session = lock_row(GroupSession, group_session.id)
     if group_session.is_cancelled:
         raise ValidationFailed("This session is already cancelled.")
     _check_not_fixed(group_session, now)
@@ -310,11 +401,30 @@ def cancel_session(
     db.session.flush()
 
 
-def restore_session(group_session: GroupSession, *, actor: User) -> None:
-    """Undo a cancellation."""
+def restore_session(
+    group_session: GroupSession, *, actor: User, now: datetime | None = None
+) -> None:
+    """Undo a cancellation of a session still to come.
+
+    :raises ValidationFailed: not cancelled, its time has passed, or its time now
+        clashes with another session.
+    """
     _check_coordinator(group_session.group, actor)
+    group_session = lock_row(GroupSession, group_session.id)
     if not group_session.is_cancelled:
         raise ValidationFailed("This session is not cancelled.")
+    if group_session.starts_at <= (now or utcnow()):
+        raise ValidationFailed(
+            "This session's time has passed, so it stays cancelled. If the group met after "
+            "all, add an extra session and tick “Record a past session”."
+        )
+    _check_no_clash(
+        group_session.group,
+        group_session.starts_at,
+        group_session.ends_at,
+        location=group_session.location,
+        excluding=group_session.id,
+    )
     group_session.status = SCHEDULED
     group_session.cancel_reason = ""
     group_session.sequence += 1
@@ -336,16 +446,21 @@ def move_session(
     """Change one session's time, place, theme or notes. Returns True if it moved.
 
     A change of time or place raises the calendar SEQUENCE and marks the
-    session as edited by hand, so later rule changes leave it alone.
+    session as edited by hand, so later rule changes leave it alone. The
+    session's row is locked before it is checked, so a check-in arriving at
+    the same moment waits for the move (or the move for the check-in).
 
     :raises Conflict: a change of time or place of a session that has begun or
         holds a check-in (its theme and notes may still change).
+    :raises ValidationFailed: a start that has passed, or a time that clashes with
+        another session of the group or with one in the same room.
     """
     group = group_session.group
     _check_coordinator(group, actor)
-    if not 30 <= length_minutes <= 240:
-        raise ValidationFailed("A session lasts between 30 and 240 minutes.")
-    if (location.strip(), video_url.strip()) != (group_session.location, group_session.video_url):
+    now = now or utcnow()
+    _check_length(length_minutes)
+    location, video_url = location.strip(), video_url.strip()
+    if (location, video_url) != (group_session.location, group_session.video_url):
         check_place(location, video_url)
     _check_time_exists(local_start, group.site.timezone)
     starts_at = recurrence.to_utc(local_start, group.site.timezone)
@@ -354,18 +469,30 @@ def move_session(
         raise ValidationFailed(
             "The session plan is longer than the new length. Shorten the plan first."
         )
-    changed = (
-        starts_at != group_session.starts_at
-        or ends_at != group_session.ends_at
-        or location.strip() != group_session.location
-        or video_url.strip() != group_session.video_url
+    group_session = lock_row(GroupSession, group_session.id)
+    changed = (starts_at, ends_at, location, video_url) != (
+        group_session.starts_at,
+        group_session.ends_at,
+        group_session.location,
+        group_session.video_url,
     )
     if changed:
         _check_not_fixed(group_session, now)
+        if starts_at <= now:
+            raise ValidationFailed(
+                f"{group.site.when(starts_at)} has passed. Choose a date and time still to come.",
+                field="date",
+            )
+        _check_no_clash(group, starts_at, ends_at, location=location, excluding=group_session.id)
     group_session.theme, group_session.notes = theme.strip(), notes.strip()
     if changed:
+        if starts_at != group_session.starts_at:
+            # Patients are told where it was: the first start stays through later moves,
+            # and a session moved back to it has not moved at all.
+            original = group_session.moved_from or group_session.starts_at
+            group_session.moved_from = None if starts_at == original else original
         group_session.starts_at, group_session.ends_at = starts_at, ends_at
-        group_session.location, group_session.video_url = location.strip(), video_url.strip()
+        group_session.location, group_session.video_url = location, video_url
         group_session.sequence += 1
         group_session.edited = True
     db.session.flush()
@@ -373,15 +500,35 @@ def move_session(
 
 
 def add_extra_session(
-    group: VisitGroup, *, local_start: datetime, length_minutes: int, actor: User, theme: str = ""
+    group: VisitGroup,
+    *,
+    local_start: datetime,
+    length_minutes: int,
+    actor: User,
+    theme: str = "",
+    record_past: bool = False,
+    now: datetime | None = None,
 ) -> GroupSession:
-    """Add a session outside the rule (a make-up date, say)."""
+    """Add a session outside the rule (a make-up date, say), in the group's usual place.
+
+    A day before today is refused unless ``record_past`` says the meeting took place and
+    is being recorded; today is allowed at any hour (a meeting under way gets its check-in).
+
+    :raises ValidationFailed: a past day, or a time that clashes with another session.
+    """
     _check_coordinator(group, actor)
-    if not 30 <= length_minutes <= 240:
-        raise ValidationFailed("A session lasts between 30 and 240 minutes.")
+    _check_length(length_minutes)
     _check_time_exists(local_start, group.site.timezone)
+    today = (now or utcnow()).astimezone(ZoneInfo(group.site.timezone)).date()
+    if local_start.date() < today and not record_past:
+        raise ValidationFailed(
+            f"{group.site.day(local_start.date())} {local_start.year} has passed. Choose today "
+            "or a later day, or tick “Record a past session” for a meeting that took place.",
+            field="date",
+        )
     group_session = _new_session(group, local_start, key=None)
     group_session.ends_at = group_session.starts_at + timedelta(minutes=length_minutes)
+    _check_no_clash(group, group_session.starts_at, group_session.ends_at)
     group_session.is_extra = group_session.edited = True
     group_session.theme = theme.strip()
     if group_session.planned_minutes > length_minutes:

@@ -30,6 +30,7 @@ from groupvisits.permissions import (
     roles,
     signed_in,
 )
+from groupvisits.roster.calls import to_call
 from groupvisits.schedule import bp, feeds, ical, services
 from groupvisits.schedule import census as census_rules
 from groupvisits.schedule.forms import CancelForm, ExtraSessionForm, SessionForm
@@ -50,13 +51,20 @@ def _session_page(group_session: GroupSession, cancel_form: CancelForm) -> str:
     census = census_rules.census_for(
         [group_session], census_rules.counts_for([group_session.id]), now=utcnow()
     )[group_session.id]
-    return render_template(
+    # Staff see whom to phone: names and numbers of patients, so each showing is audited.
+    calls = to_call(group_session) if current_user.is_staff else None
+    if calls:
+        audit.record_many(current_user, "view", calls.patient_ids, "call list")
+    page = render_template(
         "schedule/session.html",
         group_session=group_session,
         group=group_session.group,
         census=census,
         cancel_form=cancel_form,
+        calls=calls,
     )
+    db.session.commit()  # after rendering: a commit expires the rows the page shows
+    return page
 
 
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
@@ -126,10 +134,11 @@ def restore_session(session_id):
         try:
             services.restore_session(group_session, actor=current_user)
         except GroupVisitsError as exc:
+            db.session.rollback()
             flash(str(exc), "warning")
-        else:
-            db.session.commit()
-            flash("The session is back on.", "success")
+            return _session_page(group_session, CancelForm()), exc.status_code
+        db.session.commit()
+        flash("The session is back on.", "success")
     return redirect(url_for("schedule.show_session", session_id=group_session.id))
 
 
@@ -149,6 +158,7 @@ def new_session(group_id):
                 local_start=datetime.combine(form.date.data, form.start_time.data),
                 length_minutes=form.length_minutes.data,
                 theme=form.theme.data or "",
+                record_past=form.record_past.data,
                 actor=current_user,
             )
         except GroupVisitsError as exc:
@@ -252,15 +262,40 @@ def my_calendar():
         feed=feed,
         urls=feeds.feed_urls(feed) if feed else None,
         group_urls=feeds.group_feed_urls(current_user, feed) if feed else [],
+        site=current_user.sites[0] if current_user.sites else None,
     )
+
+
+#: What a form posts to say the person saw what a change of address does.
+CONFIRMED = "yes"
+
+
+@bp.get("/calendar/feed/new")
+@signed_in
+def confirm_renew_feed():
+    """Ask before making a new address: the old one stops working in every calendar."""
+    if feeds.active_feed(current_user) is None:
+        return redirect(url_for("schedule.my_calendar"))
+    return render_template("schedule/feed_confirm.html", renew=True, confirmed=CONFIRMED)
+
+
+@bp.get("/calendar/feed/revoke")
+@signed_in
+def confirm_revoke_feed():
+    """Ask before turning the address off: calendars stop getting changes."""
+    if feeds.active_feed(current_user) is None:
+        return redirect(url_for("schedule.my_calendar"))
+    return render_template("schedule/feed_confirm.html", renew=False, confirmed=CONFIRMED)
 
 
 @bp.post("/calendar/feed")
 @signed_in
 def renew_feed():
-    """Create (or replace) the secret feed address; any older address stops working."""
+    """Create the secret feed address, or replace it once the person has confirmed."""
     if not _csrf_ok():
         abort(400)
+    if not _confirmed() and feeds.active_feed(current_user) is not None:
+        return redirect(url_for("schedule.confirm_renew_feed"), 303)
     feeds.renew_feed(current_user)
     db.session.commit()
     flash("Your calendar address is ready. Any older address no longer works.", "success")
@@ -270,9 +305,11 @@ def renew_feed():
 @bp.post("/calendar/feed/revoke")
 @signed_in
 def revoke_feed():
-    """Turn the secret feed address off."""
+    """Turn the secret feed address off, once the person has confirmed."""
     if not _csrf_ok():
         abort(400)
+    if not _confirmed():
+        return redirect(url_for("schedule.confirm_revoke_feed"), 303)
     feeds.revoke_feeds(current_user)
     db.session.commit()
     flash("Your calendar address is turned off.", "success")
@@ -312,3 +349,7 @@ def _uid_domain() -> str:
 
 def _csrf_ok() -> bool:
     return ConfirmForm().validate_on_submit()
+
+
+def _confirmed() -> bool:
+    return request.form.get("confirmed") == CONFIRMED

@@ -179,8 +179,10 @@ for _name, _filter in localtime.FILTERS.items():
 
 
 @bp.app_template_filter("site_time")
-def site_time(instant, site: Site, fmt: str = "%d %b %Y, %H:%M"):
-    """Show a UTC instant in a site's local time."""
+def site_time(instant, site: Site, fmt: str | None = None):
+    """Show a UTC instant in a site's local time: in its locale's words, or in ``fmt``."""
     if instant is None:
         return ""
+    if fmt is None:
+        return localtime.when(instant, site)
     return instant.astimezone(ZoneInfo(site.timezone)).strftime(fmt)

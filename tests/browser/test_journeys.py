@@ -23,6 +23,7 @@ from tests.conftest import DEFAULT_PASSWORD
 pytestmark = pytest.mark.browser
 
 AGREEMENT = "What is said in the group stays in the group."
+SHARE_NAME_QUESTION = "Fellow members may see my first name and last initial"
 MAX_TABS = 80
 
 
@@ -42,6 +43,19 @@ def _sessions_of(db, group) -> list[GroupSession]:
 
 def _upcoming_rows(page):
     return page.locator("h2:has-text('Upcoming sessions') + .table-wrap tbody tr")
+
+
+def _share_name_answer(page, answer: str):
+    """The radio button of one answer to the agreement's share-name question."""
+    question = page.get_by_role("group", name=SHARE_NAME_QUESTION)
+    return question.get_by_role("radio", name=answer, exact=True)
+
+
+def _day_and_time(local: datetime) -> str:
+    """A start as an en_US site shows it: "Tue 9 Jun 2026, 5:00 PM"."""
+    hour = local.hour % 12 or 12
+    noon = "AM" if local.hour < 12 else "PM"
+    return f"{local:%a} {local.day} {local:%b %Y}, {hour}:{local:%M} {noon}"
 
 
 @pytest.fixture
@@ -106,15 +120,18 @@ def test_coordinator_sets_up_a_group_enrols_and_checks_people_in(
         "The schedule is saved: Every month on the second Tuesday."
     )
     expect(_flash(page)).to_contain_text(re.compile(r"\d sessions added up to"))
-    expect(page.get_by_text("Every month on the second Tuesday, 17:00")).to_be_visible()
+    expect(
+        page.get_by_text("Every month on the second Tuesday, 5:00 PM (Eastern Time), 120 minutes")
+    ).to_be_visible()
     sessions = _upcoming_rows(page)
     assert 5 <= sessions.count() <= 7, sessions.all_inner_texts()
     days = [
-        datetime.strptime(text[:15], "%a %d %b %Y").date() for text in sessions.all_inner_texts()
+        datetime.strptime(re.match(r"\w{3} \d{1,2} \w{3} \d{4}", text)[0], "%a %d %b %Y").date()
+        for text in sessions.all_inner_texts()
     ]
     assert all(day.weekday() == 1 and 8 <= day.day <= 14 for day in days), days
     assert (days[-1] - date.today()).days > 140, days
-    assert all("17:00–19:00" in text for text in sessions.all_inner_texts())
+    assert all(", 5:00 PM–7:00 PM" in text for text in sessions.all_inner_texts())
     expect(page.get_by_text("minimum 8, target 9, maximum 9")).to_be_visible()
     axe_check(page)
 
@@ -192,12 +209,27 @@ def test_patient_on_a_phone_accepts_the_agreement_answers_and_subscribes(
     next_session = page.locator(".rsvp").first
     expect(next_session).to_contain_text("Before you can say yes, please")
     expect(next_session).to_contain_text("Your answer: not given yet.")
+    # The room is for members who accepted the agreement.
+    expect(next_session).not_to_contain_text("Community room")
     axe_check(page)
 
     next_session.get_by_role("link", name="read and accept the group agreement").tap()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Group agreement")
     expect(page.get_by_text(AGREEMENT)).to_be_visible()
+    # Nobody's answer is chosen for them; agreeing without one is refused.
+    expect(_share_name_answer(page, "Yes")).not_to_be_checked()
+    expect(_share_name_answer(page, "No")).not_to_be_checked()
     axe_check(page)
+    page.get_by_role("button", name="I agree").tap()
+    expect(
+        page.get_by_text(
+            "Choose whether fellow members may see your first name and last initial."
+        ).first
+    ).to_be_visible()
+    expect(_flash(page)).to_have_count(0)
+    axe_check(page)
+    _share_name_answer(page, "Yes").tap()
+    expect(_share_name_answer(page, "Yes")).to_be_checked()
     page.get_by_role("button", name="I agree").tap()
     expect(_flash(page)).to_have_text("Thank you. You have accepted the group agreement.")
     axe_check(page)
@@ -205,13 +237,18 @@ def test_patient_on_a_phone_accepts_the_agreement_answers_and_subscribes(
     page.get_by_role("link", name="Home").tap()
     next_session = page.locator(".rsvp").first
     expect(next_session).not_to_contain_text("Before you can say yes")
+    expect(next_session).to_contain_text("Community room")
     next_session.get_by_role("button", name=re.compile(r"\bYes\b")).tap()
     expect(_flash(page)).to_have_text("Thanks, see you there!")
     next_session = page.locator(".rsvp").first
     expect(next_session).to_contain_text("Your answer: Yes, I'll come.")
-    expect(next_session.get_by_role("button", name=re.compile(r"\bYes\b"))).to_have_attribute(
-        "aria-pressed", "true"
-    )
+    yes = next_session.get_by_role("button", name=re.compile(r"\bYes\b"))
+    expect(yes).to_have_attribute("aria-pressed", "true")
+    expect(yes).to_contain_text("✓")
+    for other in ("Maybe", "No"):
+        button = next_session.get_by_role("button", name=re.compile(rf"^{other}\b"))
+        expect(button).to_have_attribute("aria-pressed", "false")
+        expect(button).not_to_contain_text("✓")
     axe_check(page)
 
     page.get_by_role("link", name="My calendar").tap()
@@ -272,6 +309,9 @@ def test_patient_accepts_the_agreement_and_answers_with_the_keyboard_alone(page,
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Group agreement")
     axe_check(page)
+    _tab_to(page, "Yes", tag="input")
+    page.keyboard.press("Space")
+    expect(_share_name_answer(page, "Yes")).to_be_checked()
     _tab_to(page, "I agree", tag="button")
     page.keyboard.press("Space")
     expect(_flash(page)).to_have_text("Thank you. You have accepted the group agreement.")
@@ -303,13 +343,13 @@ def test_clinician_sees_their_upcoming_work_in_local_time(
     ][:10]
     expect(items).to_have_count(len(expected))
     for item, group_session in zip(items.all(), expected, strict=True):
-        expect(item).to_contain_text(group_session.local_start.strftime("%a %d %b %Y, 17:00"))
+        expect(item).to_contain_text(_day_and_time(group_session.local_start))
         expect(item).to_contain_text("Monday heart health group")
     axe_check(page)
 
     items.first.get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Monday heart health group")
-    expect(page.get_by_text("17:00–19:00 (America/New_York)")).to_be_visible()
+    expect(page.get_by_text("5:00 PM–7:00 PM (Eastern Time)")).to_be_visible()
     axe_check(page)
 
 

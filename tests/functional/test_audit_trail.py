@@ -420,3 +420,125 @@ def test_a_patient_named_as_the_reader_is_recorded_as_read_too(
 
     reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "trail")).all()
     assert {r.patient_id for r in reads} == {anna.id, bert.id}
+
+
+def events_since(db, first_id: int) -> list[AuditEvent]:
+    """The audit rows written after row ``first_id``, oldest first."""
+    db.session.rollback()
+    return list(
+        db.session.scalars(
+            select(AuditEvent).where(AuditEvent.id > first_id).order_by(AuditEvent.id)
+        )
+    )
+
+
+def last_event_id(db) -> int:
+    from sqlalchemy import func
+
+    return db.session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
+
+
+def test_saving_the_support_person_alone_writes_one_update_row(
+    db, patient, patient_client, create_group, coordinator
+):
+    from groupvisits.roster import services as roster
+    from groupvisits.schedule import services as schedule
+
+    start = datetime.now(UTC).date() + timedelta(days=3)
+    group = create_group(start=start, rule="FREQ=WEEKLY;BYDAY=MO")
+    roster.enrol(group, patient, actor=None)
+    db.session.commit()
+    session_id = schedule.next_sessions([group.id], schedule.utcnow())[group.id].id
+    before = last_event_id(db)
+
+    response = patient_client.post_form(
+        f"/sessions/{session_id}/rsvp/support-person", {"brings_support_person": "y"}
+    )
+
+    assert response.status_code == 302
+    assert [
+        (e.actor_id, e.action, e.patient_id, e.object_type) for e in events_since(db, before)
+    ] == [(patient.id, "update", patient.id, "attendance")]
+
+
+def test_an_offer_accepted_by_phone_is_audited_as_the_coordinator_for_that_patient(
+    db, coordinator_client, coordinator, create_group, create_user
+):
+    from groupvisits.roster import services as roster
+
+    group = create_group(rule=None, min_members=1, target_members=1, max_members=1)
+    leaving = roster.enrol(group, create_user(PATIENT), actor=None)
+    offered = create_user(PATIENT)
+    membership = roster.enrol(group, offered, actor=None)
+    roster.end_membership(leaving, "Moved away", actor=coordinator)
+    db.session.commit()
+    before = last_event_id(db)
+
+    response = coordinator_client.post_form(f"/memberships/{membership.id}/offer/accept-by-phone")
+
+    assert response.status_code == 302
+    assert [
+        (e.actor_id, e.action, e.patient_id, e.object_type) for e in events_since(db, before)
+    ] == [(coordinator.id, "update", offered.id, "membership")]
+
+
+def test_an_answer_taken_by_phone_is_audited_as_the_staff_member_for_that_patient(
+    db, clinician_client, clinician, create_group, create_user
+):
+    from groupvisits.roster import services as roster
+    from groupvisits.schedule import services as schedule
+
+    group = create_group(start=datetime.now(UTC).date() + timedelta(days=3))
+    by_phone = create_user(PATIENT, email=None, phone="555-0142", password=None)
+    membership = roster.enrol(group, by_phone, actor=None)
+    db.session.commit()
+    session_id = schedule.next_sessions([group.id], schedule.utcnow())[group.id].id
+    before = last_event_id(db)
+
+    response = clinician_client.post_form(
+        f"/sessions/{session_id}/members/{membership.id}/rsvp", {"answer": "maybe"}
+    )
+
+    assert response.status_code == 302
+    assert [
+        (e.actor_id, e.action, e.patient_id, e.object_type) for e in events_since(db, before)
+    ] == [(clinician.id, "update", by_phone.id, "attendance")]
+
+
+def test_the_call_list_on_a_session_page_is_audited_per_patient_shown(
+    db, coordinator_client, coordinator, create_group, create_user
+):
+    from groupvisits.roster import services as roster
+    from groupvisits.schedule import services as schedule
+
+    group = create_group(start=datetime.now(UTC).date() + timedelta(days=3))
+    by_phone = create_user(PATIENT, email=None, phone="555-0142", password=None)
+    online = create_user(PATIENT)
+    for person in (by_phone, online):
+        roster.enrol(group, person, actor=None)
+    db.session.commit()
+    session_id = schedule.next_sessions([group.id], schedule.utcnow())[group.id].id
+    before = last_event_id(db)
+
+    assert coordinator_client.get(f"/sessions/{session_id}").status_code == 200
+
+    assert [
+        (e.actor_id, e.action, e.patient_id, e.object_type) for e in events_since(db, before)
+    ] == [(coordinator.id, "view", by_phone.id, "call list")]
+
+
+def test_a_patients_groups_on_their_page_cost_one_view_row(
+    db, coordinator_client, coordinator, create_group, patient
+):
+    from groupvisits.roster import services as roster
+
+    for _ in range(3):
+        roster.enrol(create_group(rule=None), patient, actor=None)
+    db.session.commit()
+    before = last_event_id(db)
+
+    assert coordinator_client.get(f"/people/{patient.id}").status_code == 200
+
+    assert [
+        (e.actor_id, e.action, e.patient_id, e.object_type) for e in events_since(db, before)
+    ] == [(coordinator.id, "view", patient.id, "patient")]

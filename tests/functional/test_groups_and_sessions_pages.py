@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from groupvisits import localtime
 from groupvisits.accounts.models import COORDINATOR, PATIENT
 from groupvisits.groups.models import GroupPlanSegment, VisitGroup
 from groupvisits.roster.models import Membership
@@ -87,11 +88,13 @@ def sessions_of(db, group) -> list[GroupSession]:
 
 
 def shows_local_start(page: str, group_session) -> bool:
-    """True if the page gives the session's local day and time ("Mon 30 Nov 2026, 17:00" or
-    "Monday 30 November, 17:00")."""
-    local = group_session.local_start
-    pattern = rf"{local:%a}\w* {local:%d} {local:%b}\w*(?: {local:%Y})?, {local:%H:%M}"
-    return re.search(pattern, page) is not None
+    """True if the page gives the session's local day and time as the site reads them
+    ("Mon 30 Nov 2026, 5:00 PM" or "Monday 30 November, 5:00 PM")."""
+    site, start = group_session.group.site, group_session.starts_at
+    return (
+        localtime.when(start, site) in page
+        or f"{localtime.day(start, site)}, {localtime.clock(start, site)}" in page
+    )
 
 
 def add_member(db, group, patient) -> None:
@@ -207,7 +210,7 @@ def test_monthly_schedule_shows_six_months_of_sessions_at_17_local(
     sessions = sessions_of(db, planned_group)
     assert [s.local_start.date() for s in sessions] == expected
     for day in expected:
-        assert f"{day:%a %d %b %Y}, 17:00–19:00" in page
+        assert f"{day:%a} {day.day} {day:%b %Y}, 5:00 PM–7:00 PM" in page
     for group_session in sessions:
         assert group_session.local_start.time() == time(17, 0)
         assert group_session.starts_at.astimezone(UTC).hour in (21, 22)
@@ -254,7 +257,8 @@ def test_changing_the_rule_moves_sessions_and_names_each_move(
     for session_id in moved:
         old, new = before[session_id], after[session_id].local_start
         assert new == old + timedelta(days=7)
-        assert f"Moved: {old:%a %d %b %Y %H:%M} → {new:%a %d %b %Y %H:%M}." in page
+        site = planned_group.site
+        assert f"Moved: {localtime.when(old, site)} → {localtime.when(new, site)}." in page
         assert after[session_id].sequence == 1
 
 
@@ -308,13 +312,13 @@ def test_moving_a_session_shows_its_new_local_time(db, coordinator_client, sched
     )
     page = text(response)
     assert "Saved. Calendars will show the change." in page
-    assert "18:30–20:30" in page and "Room 5" in page
+    assert "6:30 PM–8:30 PM" in page and "Room 5" in page
     moved = sessions_of(db, scheduled_group)
     group_session = next(s for s in moved if s.id == group_session.id)
     assert group_session.local_start == datetime.combine(new_day, time(18, 30), NEW_YORK)
     assert group_session.sequence == 1 and group_session.edited
     group_page = text(coordinator_client.get(f"/groups/{scheduled_group.id}"))
-    assert f"{new_day:%a %d %b %Y}, 18:30–20:30" in group_page
+    assert f"{new_day:%a} {new_day.day} {new_day:%b %Y}, 6:30 PM–8:30 PM" in group_page
     assert "Moved" in group_page
 
 
@@ -425,7 +429,7 @@ def test_adding_an_extra_session(db, coordinator_client, scheduled_group, tomorr
     assert response.headers["Location"].endswith(f"/sessions/{extra.id}")
     assert extra.local_start == datetime.combine(day, time(10, 0), NEW_YORK)
     group_page = text(coordinator_client.get(f"/groups/{scheduled_group.id}"))
-    assert f"{day:%a %d %b %Y}, 10:00–11:30" in group_page
+    assert f"{day:%a} {day.day} {day:%b %Y}, 10:00 AM–11:30 AM" in group_page
     assert "Extra" in group_page and "Cooking" in group_page
 
 
@@ -544,8 +548,8 @@ def test_month_calendar_lists_that_months_sessions_at_local_times(
     mondays = [nth_weekday(YEAR, 3, 0, n) for n in range(1, 6)]
     mondays = [day for day in mondays if day.month == 3]
     for day in mondays:
-        assert f"{day:%a %d %b}, 17:00 · Monday group" in page
-    listed = re.findall(r"\w{3} \d\d \w{3}, \d\d:\d\d · Monday group", page)
+        assert f"{day:%a} {day.day} {day:%b %Y}, 5:00 PM · Monday group" in page
+    listed = re.findall(r"\w{3} \d{1,2} \w{3} \d{4}, \d{1,2}:\d\d [AP]M · Monday group", page)
     assert len(listed) == len(mondays)
     outside = [s for s in sessions_of(db, group) if s.local_start.month != 3]
     assert outside
@@ -678,3 +682,126 @@ def test_group_list_runs_as_many_queries_for_10_groups_as_for_2(
     page = text(coordinator_client.get("/groups/"))
     assert page.count("/groups/") >= 10
     assert small == large
+
+
+# Past days and clashes are refused on the forms, and nothing is saved
+
+
+def session_form_data(group_session, **changes) -> dict:
+    local = group_session.local_start
+    data = {
+        "date": local.date().isoformat(),
+        "start_time": local.strftime("%H:%M"),
+        "length_minutes": str(group_session.length_minutes),
+        "location": group_session.location,
+        "video_url": "",
+        "theme": "",
+        "notes": "",
+    }
+    data.update(changes)
+    return data
+
+
+def local_today() -> date:
+    return datetime.now(NEW_YORK).date()
+
+
+def test_moving_a_session_to_a_past_day_is_refused_on_the_form(
+    db, coordinator_client, scheduled_group
+):
+    group_session = sessions_of(db, scheduled_group)[1]
+    before = stored(db, group_session)
+    past_day = local_today() - timedelta(days=3)
+
+    response = coordinator_client.post_form(
+        f"/sessions/{group_session.id}/edit",
+        session_form_data(group_session, date=past_day.isoformat()),
+    )
+
+    assert response.status_code == 422
+    page = text(response)
+    assert "has passed. Choose a date and time still to come." in page
+    assert 'id="date-error"' in page
+    assert stored(db, group_session) == before
+
+
+def test_an_extra_session_on_a_past_day_needs_the_record_a_past_session_choice(
+    db, coordinator_client, scheduled_group
+):
+    url = f"/groups/{scheduled_group.id}/sessions/new"
+    count = len(sessions_of(db, scheduled_group))
+    past_day = local_today() - timedelta(days=10)
+    data = {"date": past_day.isoformat(), "start_time": "10:00", "length_minutes": "90"}
+
+    form = text(coordinator_client.get(url))
+    assert '<label for="record_past">Record a past session</label>' in form
+    refused = coordinator_client.post_form(url, data)
+
+    assert refused.status_code == 422
+    assert "has passed. Choose today or a later day, or tick “Record a past session”" in text(
+        refused
+    )
+    assert len(sessions_of(db, scheduled_group)) == count
+
+    recorded = coordinator_client.post_form(url, {**data, "record_past": "y"})
+
+    assert recorded.status_code == 302
+    added = [s for s in sessions_of(db, scheduled_group) if s.is_extra]
+    assert [s.local_start.date() for s in added] == [past_day]
+
+
+def test_a_session_clashing_in_the_same_room_is_refused_with_the_clash_named(
+    db, coordinator_client, scheduled_group, create_group, site
+):
+    theirs = sessions_of(
+        db,
+        create_group(
+            site,
+            name="Tuesday evening group",
+            rule="FREQ=WEEKLY;BYDAY=TU",
+            start=local_today() + timedelta(days=1),
+        ),
+    )[0]
+    ours = sessions_of(db, scheduled_group)[0]
+    before = stored(db, ours)
+    count = len(sessions_of(db, scheduled_group))
+    local = theirs.local_start
+    named = (
+        f"Clashes with Tuesday evening group, {local:%a} {local.day} {local:%b %Y}, "
+        "5:00 PM–7:00 PM in Community room."
+    )
+
+    added = coordinator_client.post_form(
+        f"/groups/{scheduled_group.id}/sessions/new",
+        {"date": local.date().isoformat(), "start_time": "18:00", "length_minutes": "90"},
+    )
+    moved = coordinator_client.post_form(
+        f"/sessions/{ours.id}/edit",
+        session_form_data(ours, date=local.date().isoformat(), start_time="16:00"),
+    )
+
+    assert added.status_code == moved.status_code == 422
+    assert named in text(added) and named in text(moved)
+    assert len(sessions_of(db, scheduled_group)) == count
+    assert stored(db, ours) == before
+
+
+def test_a_cancelled_session_whose_time_has_passed_is_not_put_back_on(
+    db, coordinator_client, create_group, site
+):
+    today = local_today()
+    group = create_group(
+        site,
+        rule="FREQ=WEEKLY;BYDAY=MO",
+        start=today - timedelta(days=14),
+        until=today + timedelta(days=14),
+    )
+    last = [s for s in sessions_of(db, group) if s.starts_at < datetime.now(UTC)][-1]
+    last.status, last.cancel_reason = "cancelled", "Snow"
+    db.session.commit()
+
+    response = coordinator_client.post_form(f"/sessions/{last.id}/restore")
+
+    assert response.status_code == 422
+    assert "This session's time has passed, so it stays cancelled." in text(response)
+    assert stored(db, last)[3] == "cancelled"

@@ -91,7 +91,7 @@ def test_group_page_shows_when_and_roughly_where_but_not_the_room_or_link(
     assert response.status_code == 200
     page = text(response)
     assert_no_details(page)
-    assert site.name in page and "17:00" in page and "Hybrid" in page
+    assert site.name in page and "5:00 PM" in page and "Hybrid" in page
 
 
 @pytest.mark.parametrize("who", ["waitlisted", "offered", "unagreed"])
@@ -103,7 +103,7 @@ def test_session_page_shows_the_time_but_not_the_room_link_or_calendar_file(
     assert response.status_code == 200
     page = text(response)
     assert_no_details(page)
-    assert "17:00" in page and "Hybrid" in page
+    assert "5:00 PM" in page and "Hybrid" in page
 
 
 @pytest.mark.parametrize("who", ["waitlisted", "offered", "unagreed"])
@@ -140,7 +140,7 @@ def test_my_groups_tells_when_the_group_meets_without_the_room_or_link(
     page = text(sign_in_as(hybrid[who]).get("/my/groups"))
 
     assert_no_details(page)
-    assert f"at {site.name}" in page and "17:00" in page
+    assert f"at {site.name}" in page and "5:00 PM" in page
 
 
 def test_a_member_who_accepted_the_agreement_sees_room_link_and_file(sign_in_as, hybrid):

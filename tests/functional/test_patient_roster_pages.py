@@ -5,13 +5,16 @@ Also the demo clinic that ``flask groupvisits seed-demo`` loads.
 
 import html
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from groupvisits import localtime
 from groupvisits.accounts.models import COORDINATOR, PATIENT, User
 from groupvisits.demo import DEMO_DOMAIN
 from groupvisits.groups.models import VisitGroup
+from groupvisits.roster import attendance as rules
 from groupvisits.roster import services
 from groupvisits.roster.models import (
     ACTIVE,
@@ -24,6 +27,7 @@ from groupvisits.roster.models import (
     Attendance,
     Membership,
 )
+from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
@@ -96,7 +100,8 @@ def test_patient_answers_yes_in_two_taps_from_the_dashboard(
     enrol(db, group, patient, coordinator)
     group_session = first_session(db, group)
     session_id = group_session.id
-    heading = group_session.local_start.strftime("%A %d %B, %H:%M")
+    start = group_session.starts_at
+    heading = f"{localtime.day(start, site)}, {localtime.clock(start, site)}"
 
     # Tap one: sign in, and the dashboard opens on the next session.
     signed_in = client.post_form(
@@ -122,7 +127,11 @@ def test_patient_answers_yes_in_two_taps_from_the_dashboard(
     home = text(client.get("/"))
     assert "Thanks, see you there!" in home
     assert "Your answer: <strong>Yes, I'll come</strong>" in home
-    assert 'value="yes" class="button" aria-pressed="true"' in rsvp_form(home, session_id)
+    answered = rsvp_form(home, session_id)
+    assert re.search(r'value="yes" class="button rsvp__answer" aria-pressed="true">.*✓', answered)
+    assert 'value="no" class="button rsvp__answer button--secondary" aria-pressed="false"' in (
+        answered
+    )
     attendance = attendance_of(db, session_id, patient)
     assert attendance.rsvp == "yes" and attendance.answered_at is not None
     mine = text(client.get("/my/sessions"))
@@ -143,7 +152,9 @@ def test_patient_changes_the_answer_and_brings_a_support_person(
         follow_redirects=True,
     )
 
-    assert "Your answer: <strong>Yes, I'll come</strong>, with a support person" in text(response)
+    page = text(response)
+    assert "Your answer: <strong>Yes, I'll come</strong>" in page
+    assert re.search(r'name="brings_support_person" value="y"[^>]* checked>', page)
     attendance = attendance_of(db, session_id, patient)
     assert attendance.rsvp == "yes" and attendance.brings_support_person
 
@@ -238,7 +249,8 @@ def test_my_groups_shows_the_waitlist_position(
     page = text(patient_client.get("/my/groups"))
 
     assert group.name in page
-    assert "On the waitlist</strong>: you are number 2 on the waitlist." in page
+    assert "You are waiting for a place</strong>: you are number 2 on the waitlist." in page
+    assert "When a place frees up, we will offer it to you here and by email." in page
     assert "Leave the waitlist" in page
 
 
@@ -252,10 +264,10 @@ def test_patient_accepts_an_offered_place(
     db.session.commit()
 
     page = text(patient_client.get("/my/groups"))
-    assert "Offered a place" in page and "A place is open for you, held until" in page
+    assert "A place is open for you." in page and "We are holding the place for you until" in page
     assert f'action="/memberships/{membership_id}/offer/accept"' in page
     assert f'action="/memberships/{membership_id}/offer/decline"' in page
-    assert "Yes, I take the place" in page and "No thanks" in page
+    assert "Yes, I take the place" in page and "No, thank you" in page
 
     response = patient_client.post_form(
         f"/memberships/{membership_id}/offer/accept", follow_redirects=True
@@ -347,6 +359,329 @@ def test_patient_withdraws_from_a_group(
     assert f'action="/sessions/{first_session(db, group).id}/rsvp"' not in text(
         patient_client.get("/")
     )
+
+
+# Offers and waiting, on the patient's home page
+
+
+def section(page: str, heading_id: str) -> str:
+    """The ``<section>`` labelled by the heading with this id."""
+    match = re.search(rf'<section[^>]*aria-labelledby="{heading_id}".*?</section>', page, re.S)
+    assert match, f"no section {heading_id!r}"
+    return match.group(0)
+
+
+def offer_for(db, create_group, site, coordinator, patient, create_user, **fields) -> Membership:
+    """``patient`` waits for the one place of a group, then the member leaves: an offer."""
+    group = create_group(site, min_members=1, target_members=1, max_members=1, **fields)
+    leaving = enrol(db, group, create_user(PATIENT, password=None), coordinator)
+    membership = enrol(db, group, patient, coordinator)
+    services.end_membership(leaving, "Moved away", actor=coordinator)
+    db.session.commit()
+    return fresh(db, Membership, membership.id)
+
+
+def test_a_waiting_patients_home_says_they_wait_and_does_not_list_the_group_as_theirs(
+    db, patient_client, create_group, site, coordinator, patient, create_user
+):
+    group = create_group(site, name="Tuesday group", min_members=1, target_members=1, max_members=1)
+    enrol(db, group, create_user(PATIENT, password=None), coordinator)
+    enrol(db, group, patient, coordinator)
+
+    groups = section(text(patient_client.get("/")), "my-groups")
+
+    assert "Tuesday group: you are waiting for a place." in groups
+    assert "You are number 1 on the waitlist." in groups
+    assert "When a place frees up, we will offer it to you here and by email." in groups
+    assert f'href="/groups/{group.id}"' not in groups
+    assert "Your sessions appear here once you have a place in the group." in text(
+        patient_client.get("/")
+    )
+
+
+def test_an_offer_comes_first_on_home_with_its_local_expiry_and_is_taken_there(
+    db, patient_client, create_group, site, coordinator, patient, create_user
+):
+    offer = offer_for(db, create_group, site, coordinator, patient, create_user, name="Heart group")
+    held_until = offer.offer_expires_at.astimezone(ZoneInfo(site.timezone))
+
+    page = text(patient_client.get("/"))
+
+    offer_card = section(page, f"offer-{offer.id}")
+    assert page.index(offer_card) < page.index('aria-labelledby="my-groups"')
+    assert "A place is open for you in Heart group" in offer_card
+    until = f"{localtime.day(held_until, site)}, {localtime.clock(held_until, site)}"
+    assert f"until <strong>{until}</strong>" in offer_card
+    assert f'action="/memberships/{offer.id}/offer/accept"' in offer_card
+    assert f'action="/memberships/{offer.id}/offer/decline"' in offer_card
+    assert ">Yes, I take the place</button>" in offer_card
+    assert ">No, thank you</button>" in offer_card
+    assert "Heart group:</strong> a place is open for you" in section(page, "my-groups")
+
+    response = patient_client.post_form(f"/memberships/{offer.id}/offer/accept", {"next": "/"})
+
+    assert response.headers["Location"] == "/"
+    home = text(patient_client.get("/"))
+    assert "Welcome to the group! Your place is confirmed." in home
+    assert f'<a href="/groups/{offer.group_id}">Heart group</a>' in section(home, "my-groups")
+    assert "A place is open for you" not in home
+    assert fresh(db, Membership, offer.id).status == ACTIVE
+
+
+def test_no_thank_you_on_home_turns_the_place_down(
+    db, patient_client, create_group, site, coordinator, patient, create_user
+):
+    offer = offer_for(db, create_group, site, coordinator, patient, create_user)
+
+    response = patient_client.post_form(
+        f"/memberships/{offer.id}/offer/decline", {"next": "/"}, follow_redirects=True
+    )
+
+    assert "The place is passed on. Thank you for letting us know." in text(response)
+    assert fresh(db, Membership, offer.id).status == WITHDRAWN
+
+
+# Offers answered by phone, on the roster
+
+
+def test_staff_see_the_offered_persons_phone_and_a_coordinator_records_yes_by_phone(
+    db, coordinator_client, clinician_client, create_group, site, coordinator, create_user
+):
+    patient = create_user(PATIENT, given_name="Mei", family_name="Wang", phone="(555) 010-0177")
+    offer = offer_for(db, create_group, site, coordinator, patient, create_user)
+
+    roster = text(coordinator_client.get(f"/groups/{offer.group_id}/roster"))
+    assert "Offered a place (1)" in roster
+    assert '<a href="tel:5550100177">(555) 010-0177</a>' in roster
+    assert f'action="/memberships/{offer.id}/offer/accept-by-phone"' in roster
+    assert f'action="/memberships/{offer.id}/offer/decline-by-phone"' in roster
+    seen_by_clinician = text(clinician_client.get(f"/groups/{offer.group_id}/roster"))
+    assert '<a href="tel:5550100177">(555) 010-0177</a>' in seen_by_clinician
+    assert "accept-by-phone" not in seen_by_clinician
+
+    response = coordinator_client.post_form(
+        f"/memberships/{offer.id}/offer/accept-by-phone", follow_redirects=True
+    )
+
+    assert "Mei Wang has the place (accepted by phone)." in text(response)
+    assert fresh(db, Membership, offer.id).status == ACTIVE
+    history = text(coordinator_client.get(f"/memberships/{offer.id}/history"))
+    assert "by phone, recorded by Cora Ordinator" in history
+    again = coordinator_client.post_form(
+        f"/memberships/{offer.id}/offer/decline-by-phone", follow_redirects=True
+    )
+    assert "This offer is no longer open." in text(again)
+    assert fresh(db, Membership, offer.id).status == ACTIVE
+
+
+def test_a_coordinator_records_no_by_phone_and_the_place_goes_to_the_next_person(
+    db, coordinator_client, create_group, site, coordinator, patient, create_user
+):
+    offer = offer_for(db, create_group, site, coordinator, patient, create_user)
+    next_in_line = enrol(db, offer.group, create_user(PATIENT, password=None), coordinator)
+
+    response = coordinator_client.post_form(
+        f"/memberships/{offer.id}/offer/decline-by-phone", follow_redirects=True
+    )
+
+    assert "declined the place (by phone)" in text(response)
+    declined = fresh(db, Membership, offer.id)
+    assert declined.status == WITHDRAWN
+    assert declined.end_reason == "declined the offered place by phone, recorded by Cora Ordinator"
+    assert fresh(db, Membership, next_in_line.id).status == OFFERED
+
+
+def test_a_decision_on_someone_elses_offer_is_refused_and_nothing_is_saved(
+    db, sign_in_as, create_group, site, other_site, coordinator, clinician, patient, create_user
+):
+    offer = offer_for(db, create_group, site, coordinator, patient, create_user)
+    other_patient = create_user(PATIENT)
+    other_coordinator = create_user(COORDINATOR, sites=[other_site])
+    attempts = [
+        (other_patient, "offer/accept", 404),
+        (other_patient, "offer/decline", 404),
+        (other_patient, "offer/accept-by-phone", 403),
+        (patient, "offer/accept-by-phone", 403),
+        (clinician, "offer/accept-by-phone", 403),
+        (clinician, "offer/decline-by-phone", 403),
+        (other_coordinator, "offer/accept-by-phone", 404),
+        (other_coordinator, "offer/decline-by-phone", 404),
+    ]
+
+    for person, action, status in attempts:
+        response = sign_in_as(person).post_form(f"/memberships/{offer.id}/{action}")
+        assert response.status_code == status, (person.role, action)
+        assert "<h1" in response.get_data(as_text=True)  # the error page says what happened
+
+    after = fresh(db, Membership, offer.id)
+    assert (after.status, after.offer_expires_at) == (OFFERED, offer.offer_expires_at)
+
+
+# The support-person choice, saved on its own
+
+
+def test_the_support_person_is_saved_alone_with_the_save_button_and_shown_ticked(
+    db, patient_client, create_group, site, coordinator, patient
+):
+    group = upcoming_group(create_group, site)
+    enrol(db, group, patient, coordinator)
+    session_id = first_session(db, group).id
+    form = rsvp_form(text(patient_client.get("/")), session_id)
+    save = re.search(r'<button type="submit" formaction="([^"]+)"[^>]*>Save', form)
+    assert save and save.group(1) == f"/sessions/{session_id}/rsvp/support-person"
+
+    response = patient_client.post(
+        save.group(1), data={**hidden_fields(form), "brings_support_person": "y"}
+    )
+
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    home = text(patient_client.get("/"))
+    assert "Saved: you are bringing a family member or carer." in home
+    assert re.search(r'id="guest-\d+" name="brings_support_person" value="y"[^>]* checked>', home)
+    assert "Your answer: <strong>not given yet</strong>" in home
+    attendance = attendance_of(db, session_id, patient)
+    assert (attendance.rsvp, attendance.brings_support_person) == (None, True)
+
+    patient_client.post(save.group(1), data=hidden_fields(form))
+    assert attendance_of(db, session_id, patient).brings_support_person is False
+
+
+def test_rsvp_js_gets_saved_or_the_reason_as_json(
+    db, patient_client, create_group, site, coordinator, patient, create_user
+):
+    group = upcoming_group(create_group, site, min_members=1, target_members=2, max_members=2)
+    enrol(db, group, patient, coordinator)
+    other = create_user(PATIENT, password=None)
+    enrol(db, group, other, coordinator)
+    group_session = first_session(db, group)
+    rules.answer_rsvp(group_session, other, "yes", actor=other)
+    rules.answer_rsvp(group_session, patient, "yes", actor=patient)
+    db.session.commit()
+    url = f"/sessions/{group_session.id}/rsvp/support-person"
+    json = {"Accept": "application/json"}
+
+    full = patient_client.post_form(url, {"brings_support_person": "y"}, headers=json)
+
+    assert full.status_code == 409
+    assert full.get_json() == {
+        "message": "Sorry, no seat is left for a support person at this session. "
+        "Your own place is kept.",
+        "saved": False,
+    }
+    assert attendance_of(db, group_session.id, patient).brings_support_person is False
+    # Without the form's CSRF token nothing is saved (rsvp.js says to reload the page).
+    expired = patient_client.post(url, data={"brings_support_person": "y"}, headers=json)
+    assert expired.status_code == 400
+    assert attendance_of(db, group_session.id, patient).brings_support_person is False
+
+    rules.answer_rsvp(group_session, other, "no", actor=other)
+    db.session.commit()
+    saved = patient_client.post_form(url, {"brings_support_person": "y"}, headers=json)
+    assert (saved.status_code, saved.get_json()) == (200, {"message": "Saved", "saved": True})
+    assert attendance_of(db, group_session.id, patient).brings_support_person is True
+
+
+def test_the_answer_buttons_look_unanswered_until_one_is_chosen(
+    db, patient_client, create_group, site, coordinator, patient
+):
+    group = upcoming_group(create_group, site)
+    enrol(db, group, patient, coordinator)
+    session_id = first_session(db, group).id
+
+    unanswered = rsvp_form(text(patient_client.get("/my/sessions")), session_id)
+    patient_client.post_form(f"/sessions/{session_id}/rsvp", {"answer": "maybe"})
+    answered = rsvp_form(text(patient_client.get("/my/sessions")), session_id)
+
+    answers = re.compile(
+        r'<button type="submit" name="answer" value="(\w+)" class="([^"]+)"'
+        r' aria-pressed="(\w+)">(<span class="rsvp__tick" aria-hidden="true">✓</span> )?'
+    )
+    assert answers.findall(unanswered) == [
+        (value, "button rsvp__answer button--secondary", "false", "")
+        for value in ("yes", "maybe", "no")
+    ]
+    assert answers.findall(answered) == [
+        ("yes", "button rsvp__answer button--secondary", "false", ""),
+        (
+            "maybe",
+            "button rsvp__answer",
+            "true",
+            '<span class="rsvp__tick" aria-hidden="true">✓</span> ',
+        ),
+        ("no", "button rsvp__answer button--secondary", "false", ""),
+    ]
+
+
+# Census: for staff only
+
+
+def test_patients_never_see_the_census_of_their_groups_sessions(
+    db, patient_client, coordinator_client, create_group, site, coordinator, patient
+):
+    group = upcoming_group(create_group, site)
+    enrol(db, group, patient, coordinator)
+    session_id = first_session(db, group).id
+
+    for url in (f"/groups/{group.id}", f"/sessions/{session_id}"):
+        page = text(patient_client.get(url))
+        for word in ("Census", "Expected", "minimum", "Below", "said yes", "waitlist"):
+            assert word not in page, (url, word)
+    staff = text(coordinator_client.get(f"/groups/{group.id}"))
+    assert "Expected 0 of minimum 8" in staff
+    assert "Expected: members who said yes" in staff
+
+
+# Changes reach patients: moved and cancelled sessions
+
+
+def test_a_moved_session_says_where_it_was_on_home_and_my_sessions(
+    db, patient_client, create_group, site, coordinator, patient
+):
+    group = upcoming_group(create_group, site)
+    enrol(db, group, patient, coordinator)
+    group_session = first_session(db, group)
+    was = group_session.local_start
+    assert was.time() == time(17, 0)  # shown as 5:00 PM at a US site
+    schedule.move_session(
+        group_session,
+        local_start=datetime.combine(was.date() + timedelta(days=1), time(18, 30)),
+        length_minutes=120,
+        location="",
+        video_url="",
+        theme="",
+        notes="",
+        actor=coordinator,
+    )
+    db.session.commit()
+
+    for url in ("/", "/my/sessions"):
+        card = section(text(patient_client.get(url)), f"s{group_session.id}")
+        assert f"Moved from {was:%a} {was.day} {was:%b %Y}, 5:00 PM." in card, url
+        moved_to = was + timedelta(days=1)
+        assert f"{moved_to:%A} {moved_to.day} {moved_to:%B}, 6:30 PM" in card
+
+
+def test_a_cancelled_session_stays_on_the_cards_with_its_reason_until_its_end(
+    db, patient_client, create_group, site, coordinator, patient
+):
+    group = upcoming_group(create_group, site)
+    enrol(db, group, patient, coordinator)
+    group_session = first_session(db, group)
+    schedule.cancel_session(group_session, "The room is flooded, sorry.", actor=coordinator)
+    db.session.commit()
+
+    for url in ("/", "/my/sessions"):
+        card = section(text(patient_client.get(url)), f"s{group_session.id}")
+        assert "<strong>Cancelled.</strong> The room is flooded, sorry." in card
+        assert 'name="answer"' not in card
+
+    group_session.starts_at = utcnow() - timedelta(minutes=90)
+    group_session.ends_at = utcnow() + timedelta(minutes=30)
+    db.session.commit()
+    assert "The room is flooded, sorry." in text(patient_client.get("/my/sessions"))
+    group_session.ends_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert "The room is flooded, sorry." not in text(patient_client.get("/my/sessions"))
 
 
 # Privacy among members

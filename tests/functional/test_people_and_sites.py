@@ -3,10 +3,13 @@
 import re
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT, User
 from groupvisits.audit import AuditEvent
+from groupvisits.errors import ValidationFailed
+from groupvisits.sites import services as sites
 from groupvisits.sites.models import Site
 from tests.conftest import DEFAULT_PASSWORD
 
@@ -329,6 +332,123 @@ def test_editing_a_site_to_an_unknown_time_zone_keeps_the_old_one(coordinator_cl
     assert reload(db, Site, site.id).timezone == "America/New_York"
 
 
+def site_form(site, **changes) -> dict:
+    """The site form as a coordinator sends it, with ``changes``."""
+    fields = {
+        "name": site.name,
+        "timezone": site.timezone,
+        "address": site.address,
+        "phone": site.phone,
+        "weight_unit": site.weight_unit,
+        "locale": site.locale,
+    }
+    return {**fields, **changes}
+
+
+def test_coordinator_sets_the_sites_phone_locale_and_weight_unit(coordinator_client, site, db):
+    response = coordinator_client.post_form(
+        f"/sites/{site.id}/edit",
+        site_form(site, phone="  (555) 010-0200   x 204 ", locale="en_GB", weight_unit="lb"),
+    )
+    assert response.status_code == 302
+    edited = reload(db, Site, site.id)
+    assert (edited.phone, edited.locale, edited.weight_unit) == (
+        "(555) 010-0200 ext. 204",
+        "en_GB",
+        "lb",
+    )
+    page = text(coordinator_client.get(f"/sites/{site.id}"))
+    assert '<a href="tel:5550100200;ext=204">(555) 010-0200 ext. 204</a>' in page
+    assert "English (United Kingdom)" in page and "Pounds (lb)" in page
+    assert re.search(r"it is now \w{3} \d{1,2} \w{3} \d{4}, \d{2}:\d{2}\)", page)  # 24-hour
+    assert "Eastern Time" in page
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["call the front desk", "555-CLINIC", "ask for Maria on 555 0100"],
+)
+def test_a_phone_number_in_words_is_refused_with_a_clear_message_and_nothing_saved(
+    coordinator_client, site, db, words
+):
+    response = coordinator_client.post_form(
+        f"/sites/{site.id}/edit", site_form(site, name="Renamed Clinic", phone=words)
+    )
+    assert response.status_code == 422
+    page = text(response)
+    assert "Letters cannot be dialled" in page
+    assert 'aria-invalid="true"' in page and f'value="{words}"' in page
+    edited = reload(db, Site, site.id)
+    assert (edited.name, edited.phone) == ("Eastside Clinic", "")
+
+
+def test_a_phone_number_with_too_few_digits_is_refused(coordinator_client, site, db):
+    response = coordinator_client.post_form(f"/sites/{site.id}/edit", site_form(site, phone="12"))
+    assert response.status_code == 422
+    assert "7 to 15 digits" in text(response)
+    assert reload(db, Site, site.id).phone == ""
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("locale", "xx_YY", "Choose a language and region from the list."),
+        ("weight_unit", "stone", "Choose kilograms or pounds."),
+    ],
+)
+def test_an_unlisted_locale_or_weight_unit_is_refused(
+    coordinator_client, site, db, field, value, message
+):
+    response = coordinator_client.post_form(
+        f"/sites/{site.id}/edit", site_form(site, **{field: value})
+    )
+    assert response.status_code == 422
+    assert message in text(response)
+    edited = reload(db, Site, site.id)
+    assert (edited.locale, edited.weight_unit) == ("en_US", "kg")
+
+
+def test_the_site_form_asks_for_a_telephone_number_and_lists_the_locales(coordinator_client, site):
+    page = text(coordinator_client.get(f"/sites/{site.id}/edit"))
+    assert re.search(
+        r'<input[^>]*id="phone"[^>]*type="tel"|<input[^>]*type="tel"[^>]*id="phone"', page
+    )
+    assert 'autocomplete="tel"' in page
+    assert '<option selected value="en_US">English (United States): 5:00 PM</option>' in page
+    assert '<option value="en_GB">English (United Kingdom): 17:00</option>' in page
+    assert '<option selected value="kg">Kilograms (kg)</option>' in page
+
+
+def test_a_new_site_reads_dates_in_us_english_and_weights_in_kilograms(coordinator_client, db):
+    response = coordinator_client.post_form(
+        "/sites/new", {"name": "Southside Clinic", "timezone": "America/Chicago"}
+    )
+    assert response.status_code == 302
+    db.session.rollback()
+    southside = db.session.scalar(select(Site).where(Site.name == "Southside Clinic"))
+    assert (southside.locale, southside.weight_unit, southside.phone) == ("en_US", "kg", "")
+
+
+def test_the_site_lists_name_time_zones_as_people_say_them(coordinator_client, site, other_site):
+    page = text(coordinator_client.get("/sites/"))
+    assert "Eastern Time" in page
+    assert "America/New_York" not in page
+
+
+def test_the_site_service_refuses_words_for_a_phone_number(db, site, coordinator):
+    with pytest.raises(ValidationFailed) as refusal:
+        sites.update_site(
+            site,
+            name=site.name,
+            timezone=site.timezone,
+            address="",
+            phone="front desk",
+            actor=coordinator,
+        )
+    assert refusal.value.field == "phone"
+    assert "Letters cannot be dialled" in str(refusal.value)
+
+
 # The patient's own profile
 
 
@@ -339,7 +459,8 @@ def test_patient_edits_their_own_details(patient_client, patient, db):
             "preferred_name": "Patty",
             "phone": "555-0123",
             "preferred_language": "Portuguese",
-            "dietary_needs": "no nuts",
+            "dietary_needs": ["vegetarian", "other"],
+            "dietary_other": "no nuts",
             "accessibility_needs": "large print",
         },
     )
@@ -351,7 +472,8 @@ def test_patient_edits_their_own_details(patient_client, patient, db):
     assert saved.preferred_name == "Patty"
     assert saved.phone == "555-0123"
     assert saved.patient_profile.preferred_language == "Portuguese"
-    assert saved.patient_profile.dietary_needs == "no nuts"
+    assert saved.patient_profile.dietary_needs == "vegetarian"
+    assert saved.patient_profile.dietary_other == "no nuts"
     assert saved.patient_profile.accessibility_needs == "large print"
 
 

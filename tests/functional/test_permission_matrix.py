@@ -66,6 +66,8 @@ EXPECTED = {
     "schedule.month_calendar": Access(STAFF, of_site=True),
     "schedule.session_ics": Access(SIGNED_IN, of_site=True, members=True),
     "schedule.my_calendar": Access(SIGNED_IN),
+    "schedule.confirm_renew_feed": Access(SIGNED_IN),
+    "schedule.confirm_revoke_feed": Access(SIGNED_IN),
     "schedule.renew_feed": Access(SIGNED_IN),
     "schedule.revoke_feed": Access(SIGNED_IN),
     "schedule.user_feed": Access(ANYONE, token=True),
@@ -90,8 +92,12 @@ EXPECTED = {
     "roster.withdraw": Access(PATIENTS, of_site=True, members=True),
     "roster.accept_offer": Access(PATIENTS, of_site=True, members=True),
     "roster.decline_offer": Access(PATIENTS, of_site=True, members=True),
+    "roster.accept_offer_by_phone": Access(COORDINATORS, of_site=True),
+    "roster.decline_offer_by_phone": Access(COORDINATORS, of_site=True),
+    "roster.set_support_person": Access(PATIENTS, of_site=True, members=True),
     "roster.share_name": Access(PATIENTS, of_site=True, members=True),
     "roster.accept_agreement": Access(PATIENTS, of_site=True, members=True),
+    "roster.record_rsvp": Access(STAFF, of_site=True),
     "roster.show_attendance": Access(STAFF, of_site=True),
     "roster.add_drop_in": Access(STAFF, of_site=True),
     "roster.find_drop_in": Access(STAFF, of_site=True),
@@ -99,6 +105,7 @@ EXPECTED = {
     "roster.check_in_page": Access(STAFF, of_site=True),
     "roster.check_in": Access(STAFF, of_site=True),
     "roster.record_vitals": Access(STAFF, of_site=True),
+    "roster.save_one_on_one": Access(STAFF, of_site=True),
 }
 
 ACTORS = ["anonymous", "coordinator", "clinician", "patient", "other_site_coordinator"]

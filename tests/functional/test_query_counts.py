@@ -115,3 +115,129 @@ def test_the_plan_check_sees_a_whole_table_read():
     assert not whole_table_reads(connection, [("SELECT id FROM users WHERE id = ?", (1,))])
     assert not whole_table_reads(connection, [("SELECT id FROM sites", ())])
     assert not whole_table_reads(connection, [("DELETE FROM users", ())])
+
+
+def queries_for(count_queries, client, url: str) -> int:
+    client.get(url)  # first visit: one-off work
+    with count_queries() as counter:
+        assert client.get(url).status_code == 200
+    return counter.count
+
+
+def test_a_patients_home_costs_the_same_with_more_groups_waitlist_places_and_offers(
+    db, create_group, create_user, coordinator, sign_in_as, count_queries
+):
+    from datetime import date, timedelta
+
+    from groupvisits.accounts.models import PATIENT
+    from groupvisits.roster import services as roster
+
+    patient = create_user(PATIENT)
+    start = date.today() + timedelta(days=3)
+    roster.enrol(create_group(start=start), patient, actor=coordinator)
+    db.session.commit()
+    client = sign_in_as(patient)
+    few = queries_for(count_queries, client, "/")
+
+    for _ in range(3):
+        full = create_group(start=start, min_members=1, target_members=1, max_members=1)
+        leaving = roster.enrol(full, create_user(PATIENT), actor=coordinator)
+        roster.enrol(full, patient, actor=coordinator)
+        roster.enrol(full, create_user(PATIENT), actor=coordinator)
+        roster.end_membership(leaving, "Moved away", actor=coordinator)  # an offer for them
+        waiting = create_group(start=start, min_members=1, target_members=1, max_members=1)
+        roster.enrol(waiting, create_user(PATIENT), actor=coordinator)
+        roster.enrol(waiting, patient, actor=coordinator)
+        roster.enrol(create_group(start=start), patient, actor=coordinator)
+    db.session.commit()
+    many = queries_for(count_queries, client, "/")
+
+    page = client.get("/").get_data(as_text=True)
+    assert page.count("A place is open for you in") == 3
+    assert page.count("you are waiting for a place") == 3
+    assert many == few
+
+
+def test_the_coordinator_dashboard_costs_the_same_with_more_sessions_and_answers(
+    db, create_group, create_user, coordinator, coordinator_client, count_queries
+):
+    from datetime import date, timedelta
+
+    from groupvisits.accounts.models import PATIENT
+    from groupvisits.roster import attendance as rules
+    from groupvisits.roster import services as roster
+    from groupvisits.schedule import services as schedule
+
+    start = date.today() + timedelta(days=3)
+    create_group(start=start)
+    few = queries_for(count_queries, coordinator_client, "/")
+
+    for _ in range(4):
+        group = create_group(start=start, rule="FREQ=WEEKLY;BYDAY=MO,WE")
+        member = create_user(PATIENT)
+        roster.enrol(group, member, actor=coordinator)
+        next_session = schedule.next_sessions([group.id], schedule.utcnow())[group.id]
+        rules.answer_rsvp(next_session, member, "yes", actor=member)
+    db.session.commit()
+    many = queries_for(count_queries, coordinator_client, "/")
+
+    assert "Expected 1 of minimum 8" in coordinator_client.get("/").get_data(as_text=True)
+    assert many == few
+
+
+def _queries_of(count_queries, client, url: str) -> int:
+    client.get(url)
+    with count_queries() as counter:
+        assert client.get(url).status_code == 200
+    return counter.count
+
+
+def test_the_session_page_costs_the_same_with_more_people_to_call(
+    db, create_group, create_user, coordinator, coordinator_client, count_queries
+):
+    from datetime import date, timedelta
+
+    from groupvisits.accounts.models import PATIENT
+    from groupvisits.roster import services as roster
+    from groupvisits.schedule import services as schedule
+
+    group = create_group(
+        start=date.today() + timedelta(days=3), min_members=1, target_members=1, max_members=7
+    )
+    roster.publish_agreement(group, "What is said here stays here.", actor=coordinator)
+    url = f"/sessions/{schedule.next_sessions([group.id], schedule.utcnow())[group.id].id}"
+    roster.enrol(group, create_user(PATIENT, email=None, phone="555-0142"), actor=coordinator)
+    db.session.commit()
+    few = _queries_of(count_queries, coordinator_client, url)
+
+    for _ in range(5):
+        by_phone = create_user(PATIENT, email=None, phone="555-0142", password=None)
+        roster.enrol(group, by_phone, actor=coordinator)
+    leaving = roster.enrol(group, create_user(PATIENT), actor=coordinator)
+    db.session.commit()
+    roster.enrol(group, create_user(PATIENT, email=None, phone="555-0143"), actor=coordinator)
+    roster.end_membership(leaving, "Moved away", actor=coordinator)  # an offer to call about
+    db.session.commit()
+    many = _queries_of(count_queries, coordinator_client, url)
+
+    assert "To call (7)" in coordinator_client.get(url).get_data(as_text=True)
+    assert many == few
+
+
+def test_a_patients_page_costs_the_same_with_more_groups(
+    db, create_group, create_user, coordinator, coordinator_client, count_queries
+):
+    from groupvisits.accounts.models import PATIENT
+    from groupvisits.roster import services as roster
+
+    patient = create_user(PATIENT)
+    roster.enrol(create_group(rule=None), patient, actor=coordinator)
+    db.session.commit()
+    few = _queries_of(count_queries, coordinator_client, f"/people/{patient.id}")
+
+    for _ in range(4):
+        roster.enrol(create_group(rule=None), patient, actor=coordinator)
+    db.session.commit()
+    many = _queries_of(count_queries, coordinator_client, f"/people/{patient.id}")
+
+    assert many == few

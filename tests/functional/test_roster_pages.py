@@ -3,7 +3,8 @@
 Roster: enrol, the waitlist and its order, agreements on paper, ending a
 membership, requests to join, history, the audited CSV export, and a page whose
 number of queries does not grow with the number of members. Attendance: the
-lists by answer, the meal, drop-ins, the sign-in sheet, check-in and vitals.
+lists by answer, the meal, drop-ins, the sign-in sheet, check-in and vitals
+(on the day: check-in opens an hour before the start).
 """
 
 import csv
@@ -81,6 +82,19 @@ def next_session(db, group) -> GroupSession:
         )
         .order_by(GroupSession.starts_at)
     ).first()
+
+
+def starting_in(db, group_session, delay: timedelta) -> GroupSession:
+    """Move the session to start ``delay`` from now (negative: it started that long ago)."""
+    group_session.starts_at = utcnow() + delay
+    group_session.ends_at = group_session.starts_at + timedelta(hours=2)
+    db.session.commit()
+    return group_session
+
+
+def under_way(db, group_session) -> GroupSession:
+    """Make the session one that started half an hour ago: check-in is open."""
+    return starting_in(db, group_session, -timedelta(minutes=30))
 
 
 def audit_rows(db, action: str, object_type: str) -> list[AuditEvent]:
@@ -668,7 +682,7 @@ def test_staff_add_a_drop_in_who_counts_for_the_meal(
     assert count == 1
 
 
-def test_sign_in_sheet_lists_everyone_expected(
+def test_sign_in_sheet_numbers_everyone_expected_and_names_only_members_who_share(
     db, clinician_client, create_group, site, coordinator, create_user
 ):
     group = create_group(site)
@@ -678,18 +692,44 @@ def test_sign_in_sheet_lists_everyone_expected(
     away = create_user(PATIENT, given_name="Nadia", family_name="Rahman", password=None)
     for person in (coming, silent, away):
         enrol(db, group, person, coordinator)
+    # Gloria and Nadia let fellow members see their name; Walter was never asked.
+    for person in (coming, away):
+        services.set_share_name(services.current_membership(group, person), True, actor=person)
     rules.answer_rsvp(group_session, coming, "yes", actor=coming, brings_support_person=True)
     rules.answer_rsvp(group_session, away, "no", actor=away)
+    db.session.commit()
+    under_way(db, group_session)
+    for person in (coming, silent):
+        attendance = rules.attendance_for_check_in(group_session, person, actor=coordinator)
+        rules.record_vitals(
+            attendance, weight=97, systolic=151, diastolic=93, source="staff", actor=coordinator
+        )
     db.session.commit()
 
     response = clinician_client.get(f"/sessions/{group_session.id}/sign-in-sheet")
 
     page = text(response)
     assert response.status_code == 200
-    assert "Gloria Ortiz (+1)" in page
-    assert "Walter Anderson" in page
-    assert "Nadia Rahman" not in page
     assert "What is said in the group stays in the group." in page
+    sheet = re.search(r'<table class="sign-in-sheet">.*?</table>', page, re.S).group(0)
+    assert re.findall(r"<th\b[^>]*>(.*?)</th>", sheet) == ["No.", "Name", "Signature"]
+    # Everyone expected has a numbered line; only Gloria's shows a name, as members see it.
+    lines = re.findall(
+        r'<tr><td class="sheet__number">(\d+)</td><td>(.*?)</td><td></td></tr>', sheet
+    )
+    assert lines == [
+        ("1", "Gloria O. (+1)"),
+        ("2", '<span class="visually-hidden">Name not shown</span>'),
+    ]
+    # Nadia said no: no line, not even her shared name.
+    for hidden in ("Ortiz", "Walter", "Anderson", "Nadia", "Rahman"):
+        assert hidden not in page
+    for person in (coming, silent, away):
+        assert person.email not in page
+    assert "@" not in sheet
+    assert "Weight" not in sheet and "Blood pressure" not in sheet
+    for vital in ("97", "151", "93", "kg"):
+        assert vital not in sheet
 
 
 @pytest.mark.parametrize("page", ["attendance", "check-in", "sign-in-sheet"])
@@ -705,7 +745,8 @@ def test_session_pages_run_as_many_queries_for_12_people_as_for_3(
             enrol(db, group, person, coordinator)
             rules.answer_rsvp(group_session, person, "yes", actor=person)
         db.session.commit()
-        sessions.append(group_session.id)
+        # On the day, as staff use these pages (the check-in page shows its forms).
+        sessions.append(under_way(db, group_session).id)
 
     counts = []
     for session_id in sessions:
@@ -726,11 +767,12 @@ def test_check_in_marks_a_member_arrived_and_the_page_shows_it(
     db, clinician_client, create_group, site, coordinator, patient
 ):
     group = create_group(site)
-    group_session = next_session(db, group)
     enrol(db, group, patient, coordinator)
-    session_id = group_session.id
+    # Check-in opened 40 minutes ago; the session starts in 20: an arrival is on time.
+    session_id = starting_in(db, next_session(db, group), timedelta(minutes=20)).id
 
     before = text(clinician_client.get(f"/sessions/{session_id}/check-in"))
+    assert "Tap once per person as they arrive." in before
     assert "Arrived</span>" not in person_item(before, patient)
 
     response = clinician_client.post_form(
@@ -755,17 +797,17 @@ def test_check_in_of_someone_not_in_the_group_asks_for_a_drop_in(
     db, clinician_client, create_group, site, create_user
 ):
     group = create_group(site)
-    session_id = next_session(db, group).id
+    session_id = under_way(db, next_session(db, group)).id
     stranger = create_user(PATIENT, password=None)
 
     response = clinician_client.post_form(
-        f"/sessions/{session_id}/check-in",
-        {"patient_id": stranger.id, "status": "arrived"},
-        follow_redirects=True,
+        f"/sessions/{session_id}/check-in", {"patient_id": stranger.id, "status": "arrived"}
     )
 
-    assert response.status_code == 200
+    # The check-in page again, saying why.
+    assert response.status_code == 422
     assert "Add this patient as a drop-in first." in text(response)
+    assert "<h1>Check-in" in text(response)
     assert db.session.scalar(select(func.count()).select_from(Attendance)) == 0
 
 
@@ -773,9 +815,8 @@ def test_vitals_are_saved_and_the_check_in_page_shows_them_taken(
     db, clinician_client, create_group, site, coordinator, patient
 ):
     group = create_group(site)
-    group_session = next_session(db, group)
     enrol(db, group, patient, coordinator)
-    session_id = group_session.id
+    session_id = under_way(db, next_session(db, group)).id
 
     before = text(clinician_client.get(f"/sessions/{session_id}/check-in"))
     assert "Vitals not taken" in person_item(before, patient)
@@ -784,7 +825,8 @@ def test_vitals_are_saved_and_the_check_in_page_shows_them_taken(
         f"/sessions/{session_id}/vitals",
         {
             "patient_id": patient.id,
-            "weight_kg": "82.5",
+            "weight": "82.5",
+            "weight_unit": "kg",
             "systolic": "128",
             "diastolic": "82",
             "source": "staff",
@@ -796,6 +838,7 @@ def test_vitals_are_saved_and_the_check_in_page_shows_them_taken(
     assert "Vitals saved for Pat I." in page
     item = person_item(page, patient)
     assert "Vitals taken" in item and 'value="128"' in item and 'value="82"' in item
+    assert 'name="weight" value="82.5"' in item
     db.session.expire_all()
     attendance = db.session.scalar(select(Attendance).where(Attendance.patient_id == patient.id))
     assert attendance.weight_kg == Decimal("82.5")
@@ -807,25 +850,28 @@ def test_a_blood_pressure_with_one_number_is_refused_and_nothing_is_saved(
     db, clinician_client, create_group, site, coordinator, patient
 ):
     group = create_group(site)
-    group_session = next_session(db, group)
     enrol(db, group, patient, coordinator)
-    session_id = group_session.id
+    session_id = under_way(db, next_session(db, group)).id
 
     response = clinician_client.post_form(
         f"/sessions/{session_id}/vitals",
         {
             "patient_id": patient.id,
-            "weight_kg": "",
+            "weight": "",
+            "weight_unit": "kg",
             "systolic": "128",
             "diastolic": "",
             "source": "patient",
         },
     )
 
-    assert response.status_code == 302
-    page = text(clinician_client.get(response.headers["Location"]))
-    assert "A blood pressure needs both numbers, e.g. 128 over 82." in page
-    assert "Vitals not taken" in person_item(page, patient)
+    # The check-in page again, with the message on the person's card.
+    assert response.status_code == 422
+    page = text(response)
+    message = "A blood pressure needs both numbers, e.g. 128 over 82."
+    assert message in page
+    item = person_item(page, patient)
+    assert message in item and "Vitals not taken" in item
     db.session.expire_all()
     attendance = db.session.scalar(select(Attendance).where(Attendance.patient_id == patient.id))
     assert attendance is None or (attendance.systolic is None and attendance.vitals_at is None)
@@ -835,7 +881,7 @@ def test_a_blood_pressure_with_one_number_is_refused_and_nothing_is_saved(
     ("weight", "systolic", "diastolic", "message"),
     [
         ("eighty", "", "", "Not a valid decimal value."),
-        ("900", "", "", "Number must be between 20 and 350."),
+        ("900", "", "", "The weight should be in kilograms, between 20 and 350."),
         ("sNaN", "", "", "Give a number."),
         ("-Infinity", "", "", "Give a number."),
         ("", "82", "128", "The first blood pressure number is the larger one."),
@@ -855,24 +901,24 @@ def test_unreadable_vitals_get_a_message_never_a_server_error(
     message,
 ):
     group = create_group(site)
-    group_session = next_session(db, group)
     enrol(db, group, patient, coordinator)
-    session_id = group_session.id
+    session_id = under_way(db, next_session(db, group)).id
 
     response = clinician_client.post_form(
         f"/sessions/{session_id}/vitals",
         {
             "patient_id": patient.id,
             "source": "staff",
-            "weight_kg": weight,
+            "weight": weight,
+            "weight_unit": "kg",
             "systolic": systolic,
             "diastolic": diastolic,
         },
-        follow_redirects=True,
     )
 
+    # The check-in page again, with the message and a 422; never a 500.
     page = text(response)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert message in page
     assert "Vitals saved" not in page
     assert "Vitals not taken" in person_item(page, patient)

@@ -637,3 +637,109 @@ def test_two_people_are_never_equal_however_their_sign_ins_stand(app, db, create
     assert second not in [first]
     assert first == db.session.get(User, first.id)
     assert len({first, second}) == 2
+
+
+# Patients without email, phone numbers and dietary needs
+
+
+def test_a_patient_may_have_no_email_when_they_have_a_phone(app, db, site):
+    for empty in (None, "", "   "):
+        patient = new_user(site, email=empty, phone="555-0142")
+        db.session.commit()
+        assert patient.email is None
+        assert not patient.can_sign_in
+
+
+def test_a_patient_with_neither_email_nor_phone_is_refused(app, db, site):
+    with pytest.raises(ValidationFailed, match="email address or a phone number") as refused:
+        new_user(site, email=None, phone="")
+    assert refused.value.field == "phone"
+
+
+def test_staff_without_email_are_refused(app, db, site):
+    with pytest.raises(ValidationFailed, match="Staff sign in with their email") as refused:
+        new_user(site, role=COORDINATOR, email="", phone="555-0101")
+    assert refused.value.field == "email"
+
+
+def test_a_phone_number_that_cannot_be_dialled_is_refused(app, db, site):
+    with pytest.raises(ValidationFailed, match="Letters cannot be dialled") as refused:
+        new_user(site, phone="call the front desk")
+    assert refused.value.field == "phone"
+    assert user_count(db) == 0
+
+
+def test_inviting_a_patient_without_email_is_refused_and_queues_nothing(app, db, site):
+    from groupvisits.mail.models import OutboxMessage
+
+    patient = new_user(site, email=None, phone="555-0142")
+
+    with pytest.raises(ValidationFailed, match="no email address: they cannot sign in") as no:
+        accounts.invite(patient, actor=None)
+    assert no.value.field == "email"
+    assert db.session.scalars(select(OutboxMessage)).all() == []
+    assert db.session.scalars(select(Invitation)).all() == []
+
+
+def test_an_empty_address_finds_and_signs_in_nobody(app, db, site):
+    new_user(site, email=None, phone="555-0142", password=DEFAULT_PASSWORD)
+    db.session.commit()
+
+    assert accounts.find_user_by_email("") is None
+    assert accounts.find_user_by_email(None) is None
+    with pytest.raises(accounts.SignInFailed):
+        accounts.authenticate("", DEFAULT_PASSWORD)
+
+
+def test_a_coordinator_cannot_take_the_email_of_staff_or_the_last_contact_of_a_patient(
+    app, db, coordinator, clinician, patient
+):
+    with pytest.raises(ValidationFailed, match="Staff sign in"):
+        accounts.update_user(clinician, {"email": ""}, actor=coordinator)
+    db.session.rollback()
+    with pytest.raises(ValidationFailed, match="email address or a phone number"):
+        accounts.update_user(patient, {"email": "", "phone": ""}, actor=coordinator)
+    db.session.rollback()
+    assert db.session.get(User, patient.id).email is not None
+
+
+def test_dietary_needs_are_kept_as_codes_with_the_other_text_apart(app, db, site):
+    ticked = new_user(site, dietary_needs=["vegetarian", "low_sodium"], dietary_other=" no  nuts ")
+    typed = new_user(site, email="typed@clinic.example.org", dietary_needs="Low salt; no pork")
+
+    assert (ticked.patient_profile.dietary_needs, ticked.patient_profile.dietary_other) == (
+        "low_sodium,vegetarian",
+        "no nuts",
+    )
+    assert (typed.patient_profile.dietary_needs, typed.patient_profile.dietary_other) == (
+        "low_sodium",
+        "no pork",
+    )
+    assert typed.patient_profile.dietary_summary == "low sodium, no pork"
+
+
+def test_a_dietary_code_not_on_the_list_is_refused(app, db, site):
+    with pytest.raises(ValidationFailed, match="from the list"):
+        new_user(site, dietary_needs=["paleo"])
+
+
+def test_a_profile_not_yet_migrated_is_read_through_the_synonyms(app, db, site):
+    patient = new_user(site)
+    patient.patient_profile.dietary_needs = "Low-salt diet, veggie, no nuts"
+
+    assert patient.patient_profile.diet == (["low_sodium", "vegetarian"], "no nuts")
+    assert patient.patient_profile.meal_needs == ["low sodium", "vegetarian", "no nuts"]
+
+
+def test_a_patient_changes_their_needs_and_phone_on_their_own_profile(app, db, patient):
+    accounts.update_own_profile(
+        patient,
+        {"phone": "(555) 010-0199 x 7", "dietary_needs": ["kosher"], "dietary_other": ""},
+        actor=patient,
+    )
+
+    assert patient.phone == "(555) 010-0199 ext. 7"
+    assert (patient.patient_profile.dietary_needs, patient.patient_profile.dietary_other) == (
+        "kosher",
+        "",
+    )

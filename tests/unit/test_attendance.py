@@ -255,7 +255,8 @@ def test_a_support_person_takes_a_second_seat(db, group, group_session, make_mem
 
     assert attendance.seats == 2
     assert rules.seats_taken(group_session) == 2
-    assert rules.counts_for_sessions([group_session.id])[group_session.id].confirmed == 2
+    counts = rules.counts_for_sessions([group_session.id])[group_session.id]
+    assert (counts.confirmed, counts.support_persons, counts.seats) == (1, 1, 2)
 
     rules.answer_rsvp(group_session, member, NO, actor=member, brings_support_person=True)
     db.session.commit()
@@ -563,11 +564,12 @@ def test_vitals_that_make_no_sense_are_refused(
     with pytest.raises(ValidationFailed, match=message):
         rules.record_vitals(
             attendance,
-            weight_kg=weight,
+            weight=weight,
             systolic=systolic,
             diastolic=diastolic,
             source="staff",
             actor=clinician,
+            now=group_session.starts_at,
         )
     db.session.rollback()
 
@@ -582,7 +584,7 @@ def test_vitals_record_who_took_them(db, group, group_session, checked_in_group,
 
     rules.record_vitals(
         attendance,
-        weight_kg=Decimal("82.5"),
+        weight=Decimal("82.5"),
         systolic=128,
         diastolic=82,
         source="patient",
@@ -600,19 +602,20 @@ def test_vitals_record_who_took_them(db, group, group_session, checked_in_group,
 
     rules.record_vitals(
         attendance,
-        weight_kg=None,
+        weight=None,
         systolic=134,
         diastolic=86,
         source="staff",
         actor=clinician,
         reason="Measured again, seated",
+        now=when,
     )
     db.session.commit()
     stored = rules._attendance(group_session, member)
     assert (stored.vitals_source, stored.systolic, stored.weight_kg) == ("staff", 134, None)
     with pytest.raises(ValidationFailed, match="who took"):
         rules.record_vitals(
-            attendance, weight_kg=80, systolic=None, diastolic=None, source="robot", actor=member
+            attendance, weight=80, systolic=None, diastolic=None, source="robot", actor=member
         )
 
 
@@ -641,13 +644,16 @@ def test_counts_for_sessions_add_support_persons_drop_ins_maybes_and_the_waitlis
 
     counts = rules.counts_for_sessions([first.id, second.id, elsewhere.id])
 
-    assert (counts[first.id].confirmed, counts[first.id].maybe) == (5, 2)
+    # Confirmed counts members with a place; support persons and drop-ins hold seats.
+    assert (counts[first.id].confirmed, counts[first.id].maybe) == (3, 2)
+    assert (counts[first.id].support_persons, counts[first.id].drop_ins) == (1, 1)
+    assert counts[first.id].seats == 5
     assert counts[first.id].waitlisted == 2
     assert (counts[second.id].confirmed, counts[second.id].maybe) == (0, 0)
     assert counts[second.id].waitlisted == 2
     assert counts[elsewhere.id].waitlisted == 0
     assert counts[first.id].show_rate == 1.0
-    assert counts[first.id].confirmed == rules.seats_taken(first)
+    assert counts[first.id].seats == rules.seats_taken(first)
     assert rules.counts_for_sessions([]) == {}
 
 
@@ -696,7 +702,7 @@ def test_show_rate_ignores_no_answers_future_and_cancelled_sessions(
     db, past_and_next, create_user, coordinator
 ):
     group, past, upcoming_session, people = past_and_next
-    # Someone who said no but came, and a future session checked in early, change nothing.
+    # Someone who said no but came changes nothing; a future session cannot be checked in early.
     other = roster.enrol(group, create_user(PATIENT), actor=coordinator)
     db.session.commit()
     rules.answer_rsvp(past, other.patient, NO, actor=coordinator)
@@ -708,13 +714,15 @@ def test_show_rate_ignores_no_answers_future_and_cancelled_sessions(
         now=past.starts_at,
     )
     rules.answer_rsvp(upcoming_session, people[9], YES, actor=people[9])
-    rules.check_in(
-        rules._attendance(upcoming_session, people[9]),
-        NO_SHOW,
-        actor=coordinator,
-        group_session=upcoming_session,
-    )
     db.session.commit()
+    with pytest.raises(ValidationFailed, match="Check-in opens 60 minutes before"):
+        rules.check_in(
+            rules._attendance(upcoming_session, people[9]),
+            NO_SHOW,
+            actor=coordinator,
+            group_session=upcoming_session,
+        )
+    db.session.rollback()
 
     assert rules.show_rates([group.id]) == {group.id: pytest.approx(0.8)}
     assert rules.show_rates([]) == {}
@@ -816,7 +824,7 @@ def test_session_list_sorts_people_by_answer_and_sums_seats_and_diets(
     assert names_of(listing.drop_ins) == ["Visitor"]
     assert (listing.seats, listing.support_persons, listing.headcount) == (6, 2, 6)
     assert listing.seats == rules.seats_taken(group_session)
-    assert listing.diets == Counter({"vegetarian": 3, "gluten-free": 1, "vegan": 1, "halal": 1})
+    assert listing.diets == Counter({"vegetarian": 3, "gluten free": 1, "vegan": 1, "halal": 1})
     assert [row.agreement_ok for row in listing.confirmed] == [True, False, False]
     assert all(row.membership is not None for row in listing.confirmed)
     assert listing.drop_ins[0].membership is None
@@ -826,7 +834,7 @@ def test_session_list_sorts_people_by_answer_and_sums_seats_and_diets(
     listing = rules.session_list(group_session)
     assert names_of(listing.declined) == ["Baker"]
     assert listing.seats == 5
-    assert "halal" in listing.diets and "gluten-free" in listing.diets
+    assert "halal" in listing.diets and "gluten free" in listing.diets
 
 
 def test_session_list_runs_the_same_queries_for_five_or_fifteen_members(
@@ -883,7 +891,7 @@ def test_vitals_are_refused_to_staff_of_another_site_and_other_patients(
         with pytest.raises(NotAllowed):
             rules.record_vitals(
                 attendance,
-                weight_kg=80,
+                weight=80,
                 systolic=None,
                 diastolic=None,
                 source="staff",
@@ -900,11 +908,13 @@ def test_the_deadline_is_said_as_the_end_of_the_day_before(db, site, create_grou
         group.id
     ]
     day_before = group_session.local_start.date() - timedelta(days=1)
-    assert rules.describe_deadline(group_session) == f"the end of {day_before:%A %d %B}"
-    group.rsvp_deadline_days = 0
     assert rules.describe_deadline(group_session) == (
-        f"{group_session.local_start:%A %d %B, %H:%M}"
+        f"the end of {day_before:%A} {day_before.day} {day_before:%B}"
     )
+    group.rsvp_deadline_days = 0
+    local = group_session.local_start
+    assert local.time() == time(17, 0)
+    assert rules.describe_deadline(group_session) == f"{local:%A} {local.day} {local:%B}, 5:00 PM"
 
 
 def test_check_in_refuses_an_attendance_of_another_session(
@@ -1047,7 +1057,7 @@ def test_a_late_arrival_is_corrected_to_on_time_only_with_a_reason(
     assert attendance.check_in == LATE
 
     with pytest.raises(ValidationFailed, match="checked in as Late, in person.*Arrived"):
-        rules.check_in(attendance, ARRIVED, actor=clinician, group_session=group_session)
+        rules.check_in(attendance, ARRIVED, actor=clinician, group_session=group_session, now=late)
     rules.check_in(
         attendance,
         ARRIVED,
@@ -1126,18 +1136,26 @@ def test_a_reason_longer_than_the_limit_is_refused(
     db, group, group_session, checked_in_group, clinician
 ):
     _, _, attendance = checked_in_group
-    rules.check_in(attendance, NO_SHOW, actor=clinician, group_session=group_session)
+    start = group_session.starts_at
+    rules.check_in(attendance, NO_SHOW, actor=clinician, group_session=group_session, now=start)
 
     with pytest.raises(ValidationFailed, match="under 300 characters"):
         rules.check_in(
-            attendance, EXCUSED, actor=clinician, group_session=group_session, reason="x" * 301
+            attendance,
+            EXCUSED,
+            actor=clinician,
+            group_session=group_session,
+            reason="x" * 301,
+            now=start,
         )
 
 
 def record(attendance, actor, *, weight=None, bp=(None, None), source="staff", **kwargs):
+    """record_vitals, at the session's start unless ``now`` is given."""
+    kwargs.setdefault("now", _db.session.get(GroupSession, attendance.session_id).starts_at)
     return rules.record_vitals(
         attendance,
-        weight_kg=weight,
+        weight=weight,
         systolic=bp[0],
         diastolic=bp[1],
         source=source,
@@ -1303,26 +1321,30 @@ def test_session_history_tells_each_correction_in_words_in_one_query(
         for entry in shown[corrected.id]
     ]
     next_day = local + timedelta(days=1)
+
+    def us_clock(moment) -> str:  # a US site reads "5:42 PM"
+        return f"{moment:%I:%M %p}".lstrip("0")
+
     assert lines == [
-        ("Checked in: No-show", clinician.group_name, f"{local:%H:%M}", "", False),
+        ("Checked in: No-show", clinician.group_name, us_clock(local), "", False),
         (
             "Corrected from No-show to Late, in person",
             coordinator.group_name,
-            f"{local + timedelta(minutes=42):%H:%M}",
+            us_clock(local + timedelta(minutes=42)),
             "arrived after the register",
             True,
         ),
         (
             "Vitals: 82.5 kg, BP 128/82 (self-care station)",
             first.group_name,
-            f"{local:%H:%M}",
+            us_clock(local),
             "",
             False,
         ),
         (
             "Vitals corrected from 82.5 kg, BP 128/82 to 82.5 kg, BP 134/86 (staff)",
             clinician.group_name,
-            f"{next_day:%d %b %Y, %H:%M}",
+            f"{next_day:%a} {next_day.day} {next_day:%b %Y}, {us_clock(next_day)}",
             "Retaken seated",
             True,
         ),
@@ -1345,7 +1367,13 @@ def test_foreign_keys_of_care_records_to_sessions_and_groups_restrict_deletes():
 def drop_in_attendance(db, group, group_session, create_user, clinician):
     """A drop-in checked in and weighed: a record of care in a group without members."""
     attendance = rules.add_drop_in(group_session, create_user(PATIENT), actor=clinician)
-    rules.check_in(attendance, ARRIVED, actor=clinician, group_session=group_session)
+    rules.check_in(
+        attendance,
+        ARRIVED,
+        actor=clinician,
+        group_session=group_session,
+        now=group_session.starts_at,
+    )
     record(attendance, clinician, weight=70)
     db.session.commit()
     return attendance
@@ -1389,3 +1417,277 @@ def test_an_attendance_with_history_cannot_be_deleted(db, drop_in_attendance):
     db.session.rollback()
 
     assert len(entries_of(db, db.session.get(Attendance, attendance_id))) == 2
+
+
+# Check-in belongs to the day
+
+
+def checked_in_statuses(db, group_session) -> list[str | None]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            select(Attendance.check_in).where(Attendance.session_id == group_session.id)
+        )
+    )
+
+
+@pytest.mark.parametrize("status", [ARRIVED, LATE, NO_SHOW, EXCUSED])
+def test_nobody_is_checked_in_before_check_in_opens_an_hour_before_the_start(
+    db, group, group_session, checked_in_group, clinician, status
+):
+    _, _, attendance = checked_in_group
+    start = group_session.starts_at
+    local = start.astimezone(group_session.timezone)
+
+    for early in (start - timedelta(days=3), start - timedelta(minutes=61)):
+        with pytest.raises(ValidationFailed) as refused:
+            rules.check_in(
+                attendance, status, actor=clinician, group_session=group_session, now=early
+            )
+        db.session.rollback()
+        # Said in the site's words: "This session starts Tue 8 Dec 2026, 5:00 PM. Check-in
+        # opens 60 minutes before, at 4:00 PM: ..."
+        assert str(refused.value).startswith(
+            f"This session starts {local:%a} {local.day} {local:%b %Y}, "
+        )
+        assert "Check-in opens 60 minutes before, at " in str(refused.value)
+        assert "nobody can be marked arrived, late or absent" in str(refused.value)
+    assert checked_in_statuses(db, group_session) == [None]
+    assert updates_audited(db, attendance, "attendance") == 0
+    assert entries_of(db, attendance) == []
+
+    rules.check_in(
+        attendance,
+        status,
+        actor=clinician,
+        group_session=group_session,
+        now=start - timedelta(minutes=60),
+    )
+    db.session.commit()
+    assert checked_in_statuses(db, group_session) == [status]
+
+
+def test_vitals_are_not_recorded_before_check_in_opens(
+    db, group, group_session, checked_in_group, clinician
+):
+    member, _, attendance = checked_in_group
+
+    with pytest.raises(ValidationFailed, match="Check-in opens 60 minutes before"):
+        record(attendance, member, weight=80, now=group_session.starts_at - timedelta(days=1))
+    db.session.rollback()
+
+    stored = rules._attendance(group_session, member)
+    assert (stored.weight_kg, stored.vitals_at) == (None, None)
+
+
+def test_a_no_show_recorded_days_early_never_counts_in_the_members_no_show_rate(
+    db, group, group_session, checked_in_group, clinician
+):
+    member, _, attendance = checked_in_group
+
+    with pytest.raises(ValidationFailed, match="Check-in opens"):
+        rules.check_in(attendance, NO_SHOW, actor=clinician, group_session=group_session)
+    db.session.rollback()
+
+    assert rules.member_show_rates(group.id, [member.id]) == {}
+
+
+def test_a_cancelled_session_takes_no_check_in_and_no_vitals(
+    db, group, group_session, checked_in_group, coordinator, clinician
+):
+    member, _, attendance = checked_in_group
+    from groupvisits.schedule import services as schedule
+
+    schedule.cancel_session(group_session, "Snow", actor=coordinator)
+    db.session.commit()
+
+    with pytest.raises(ValidationFailed, match="This session is cancelled"):
+        rules.check_in(
+            attendance, ARRIVED, actor=clinician, group_session=group_session, now=utcnow()
+        )
+    db.session.rollback()
+    with pytest.raises(ValidationFailed, match="This session is cancelled"):
+        record(attendance, clinician, weight=80, now=group_session.starts_at)
+    db.session.rollback()
+    with pytest.raises(ValidationFailed, match="This session is cancelled"):
+        rules.set_wants_one_on_one(
+            attendance, True, actor=clinician, group_session=group_session, now=utcnow()
+        )
+    db.session.rollback()
+
+    stored = rules._attendance(group_session, member)
+    assert (stored.check_in, stored.vitals_at, stored.wants_one_on_one) == (None, None, None)
+
+
+def test_check_ins_and_corrections_stay_possible_after_the_session(
+    db, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+    next_week = group_session.ends_at + timedelta(days=7)
+
+    rules.check_in(attendance, NO_SHOW, actor=clinician, group_session=group_session, now=next_week)
+    rules.check_in(
+        attendance,
+        EXCUSED,
+        actor=clinician,
+        group_session=group_session,
+        reason="Called in sick the day before",
+        now=next_week,
+    )
+    db.session.commit()
+
+    assert attendance.check_in == EXCUSED
+    assert [e.is_correction for e in entries_of(db, attendance)] == [False, True]
+
+
+def test_why_no_check_in_is_none_once_open(db, group_session):
+    start = group_session.starts_at
+
+    assert rules.why_no_check_in(group_session, now=start - timedelta(minutes=60)) is None
+    assert rules.why_no_check_in(group_session, now=start + timedelta(days=30)) is None
+    assert rules.why_no_check_in(group_session, now=start - timedelta(minutes=61))
+    assert rules.check_in_opens_at(group_session) == start - timedelta(hours=1)
+
+
+# The one-on-one wish, saved on its own
+
+
+def test_the_one_on_one_wish_is_saved_on_its_own_and_audited(
+    db, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+    now = group_session.starts_at - timedelta(minutes=20)
+
+    assert rules.set_wants_one_on_one(
+        attendance, True, actor=clinician, group_session=group_session, now=now
+    )
+    assert not rules.set_wants_one_on_one(
+        attendance, True, actor=clinician, group_session=group_session, now=now
+    )
+    db.session.commit()
+    assert (attendance.wants_one_on_one, attendance.check_in) == (True, None)
+    assert updates_audited(db, attendance, "attendance") == 1
+    assert entries_of(db, attendance) == []  # no check-in, no correction
+
+    rules.set_wants_one_on_one(
+        attendance, None, actor=clinician, group_session=group_session, now=now
+    )
+    db.session.commit()
+    assert attendance.wants_one_on_one is None
+    assert updates_audited(db, attendance, "attendance") == 2
+
+
+def test_the_one_on_one_wish_is_refused_before_check_in_opens_and_to_other_sites(
+    db, group, group_session, checked_in_group, create_user, other_site
+):
+    member, _, attendance = checked_in_group
+    elsewhere = create_user(COORDINATOR, sites=[other_site])
+
+    with pytest.raises(ValidationFailed, match="Check-in opens"):
+        rules.set_wants_one_on_one(
+            attendance, True, actor=create_user(CLINICIAN), group_session=group_session
+        )
+    db.session.rollback()
+    for actor in (elsewhere, member):
+        with pytest.raises(NotAllowed):
+            rules.set_wants_one_on_one(
+                attendance, True, actor=actor, group_session=group_session, now=utcnow()
+            )
+    db.session.rollback()
+
+    assert rules._attendance(group_session, member).wants_one_on_one is None
+
+
+# Weights in the site's unit, stored in kilograms
+
+
+def test_a_weight_in_pounds_is_stored_in_kilograms_and_reads_back_as_entered(
+    db, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+
+    record(attendance, clinician, weight=Decimal("180"), weight_unit="lb")
+    db.session.commit()
+    db.session.expire_all()
+
+    stored = db.session.get(Attendance, attendance.id)
+    assert Decimal(stored.weight_kg) == Decimal("81.65")  # 180 × 0.45359237 = 81.6466...
+    assert history.in_unit(stored.weight_kg, "lb") == Decimal("180.0")
+    assert history.in_unit(stored.weight_kg, "kg") == Decimal("81.7")
+    assert history.weight_words(stored.weight_kg, "lb") == "180.0 lb"
+    # The form is filled with 180.0 lb: saving it again with a blood pressure corrects nothing.
+    record(stored, clinician, weight=Decimal("180.0"), weight_unit="lb", bp=(128, 82))
+    db.session.commit()
+    assert [e.is_correction for e in entries_of(db, stored, "vitals")] == [False, False]
+    assert Decimal(stored.weight_kg) == Decimal("81.65")
+
+
+@pytest.mark.parametrize(
+    ("weight", "unit", "message"),
+    [
+        (30, "lb", "The weight should be in pounds, between 45 and 770."),
+        (800, "lb", "The weight should be in pounds, between 45 and 770."),
+        (400, "kg", "The weight should be in kilograms, between 20 and 350."),
+        (80, "st", "Give the weight in kilograms or pounds."),
+    ],
+)
+def test_an_implausible_weight_is_refused_in_its_units_words(
+    db, group, group_session, checked_in_group, clinician, weight, unit, message
+):
+    _, _, attendance = checked_in_group
+
+    with pytest.raises(ValidationFailed) as refused:
+        record(attendance, clinician, weight=weight, weight_unit=unit)
+    db.session.rollback()
+
+    assert str(refused.value) == message
+    assert rules._attendance(group_session, attendance.patient).weight_kg is None
+
+
+def test_a_heavy_weight_in_pounds_is_not_mistaken_for_kilograms(
+    db, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+
+    record(attendance, clinician, weight=Decimal("420"), weight_unit="lb")
+
+    assert Decimal(attendance.weight_kg) == Decimal("190.51")
+
+
+def test_the_history_tells_weights_in_the_sites_unit(
+    db, site, group, group_session, checked_in_group, clinician
+):
+    _, _, attendance = checked_in_group
+    record(attendance, clinician, weight=Decimal("82.5"))
+    record(attendance, clinician, weight=Decimal("180"), weight_unit="lb", reason="Re-weighed")
+    db.session.commit()
+
+    site.weight_unit = "lb"
+    db.session.commit()
+    lines = [e.what for e in history.session_history(group_session)[attendance.id]]
+
+    assert lines == [
+        "Vitals: 181.9 lb (staff)",
+        "Vitals corrected from 181.9 lb to 180.0 lb (staff)",
+    ]
+
+
+# The sign-in sheet
+
+
+def test_the_sign_in_sheet_names_only_members_who_share_their_name(
+    db, group, group_session, make_members, create_user, clinician
+):
+    sharing, private, unasked = make_members(group, 3)
+    for person, share in ((sharing, True), (private, False)):
+        roster.set_share_name(roster.current_membership(group, person), share, actor=person)
+    rules.add_drop_in(group_session, create_user(PATIENT), actor=clinician)
+    db.session.commit()
+
+    lines = rules.sheet_lines(rules.session_list(group_session))
+
+    assert [line.number for line in lines] == [1, 2, 3, 4]
+    names = {line.patient_id: line.name for line in lines}
+    assert names[sharing.id] == sharing.group_name
+    assert names[private.id] == names[unasked.id] == ""
+    assert [line.name for line in lines].count("") == 3  # the drop-in too

@@ -321,3 +321,33 @@ def test_delivering_to_one_address_leaves_the_others_queued(app, db, smtp_server
 
     assert [m["To"] for m in smtp_server.messages] == [ana.email]
     assert mail.pending_messages() == [reload(db, for_luis)]
+
+
+@pytest.mark.parametrize("address", [None, "", "  "])
+def test_a_message_without_an_address_is_not_queued(app, db, address):
+    queued = mail.queue(address, "Your GroupVisits account", "invitation.txt", user=None, link="")
+
+    assert queued is None
+    db.session.flush()
+    assert db.session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_a_place_offered_to_a_patient_without_email_sends_no_mail(
+    app, db, coordinator, create_user, create_group, site
+):
+    from groupvisits.roster import services as roster
+
+    group = create_group(site, rule=None, min_members=1, target_members=1, max_members=1)
+    holder = create_user("patient", email="holder@clinic.example.org")
+    by_phone = create_user("patient", email=None, phone="555-0142", password=None)
+    by_mail = create_user("patient", email="waiting@clinic.example.org", password=None)
+    leaving = roster.enrol(group, holder, actor=coordinator)
+    roster.enrol(group, by_phone, actor=coordinator)
+    roster.enrol(group, by_mail, actor=coordinator)
+    db.session.commit()
+
+    roster.end_membership(leaving, "moved away", actor=coordinator)
+    db.session.commit()
+
+    assert roster.current_membership(group, by_phone).status == "offered"
+    assert db.session.scalars(select(OutboxMessage)).all() == []

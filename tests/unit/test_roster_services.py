@@ -417,6 +417,78 @@ def test_declining_an_offer_leaves_the_waitlist_and_the_place_moves_on(db, small
         roster.decline_offer(declining, actor=people[2])
 
 
+def event_notes(db, membership) -> list[tuple[str, int | None, str]]:
+    """(kind, actor id, note) of each step of a membership, oldest first."""
+    return [
+        (event.kind, event.actor_id, event.note)
+        for event in db.session.scalars(
+            select(MembershipEvent)
+            .where(MembershipEvent.membership_id == membership.id)
+            .order_by(MembershipEvent.id)
+        )
+    ]
+
+
+def test_a_coordinator_records_an_offer_accepted_by_phone(db, small_group, coordinator, offered):
+    people, memberships = offered
+    offer = memberships[2]
+
+    roster.accept_offer(offer, actor=coordinator, now=NOW + timedelta(hours=1))
+    db.session.commit()
+
+    offer = fresh(db, offer)
+    assert (offer.status, offer.joined_at) == (ACTIVE, NOW + timedelta(hours=1))
+    assert event_notes(db, offer)[-1] == (
+        "accepted offer",
+        coordinator.id,
+        "by phone, recorded by Cora Ordinator",
+    )
+    assert membership_audit(db, offer)[-1] == (coordinator.id, "update")
+
+
+def test_a_coordinator_records_an_offer_declined_by_phone_and_the_place_moves_on(
+    db, small_group, coordinator, offered
+):
+    people, memberships = offered
+    declining, second = memberships[2], memberships[3]
+
+    roster.decline_offer(declining, actor=coordinator, now=NOW + timedelta(hours=1))
+    db.session.commit()
+
+    declining = fresh(db, declining)
+    assert declining.status == WITHDRAWN
+    assert declining.end_reason == (
+        "declined the offered place by phone, recorded by Cora Ordinator"
+    )
+    assert event_notes(db, declining)[-1][:2] == (WITHDRAWN, coordinator.id)
+    assert membership_audit(db, declining)[-1] == (coordinator.id, "update")
+    assert fresh(db, second).status == OFFERED
+    assert membership_audit(db, second)[-1] == (coordinator.id, "update")
+
+
+@pytest.mark.parametrize("who", ["other patient", "clinician", "other site coordinator"])
+@pytest.mark.parametrize("decide", [roster.accept_offer, roster.decline_offer])
+def test_nobody_else_decides_on_someones_offer(
+    db, small_group, offered, create_user, other_site, who, decide
+):
+    people, memberships = offered
+    offer = memberships[2]
+    actor = {
+        "other patient": people[3],
+        "clinician": create_user(CLINICIAN),
+        "other site coordinator": create_user(COORDINATOR, sites=[other_site]),
+    }[who]
+    before = event_notes(db, offer), membership_audit(db, offer)
+
+    with pytest.raises(NotAllowed, match="recording their answer by phone"):
+        decide(offer, actor=actor, now=NOW + timedelta(hours=1))
+    db.session.rollback()
+
+    offer = fresh(db, offer)
+    assert (offer.status, offer.offer_expires_at) == (OFFERED, NOW + HOLD)
+    assert (event_notes(db, offer), membership_audit(db, offer)) == before
+
+
 def test_waitlist_cycle_with_lapses_and_an_acceptance(db, small_group, coordinator, make_patients):
     people = make_patients(5)
     member, _, carol, dan, erin = enrol_all(db, small_group, people, coordinator)

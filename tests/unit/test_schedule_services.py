@@ -214,6 +214,7 @@ def test_database_allows_many_sessions_without_an_occurrence(monthly_group, coor
             local_start=datetime(2026, 2, day, 17, 0),
             length_minutes=120,
             actor=coordinator,
+            now=NEW_YEAR,
         )
     db.session.commit()
 
@@ -507,13 +508,13 @@ def test_restore_session_undoes_a_cancellation_and_raises_sequence(monthly_group
     february = session_on(db, monthly_group, date(2026, 2, 10))
     schedule.cancel_session(february, "Snow", actor=coordinator, now=NEW_YEAR)
 
-    schedule.restore_session(february, actor=coordinator)
+    schedule.restore_session(february, actor=coordinator, now=NEW_YEAR)
 
     assert february.status == SCHEDULED
     assert february.cancel_reason == ""
     assert february.sequence == 2
     with pytest.raises(ValidationFailed, match="not cancelled"):
-        schedule.restore_session(february, actor=coordinator)
+        schedule.restore_session(february, actor=coordinator, now=NEW_YEAR)
     assert february.sequence == 2
 
 
@@ -524,6 +525,7 @@ def test_add_extra_session_is_outside_the_rule_and_copies_the_plan(monthly_group
         length_minutes=150,
         actor=coordinator,
         theme=" Summer picnic ",
+        now=NEW_YEAR,
     )
     db.session.commit()
     db.session.expire_all()
@@ -544,6 +546,7 @@ def test_add_extra_session_shorter_than_the_plan_starts_without_a_plan(monthly_g
         local_start=datetime(2026, 7, 28, 17, 0),
         length_minutes=60,
         actor=coordinator,
+        now=NEW_YEAR,
     )
 
     assert extra.segments == []
@@ -579,14 +582,18 @@ def test_add_extra_session_by_coordinator_of_another_site_is_not_allowed(
 
 @pytest.fixture
 def checked_in(create_user, coordinator, db):
-    """``checked_in(group_session)``: a drop-in checked in on the session, ahead of time."""
+    """``checked_in(group_session)``: a drop-in checked in half an hour before the start."""
 
     def make(group_session):
         attendance = attendance_rules.add_drop_in(
             group_session, create_user(PATIENT), actor=coordinator
         )
         attendance_rules.check_in(
-            attendance, "no_show", actor=coordinator, group_session=group_session
+            attendance,
+            "no_show",
+            actor=coordinator,
+            group_session=group_session,
+            now=group_session.starts_at - timedelta(minutes=30),
         )
         db.session.commit()
         return attendance
@@ -731,6 +738,7 @@ def test_change_rule_moves_future_rule_sessions_and_leaves_the_rest_alone(
         local_start=datetime(2026, 7, 1, 17, 0),
         length_minutes=120,
         actor=coordinator,
+        now=NEW_YEAR,
     )
     june_start, extra_start = june.starts_at, extra.starts_at
     movable_ids = [
@@ -1337,3 +1345,235 @@ def test_load_demo_groups_makes_three_monthly_evening_groups_with_a_meal(app, si
         assert len(past) >= 3
         last = ahead[-1].local_start.date()
         assert today + timedelta(days=150) <= last <= schedule.horizon(today)
+
+
+# No session in the past, none clashing with another
+
+
+def extra(group, local_start, *, actor, length=120, now=NEW_YEAR, **kwargs):
+    return schedule.add_extra_session(
+        group, local_start=local_start, length_minutes=length, actor=actor, now=now, **kwargs
+    )
+
+
+def test_moving_a_session_to_a_time_that_has_passed_is_refused(monthly_group, coordinator, db):
+    february = session_on(db, monthly_group, date(2026, 2, 10))
+    before = as_stored(february)
+
+    for past in (datetime(2025, 12, 20, 17, 0), datetime(2026, 1, 1, 6, 0)):  # NEW_YEAR is 07:00
+        with pytest.raises(ValidationFailed, match="has passed. Choose a date and time still to"):
+            move(february, coordinator, local_start=past)
+    db.session.rollback()
+
+    assert as_stored(session_on(db, monthly_group, date(2026, 2, 10))) == before
+
+
+def test_an_extra_session_on_a_past_day_is_refused_unless_recorded_as_past(
+    monthly_group, coordinator, db
+):
+    count = len(sessions_of(db, monthly_group))
+    march = datetime(2026, 3, 20, 10, 0)
+
+    with pytest.raises(ValidationFailed, match="Friday 20 March 2026 has passed") as refused:
+        extra(monthly_group, march, actor=coordinator, now=APRIL_FIRST)
+    assert "tick “Record a past session”" in str(refused.value)
+    db.session.rollback()
+    assert len(sessions_of(db, monthly_group)) == count
+
+    recorded = extra(monthly_group, march, actor=coordinator, now=APRIL_FIRST, record_past=True)
+    # Earlier today is no past day: a meeting under way is added to check people in.
+    today = extra(monthly_group, datetime(2026, 4, 1, 6, 0), actor=coordinator, now=APRIL_FIRST)
+    db.session.commit()
+
+    assert recorded.starts_at == utc(2026, 3, 20, 14, 0) and recorded.is_extra
+    assert today.starts_at < APRIL_FIRST
+    assert len(sessions_of(db, monthly_group)) == count + 2
+
+
+@pytest.fixture
+def neighbours(create_group, create_site):
+    """Other groups: one in the same room (spelt differently), one next door, one elsewhere."""
+    return {
+        "same room": create_group(
+            rule=None, name="Tuesday evening group", location=" community  ROOM"
+        ),
+        "next door": create_group(rule=None, name="Walking group", location="Room 5"),
+        "other site": create_group(
+            create_site(name="Northside"), rule=None, name="North group", location="Community room"
+        ),
+    }
+
+
+def test_an_extra_session_overlapping_one_of_its_own_group_is_refused(
+    monthly_group, coordinator, db
+):
+    count = len(sessions_of(db, monthly_group))
+
+    with pytest.raises(ValidationFailed) as refused:
+        extra(monthly_group, datetime(2026, 2, 10, 18, 30), actor=coordinator)
+    db.session.rollback()
+
+    assert str(refused.value) == (
+        f"Clashes with {monthly_group.name}, Tue 10 Feb 2026, 5:00 PM–7:00 PM in Community "
+        "room. Choose another time or room."
+    )
+    assert refused.value.field == "date"
+    assert len(sessions_of(db, monthly_group)) == count
+    # Back to back is no clash.
+    extra(monthly_group, datetime(2026, 2, 10, 19, 0), actor=coordinator)
+    extra(monthly_group, datetime(2026, 2, 10, 15, 0), actor=coordinator)
+
+
+def test_a_session_in_the_same_room_of_the_site_clashes_whatever_its_spelling(
+    monthly_group, coordinator, neighbours, db
+):
+    theirs = extra(neighbours["same room"], datetime(2026, 7, 7, 18, 0), actor=coordinator)
+    db.session.commit()
+
+    with pytest.raises(ValidationFailed) as refused:
+        extra(monthly_group, datetime(2026, 7, 7, 17, 0), actor=coordinator)
+    db.session.rollback()
+    assert str(refused.value) == (
+        "Clashes with Tuesday evening group, Tue 7 Jul 2026, 6:00 PM–8:00 PM in community ROOM. "
+        "Choose another time or room."
+    )
+
+    # Another room, another site, or a cancelled session: no clash.
+    extra(neighbours["next door"], datetime(2026, 7, 7, 17, 0), actor=coordinator)
+    extra(neighbours["other site"], datetime(2026, 7, 7, 17, 0), actor=None)
+    schedule.cancel_session(theirs, "Room booked", actor=coordinator, now=NEW_YEAR)
+    extra(monthly_group, datetime(2026, 7, 7, 17, 0), actor=coordinator)
+    db.session.commit()
+
+
+def test_moving_a_session_onto_another_is_refused_and_it_stays(
+    monthly_group, coordinator, neighbours, db
+):
+    extra(neighbours["same room"], datetime(2026, 3, 3, 17, 30), actor=coordinator)
+    february = session_on(db, monthly_group, date(2026, 2, 10))
+    march = session_on(db, monthly_group, date(2026, 3, 10))
+    db.session.commit()
+    before = as_stored(february)
+
+    with pytest.raises(ValidationFailed, match="Clashes with Tuesday evening group, Tue 3 Mar"):
+        move(february, coordinator, local_start=datetime(2026, 3, 3, 16, 0))
+    db.session.rollback()
+    with pytest.raises(ValidationFailed, match=r"Clashes with .*, Tue 10 Mar 2026, 5:00 PM"):
+        move(
+            session_on(db, monthly_group, date(2026, 2, 10)),
+            coordinator,
+            local_start=datetime(2026, 3, 10, 18, 0),
+        )
+    db.session.rollback()
+    assert as_stored(session_on(db, monthly_group, date(2026, 2, 10))) == before
+
+    # Moving a session within its own time, or to another room, clashes with nothing.
+    assert move(march, coordinator, local_start=datetime(2026, 3, 10, 17, 30)) is True
+    assert move(march, coordinator, location="Room 7") is True
+
+
+def test_a_clash_is_found_in_one_query_however_many_sessions_the_site_has(
+    monthly_group, coordinator, neighbours, db, count_queries
+):
+    for day in range(1, 28):
+        extra(neighbours["next door"], datetime(2026, 7, day, 17, 0), actor=coordinator)
+    db.session.commit()
+    starts_at = utc(2026, 7, 15, 21, 0)  # a Wednesday: the group's own sessions are Tuesdays
+    assert monthly_group.location  # loaded, as on the page that asks
+
+    with count_queries() as counter:
+        clash = schedule.find_clash(
+            monthly_group, starts_at=starts_at, ends_at=starts_at + timedelta(hours=2)
+        )
+        clash_next_door = schedule.find_clash(
+            monthly_group,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=2),
+            location="room 5",
+        )
+
+    assert clash is None
+    assert clash_next_door.group_id == neighbours["next door"].id
+    assert counter.count == 2
+
+
+def test_a_cancelled_session_in_the_past_stays_cancelled(monthly_group, coordinator, db):
+    february = session_on(db, monthly_group, date(2026, 2, 10))
+    schedule.cancel_session(february, "Snow", actor=coordinator, now=NEW_YEAR)
+    db.session.commit()
+
+    with pytest.raises(ValidationFailed, match="time has passed, so it stays cancelled"):
+        schedule.restore_session(february, actor=coordinator, now=FEBRUARY_SESSION_START)
+    db.session.rollback()
+
+    assert session_on(db, monthly_group, date(2026, 2, 10)).status == CANCELLED
+
+
+def test_a_cancelled_session_whose_time_was_taken_meanwhile_stays_cancelled(
+    monthly_group, coordinator, db
+):
+    february = session_on(db, monthly_group, date(2026, 2, 10))
+    schedule.cancel_session(february, "Snow", actor=coordinator, now=NEW_YEAR)
+    extra(monthly_group, datetime(2026, 2, 10, 17, 30), actor=coordinator, theme="Make-up")
+    db.session.commit()
+
+    with pytest.raises(ValidationFailed, match="Clashes with"):
+        schedule.restore_session(february, actor=coordinator, now=NEW_YEAR)
+    db.session.rollback()
+
+    assert db.session.get(GroupSession, february.id).status == CANCELLED
+
+
+# Closing or editing a group leaves sessions that began or hold a check-in as they were
+
+
+def soon_after(running_group, db) -> GroupSession:
+    """The group's next session, made to start in half an hour (its check-in is open)."""
+    group_session = next(s for s in sessions_of(db, running_group) if s.starts_at > utcnow())
+    group_session.starts_at = utcnow() + timedelta(minutes=30)
+    group_session.ends_at = group_session.starts_at + timedelta(hours=2)
+    db.session.commit()
+    return group_session
+
+
+def test_closing_a_group_leaves_a_session_holding_a_check_in(
+    running_group, coordinator, checked_in, db
+):
+    held = soon_after(running_group, db)
+    checked_in(held)
+    future = [s for s in sessions_of(db, running_group) if s.starts_at > utcnow()]
+
+    cancelled = groups.set_status(running_group, "closed", actor=coordinator)
+    db.session.commit()
+    db.session.expire_all()
+
+    assert cancelled == len(future) - 1
+    assert db.session.get(GroupSession, held.id).status == SCHEDULED
+    assert {s.status for s in future if s.id != held.id} == {CANCELLED}
+
+
+def test_editing_a_group_leaves_length_and_place_of_sessions_held_or_holding_a_check_in(
+    running_group, coordinator, checked_in, db
+):
+    held = soon_after(running_group, db)
+    checked_in(held)
+    past = [s for s in sessions_of(db, running_group) if s.starts_at < utcnow()]
+    later = [s for s in sessions_of(db, running_group) if s.starts_at > held.starts_at]
+    before = {s.id: as_stored(s) for s in [held, *past]}
+
+    changed = groups.update_group(
+        running_group,
+        group_fields(length_minutes=150, location="Main hall"),
+        actor=coordinator,
+    )
+    db.session.commit()
+    db.session.expire_all()
+
+    assert {s.id for s in changed} == {s.id for s in later}
+    for group_session in [held, *past]:
+        row = db.session.get(GroupSession, group_session.id)
+        assert (row.place, row.length_minutes) == ("Community room", 120)
+        assert row.sequence == before[row.id][4]
+    for group_session in later:
+        row = db.session.get(GroupSession, group_session.id)
+        assert (row.place, row.length_minutes, row.sequence) == ("Main hall", 150, 1)
