@@ -49,6 +49,7 @@ load: install-load
 
 lint: install-test
 	$(BIN)/ruff check groupvisits tests migrations benchmarks config.py wsgi.py
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -18,8 +18,13 @@ from groupvisits.accounts.models import CLINICIAN, COORDINATOR, User
 from groupvisits.errors import NotAllowed
 from groupvisits.extensions import db, login_manager
 from groupvisits.groups.models import VisitGroup
-from groupvisits.roster.models import ACTIVE, AgreementAcceptance, GroupAgreement, Membership
-from groupvisits.schedule import participation
+from groupvisits.roster.models import (
+    ACTIVE,
+    AgreementAcceptance,
+    GroupAgreement,
+    Membership,
+    group_ids_of_patient,
+)
 from groupvisits.schedule.models import GroupSession
 from groupvisits.sites.models import Site
 
@@ -148,7 +153,7 @@ def can_manage_group(user: User, group: VisitGroup) -> bool:
 
 def member_group_ids(user: User) -> set[int]:
     """Groups a patient takes part in (filled in by the roster)."""
-    return participation.group_ids_of_patient(user)
+    return group_ids_of_patient(user)
 
 
 #: Why a patient who may see a group is not given its room, video link or calendar file.

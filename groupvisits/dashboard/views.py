@@ -14,6 +14,7 @@ from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.permissions import public
 from groupvisits.roster import services as roster
+from groupvisits.roster.attendance import counts_for_sessions
 from groupvisits.roster.models import ACTIVE, CURRENT, OFFERED, REQUESTED, WAITLISTED, Membership
 from groupvisits.schedule import census as census_rules
 from groupvisits.schedule import participation
@@ -42,7 +43,7 @@ def home():
         upcoming = _upcoming_sessions(participation.group_ids_of_staff(current_user))
         now = utcnow()
         censuses = census_rules.census_for(
-            upcoming, census_rules.counts_for([s.id for s in upcoming]), now=now
+            upcoming, counts_for_sessions([s.id for s in upcoming]), now=now
         )
         return render_template(
             "dashboard/coordinator.html", counts=counts, upcoming=upcoming, censuses=censuses

@@ -22,6 +22,7 @@ from groupvisits.groups.models import VisitGroup
 from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_group_or_404, roles, signed_in
 from groupvisits.roster import services as roster
+from groupvisits.roster.attendance import counts_for_sessions
 from groupvisits.schedule import census as census_rules
 from groupvisits.schedule import recurrence
 from groupvisits.schedule import services as schedule
@@ -46,7 +47,7 @@ def list_groups():
     next_sessions = schedule.next_sessions([g.id for g in groups], now)
     censuses = census_rules.census_for(
         list(next_sessions.values()),
-        census_rules.counts_for([s.id for s in next_sessions.values()]),
+        counts_for_sessions([s.id for s in next_sessions.values()]),
         now=now,
     )
     return render_template(
@@ -92,7 +93,7 @@ def show_group(group_id):
         .limit(PAST_SESSIONS_SHOWN)
     ).all()
     censuses = census_rules.census_for(
-        upcoming, census_rules.counts_for([s.id for s in upcoming]), now=now
+        upcoming, counts_for_sessions([s.id for s in upcoming]), now=now
     )
     return render_template(
         "groups/show.html",

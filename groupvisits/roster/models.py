@@ -1,5 +1,6 @@
 """Membership of patients in groups, with its history and the waitlist."""
 
+import functools
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -13,6 +14,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
+    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -283,3 +286,38 @@ class AttendanceChange(db.Model):
 
     attendance: Mapped[Attendance] = relationship()
     recorded_by: Mapped[User | None] = relationship()
+
+
+# Who belongs where: read by access rules (permissions) and by pages alike.
+
+
+def group_ids_of_patient(
+    patient: User, statuses: tuple[str, ...] = (ACTIVE, OFFERED, WAITLISTED)
+) -> set[int]:
+    """The groups a patient belongs to: as a member, offered a place, or waiting.
+
+    A request to join that nobody has answered yet does not open the group.
+    """
+    by_status = groups_of_patient_by_status(patient, statuses)
+    return set().union(*by_status.values())
+
+
+def groups_of_patient_by_status(
+    patient: User, statuses: tuple[str, ...] = (ACTIVE, OFFERED, WAITLISTED)
+) -> dict[str, set[int]]:
+    """The groups of :func:`group_ids_of_patient`, by the patient's status, in one query."""
+    by_status: dict[str, set[int]] = {status: set() for status in statuses}
+    rows = db.session.execute(
+        _statuses_of_patient_query(), {"patient_id": patient.id, "statuses": list(statuses)}
+    )
+    for group_id, status in rows:
+        by_status[status].add(group_id)
+    return by_status
+
+
+@functools.cache
+def _statuses_of_patient_query():
+    return select(Membership.group_id, Membership.status).where(
+        Membership.patient_id == bindparam("patient_id"),
+        Membership.status.in_(bindparam("statuses", expanding=True)),
+    )

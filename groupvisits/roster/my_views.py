@@ -18,7 +18,6 @@ from groupvisits.groups.models import ACTIVE as GROUP_ACTIVE
 from groupvisits.groups.models import PLANNING, VisitGroup
 from groupvisits.messages import flash
 from groupvisits.permissions import (
-    get_group_or_404,
     get_membership_or_404,
     get_session_or_404,
     meeting_details_group_ids,
@@ -26,7 +25,7 @@ from groupvisits.permissions import (
 )
 from groupvisits.roster import attendance as rules
 from groupvisits.roster import bp, services
-from groupvisits.roster.forms import AcceptAgreementForm, JoinForm, RsvpForm, ShareNameForm
+from groupvisits.roster.forms import JoinForm, RsvpForm, ShareNameForm
 from groupvisits.roster.models import (
     ACTIVE,
     ANSWERS,
@@ -319,28 +318,6 @@ def share_name(membership_id):
         flash("Saved.", "success")
     else:
         flash(" ".join(e for errors in form.errors.values() for e in errors), "warning")
-    return redirect(_back(url_for("roster.my_groups")))
-
-
-@bp.post("/groups/<int:group_id>/agreement/accept")
-@roles(PATIENT)
-def accept_agreement(group_id):
-    """Accept the current version of the group's agreement, answering the share-name question."""
-    from groupvisits.roster.views import agreement_page
-
-    group = get_group_or_404(group_id)
-    agreement = services.current_agreement(group)
-    if agreement is None:
-        return redirect(url_for("roster.agreement", group_id=group.id))
-    form = AcceptAgreementForm()
-    if not form.validate_on_submit():
-        # Nothing is saved: the agreement again, with the question to answer.
-        return agreement_page(group, agreement, accept_form=form)
-    services.accept_agreement(
-        agreement, current_user, actor=current_user, share_name=form.shares_name
-    )
-    db.session.commit()
-    flash("Thank you. You have accepted the group agreement.", "success")
     return redirect(_back(url_for("roster.my_groups")))
 
 

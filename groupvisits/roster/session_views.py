@@ -13,6 +13,7 @@ from groupvisits.messages import flash
 from groupvisits.permissions import STAFF, get_session_or_404, roles
 from groupvisits.roster import attendance as rules
 from groupvisits.roster import bp, history, services
+from groupvisits.roster.attendance import counts_for_sessions
 from groupvisits.roster.forms import CheckInForm, DropInForm, OneOnOneForm, VitalsForm
 from groupvisits.roster.models import ANSWERS, CHECK_INS
 from groupvisits.schedule import census as census_rules
@@ -43,7 +44,7 @@ def show_attendance(session_id):
     group_session = get_session_or_404(session_id)
     listing = _session_list(group_session)
     census = census_rules.census_for(
-        [group_session], census_rules.counts_for([group_session.id]), now=utcnow()
+        [group_session], counts_for_sessions([group_session.id]), now=utcnow()
     )[group_session.id]
     form = DropInForm()
     on_list = {row.patient.id for row in _rows(listing)}

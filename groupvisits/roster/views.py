@@ -16,7 +16,8 @@ from werkzeug.utils import secure_filename
 from groupvisits import audit, searches
 from groupvisits.accounts import services as accounts
 from groupvisits.accounts.forms import ConfirmForm
-from groupvisits.accounts.models import COORDINATOR, User
+from groupvisits.accounts.models import COORDINATOR, PATIENT, User
+from groupvisits.accounts.views import safe_next_url
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.formutil import form_status, page_count, page_number
@@ -406,6 +407,26 @@ def publish_agreement(group_id):
         flash("The new version is published. Members will be asked to accept it.", "success")
         return redirect(url_for("roster.agreement", group_id=group.id))
     return agreement_page(group, services.current_agreement(group), form=form)
+
+
+@bp.post("/groups/<int:group_id>/agreement/accept")
+@roles(PATIENT)
+def accept_agreement(group_id):
+    """Accept the current version of the group's agreement, answering the share-name question."""
+    group = get_group_or_404(group_id)
+    agreement = services.current_agreement(group)
+    if agreement is None:
+        return redirect(url_for("roster.agreement", group_id=group.id))
+    form = AcceptAgreementForm()
+    if not form.validate_on_submit():
+        # Nothing is saved: the agreement again, with the question to answer.
+        return agreement_page(group, agreement, accept_form=form)
+    services.accept_agreement(
+        agreement, current_user, actor=current_user, share_name=form.shares_name
+    )
+    db.session.commit()
+    flash("Thank you. You have accepted the group agreement.", "success")
+    return redirect(safe_next_url(request.form.get("next")) or url_for("roster.my_groups"))
 
 
 def agreement_page(group, current, *, form=None, accept_form=None):

@@ -168,10 +168,3 @@ def census_for(
     """The census of each session, by session id (no numbers yet counts as zero)."""
     empty = Counts()
     return {s.id: census_of(s, counts.get(s.id, empty), now=now) for s in sessions}
-
-
-def counts_for(session_ids: list[int]) -> dict[int, Counts]:
-    """Each session's numbers from the roster (RSVPs, waitlist, show rate)."""
-    from groupvisits.roster.attendance import counts_for_sessions
-
-    return counts_for_sessions(session_ids)

@@ -30,6 +30,7 @@ from groupvisits.permissions import (
     roles,
     signed_in,
 )
+from groupvisits.roster.attendance import counts_for_sessions
 from groupvisits.roster.calls import to_call
 from groupvisits.schedule import bp, feeds, ical, services
 from groupvisits.schedule import census as census_rules
@@ -49,7 +50,7 @@ def show_session(session_id):
 
 def _session_page(group_session: GroupSession, cancel_form: CancelForm) -> str:
     census = census_rules.census_for(
-        [group_session], census_rules.counts_for([group_session.id]), now=utcnow()
+        [group_session], counts_for_sessions([group_session.id]), now=utcnow()
     )[group_session.id]
     # Staff see whom to phone: names and numbers of patients, so each showing is audited.
     calls = to_call(group_session) if current_user.is_staff else None
