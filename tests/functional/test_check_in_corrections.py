@@ -15,7 +15,7 @@ from groupvisits.roster.models import Attendance, AttendanceChange
 from groupvisits.schedule.models import GroupSession
 from groupvisits.timeutil import utcnow
 
-WHEN = r"(\d\d:\d\d|\d\d \w{3} \d{4}, \d\d:\d\d)"
+WHEN = r"(\d{1,2}:\d\d [AP]M|\w{3} \d{1,2} \w{3} \d{4}, \d{1,2}:\d\d [AP]M)"
 
 
 def text(response) -> str:
