@@ -160,7 +160,48 @@ def load_demo(*, password: str) -> Site:
     db.session.flush()
     groups = load_demo_groups(site)
     load_demo_rosters(groups, rng, patients)
+    load_demo_team(groups[0])
     return site
+
+
+def load_demo_team(group) -> None:
+    """The first group's staffing template and core team, on its next sessions; time off."""
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from groupvisits.schedule.models import GroupSession
+    from groupvisits.team import services as team
+    from groupvisits.team.models import FACILITATOR, PRECEPTOR, PROVIDER, VITALS
+
+    def person(local: str) -> User:
+        return db.session.scalar(select(User).where(User.email == f"{local}@{DEMO_DOMAIN}"))
+
+    coordinator = person("coordinator")
+    for role, count in ((FACILITATOR, 1), (PROVIDER, 2), (PRECEPTOR, 1), (VITALS, 1)):
+        team.set_staffing_rule(group, role, count, actor=coordinator)
+    for local, role in (
+        ("behavioural", FACILITATOR),
+        ("attending", PRECEPTOR),
+        ("resident1", PROVIDER),
+        ("pharmacist", PROVIDER),
+        ("nurse", VITALS),
+    ):
+        team.add_core_member(group, person(local), role, actor=coordinator)
+    now = utcnow()
+    upcoming = db.session.scalars(
+        select(GroupSession)
+        .where(GroupSession.group_id == group.id, GroupSession.starts_at > now)
+        .order_by(GroupSession.starts_at)
+        .limit(2)
+    ).all()
+    for group_session in upcoming:
+        team.copy_core_team(group_session, actor=coordinator)
+    # A resident away for a conference in two months: the coverage check shows the gap.
+    start = datetime.combine(now.date() + timedelta(days=60), time(0), tzinfo=now.tzinfo)
+    team.add_time_off(
+        person("resident2"), start, start + timedelta(days=3), "Conference", actor=coordinator
+    )
 
 
 #: Three monthly evening groups of two hours with a shared meal.

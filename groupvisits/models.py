@@ -13,6 +13,7 @@ from groupvisits.roster.models import (
 )
 from groupvisits.schedule.models import CalendarFeed, GroupSession, SessionSegment
 from groupvisits.sites.models import Site
+from groupvisits.team.models import CoreTeamMember, StaffAssignment, StaffingRule, TimeOff
 
 __all__ = [
     "AgreementAcceptance",
@@ -32,5 +33,9 @@ __all__ = [
     "SignIn",
     "Site",
     "User",
+    "CoreTeamMember",
+    "StaffAssignment",
+    "StaffingRule",
+    "TimeOff",
     "user_sites",
 ]

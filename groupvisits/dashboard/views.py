@@ -10,13 +10,12 @@ from sqlalchemy.orm import selectinload
 from groupvisits import audit
 from groupvisits.accounts.models import User, user_sites
 from groupvisits.dashboard import bp
+from groupvisits.dashboard.services import WEEK_DAYS, coordinator_week
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.permissions import public
 from groupvisits.roster import services as roster
-from groupvisits.roster.attendance import counts_for_sessions
 from groupvisits.roster.models import ACTIVE, CURRENT, OFFERED, REQUESTED, WAITLISTED, Membership
-from groupvisits.schedule import census as census_rules
 from groupvisits.schedule import participation
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
@@ -39,14 +38,10 @@ def home():
         counts: dict[int, dict[str, int]] = {}
         for site_id, role, count in rows:
             counts.setdefault(site_id, {})[role] = count
-        # The next sessions at their sites, with the census: what needs a call this week.
-        upcoming = _upcoming_sessions(participation.group_ids_of_staff(current_user))
-        now = utcnow()
-        censuses = census_rules.census_for(
-            upcoming, counts_for_sessions([s.id for s in upcoming]), now=now
-        )
+        # What needs them first, then their sites' next two weeks.
+        week = coordinator_week(current_user, now=utcnow())
         return render_template(
-            "dashboard/coordinator.html", counts=counts, upcoming=upcoming, censuses=censuses
+            "dashboard/coordinator.html", counts=counts, week=week, week_days=WEEK_DAYS
         )
     if current_user.is_clinician:
         upcoming = _upcoming_sessions(participation.group_ids_for(current_user))

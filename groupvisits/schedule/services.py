@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from groupvisits.accounts.models import User
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
@@ -621,7 +621,12 @@ def _upcoming_query(limited: bool):
             GroupSession.ends_at >= bindparam("now"),
             GroupSession.starts_at < bindparam("until"),
         )
-        .options(selectinload(GroupSession.group).selectinload(VisitGroup.site))
+        # Each session has one group and the group one site: joined in the same query.
+        .options(
+            joinedload(GroupSession.group, innerjoin=True).joinedload(
+                VisitGroup.site, innerjoin=True
+            )
+        )
         .order_by(GroupSession.starts_at, GroupSession.id)
     )
     return query.limit(bindparam("limit")) if limited else query

@@ -3,7 +3,7 @@
 import re
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, String, Text
+from sqlalchemy import CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from groupvisits import localtime
@@ -61,6 +61,7 @@ class Site(db.Model):
     __tablename__ = "sites"
     __table_args__ = (
         CheckConstraint(f"weight_unit IN {tuple(WEIGHT_UNITS)!r}", name="weight_unit_known"),
+        CheckConstraint("supervision_ratio >= 1", name="supervision_ratio_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +78,8 @@ class Site(db.Model):
     locale: Mapped[str] = mapped_column(
         String(16), default=DEFAULT_LOCALE, server_default=DEFAULT_LOCALE
     )
+    #: Residents one precepting attending may supervise at once in a session.
+    supervision_ratio: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @property

@@ -185,6 +185,53 @@ def test_the_coordinator_dashboard_costs_the_same_with_more_sessions_and_answers
     assert many == few
 
 
+def test_the_coordinators_week_costs_the_same_with_more_sessions_requests_and_offers(
+    db, create_group, create_user, coordinator, coordinator_client, count_queries
+):
+    from datetime import date, timedelta
+
+    from groupvisits.accounts.models import PATIENT
+    from groupvisits.roster import services as roster
+
+    def add(n: int) -> None:
+        """n sessions in the next two weeks, n join requests and n offers out."""
+        start = date.today() + timedelta(days=1)
+        sessions = create_group(
+            rule="FREQ=DAILY",
+            start=start,
+            until=start + timedelta(days=n - 1),
+            min_members=1,
+            target_members=1,
+            max_members=2,
+        )
+        roster.enrol(sessions, create_user(PATIENT), actor=coordinator)
+        for hours in range(n):
+            roster.request_to_join(create_group(rule=None), create_user(PATIENT))
+            full = create_group(
+                rule=None,
+                min_members=1,
+                target_members=1,
+                max_members=1,
+                offer_hold_hours=12 + 24 * hours,
+            )
+            leaving = roster.enrol(full, create_user(PATIENT), actor=coordinator)
+            roster.enrol(full, create_user(PATIENT), actor=coordinator)
+            roster.end_membership(leaving, "Moved away", actor=coordinator)
+        db.session.commit()
+
+    add(3)
+    few = queries_for(count_queries, coordinator_client, "/")
+    add(10)
+    many = queries_for(count_queries, coordinator_client, "/")
+
+    page = coordinator_client.get("/").get_data(as_text=True)
+    assert page.count("1 person asks to join") == 13
+    coming_up = page[page.index('id="coming-up"') : page.index('id="offers-out"')]
+    assert coming_up.count("1 member still to answer") == 13
+    assert page.count("held until") == 13
+    assert many == few
+
+
 def _queries_of(count_queries, client, url: str) -> int:
     client.get(url)
     with count_queries() as counter:

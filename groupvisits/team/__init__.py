@@ -1,0 +1,1 @@
+"""The interprofessional team: who staffs each session, in which role, and time off."""

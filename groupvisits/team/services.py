@@ -1,0 +1,426 @@
+"""Staffing rules: templates, core teams, per-session assignments, time off and coverage."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from groupvisits import audit
+from groupvisits.accounts.models import DISCIPLINES, User
+from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
+from groupvisits.extensions import db
+from groupvisits.groups.models import VisitGroup
+from groupvisits.locking import hold_sqlite_for_writing
+from groupvisits.permissions import can_manage_group, can_manage_user, serves_site
+from groupvisits.schedule.models import GroupSession
+from groupvisits.team.models import (
+    DEFAULT_DISCIPLINES,
+    PEER_MENTOR,
+    PRECEPTOR,
+    PROVIDER,
+    TEAM_ROLES,
+    CoreTeamMember,
+    StaffAssignment,
+    StaffingRule,
+    TimeOff,
+)
+
+#: PostgreSQL's SQLSTATE for a row refused by an exclusion constraint.
+EXCLUSION_VIOLATION = "23P01"
+
+
+def _check_manager(group: VisitGroup, actor: User) -> None:
+    if not can_manage_group(actor, group):
+        raise NotAllowed("Only coordinators of this group's clinic can change its team.")
+
+
+def _check_role(role: str) -> None:
+    if role not in TEAM_ROLES:
+        raise ValidationFailed("Choose one of the team roles.", field="role")
+
+
+def _check_person(user: User, role: str, group: VisitGroup) -> None:
+    """A peer mentor is a patient of the clinic; every other role is its active staff."""
+    if not user.active:
+        raise ValidationFailed(f"{user.full_name}'s account is deactivated.", field="user")
+    if role == PEER_MENTOR:
+        if not user.is_patient or group.site_id not in user.site_ids:
+            raise ValidationFailed("A peer mentor is a patient of this clinic.", field="user")
+    elif not serves_site(user, group.site_id):
+        raise ValidationFailed(
+            f"{user.full_name} is not on the staff of {group.site.name}.", field="user"
+        )
+
+
+# Staffing template
+
+
+def set_staffing_rule(
+    group: VisitGroup,
+    role: str,
+    count: int = 1,
+    disciplines: list[str] | tuple[str, ...] | None = None,
+    *,
+    actor: User,
+) -> StaffingRule:
+    """Say how many people of ``role`` (of which disciplines) each session of ``group`` needs.
+
+    ``disciplines`` None takes the role's defaults (DEFAULT_DISCIPLINES); empty allows any.
+    """
+    _check_manager(group, actor)
+    _check_role(role)
+    if count < 1:
+        raise ValidationFailed("A role is needed at least once.", field="count")
+    if disciplines is None:
+        disciplines = DEFAULT_DISCIPLINES.get(role, ())
+    unknown = [d for d in disciplines if d not in DISCIPLINES]
+    if unknown:
+        raise ValidationFailed("Choose disciplines from the list.", field="disciplines")
+    rule = db.session.scalar(
+        select(StaffingRule).where(StaffingRule.group_id == group.id, StaffingRule.role == role)
+    )
+    if rule is None:
+        rule = StaffingRule(group_id=group.id, role=role)
+        db.session.add(rule)
+    rule.count = count
+    rule.disciplines = ",".join(d for d in DISCIPLINES if d in disciplines)
+    db.session.flush()
+    return rule
+
+
+def remove_staffing_rule(rule: StaffingRule, *, actor: User) -> None:
+    """Stop requiring a role at the group's sessions."""
+    _check_manager(rule.group, actor)
+    db.session.delete(rule)
+    db.session.flush()
+
+
+# Core team
+
+
+def add_core_member(group: VisitGroup, user: User, role: str, *, actor: User) -> CoreTeamMember:
+    """Put ``user`` on the group's core team in ``role`` (idempotent)."""
+    _check_manager(group, actor)
+    _check_role(role)
+    _check_person(user, role, group)
+    member = db.session.scalar(
+        select(CoreTeamMember).filter_by(group_id=group.id, user_id=user.id, role=role)
+    )
+    if member is None:
+        member = CoreTeamMember(group_id=group.id, user_id=user.id, role=role)
+        db.session.add(member)
+        db.session.flush()
+        if role == PEER_MENTOR:
+            audit.record(actor, "create", user, "core_team_member", member.id)
+    return member
+
+
+def remove_core_member(member: CoreTeamMember, *, actor: User) -> None:
+    """Take someone off the core team; sessions already staffed keep them."""
+    _check_manager(member.group, actor)
+    if member.role == PEER_MENTOR:
+        audit.record(actor, "update", member.user, "core_team_member", member.id)
+    db.session.delete(member)
+    db.session.flush()
+
+
+@dataclass
+class CopiedTeam:
+    """What ``copy_core_team`` did: who was added, and why anyone was left off."""
+
+    added: list[StaffAssignment] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def copy_core_team(group_session: GroupSession, *, actor: User) -> CopiedTeam:
+    """Put the group's core team onto one session; who is already there stays (idempotent).
+
+    Someone away or busy elsewhere at that time is left off, with the reason in ``skipped``.
+    """
+    group = group_session.group
+    _check_manager(group, actor)
+    members = db.session.scalars(
+        select(CoreTeamMember)
+        .where(CoreTeamMember.group_id == group.id)
+        .options(selectinload(CoreTeamMember.user))
+        .order_by(CoreTeamMember.id)
+    ).all()
+    copied = CopiedTeam()
+    for member in members:
+        if _existing(group_session, member.user, member.role) is not None:
+            continue
+        try:
+            copied.added.append(assign_staff(group_session, member.user, member.role, actor=actor))
+        except (Conflict, ValidationFailed) as exc:
+            copied.skipped.append(str(exc))
+    return copied
+
+
+# Assignments to one session
+
+
+def _existing(group_session: GroupSession, user: User, role: str) -> StaffAssignment | None:
+    return db.session.scalar(
+        select(StaffAssignment).filter_by(session_id=group_session.id, user_id=user.id, role=role)
+    )
+
+
+def _time_off_during(user_id: int, starts_at: datetime, ends_at: datetime) -> TimeOff | None:
+    return db.session.scalar(
+        select(TimeOff)
+        .where(TimeOff.user_id == user_id, TimeOff.starts_at < ends_at, TimeOff.ends_at > starts_at)
+        .limit(1)
+    )
+
+
+def _clash(user_id: int, group_session: GroupSession) -> StaffAssignment | None:
+    """An assignment of the person to another session overlapping this one, if any."""
+    return db.session.scalar(
+        select(StaffAssignment)
+        .where(
+            StaffAssignment.user_id == user_id,
+            StaffAssignment.session_id != group_session.id,
+            StaffAssignment.starts_at < group_session.ends_at,
+            StaffAssignment.ends_at > group_session.starts_at,
+        )
+        .options(selectinload(StaffAssignment.group_session))
+        .order_by(StaffAssignment.starts_at)
+        .limit(1)
+    )
+
+
+def _clash_message(user: User, other: GroupSession | None, actor: User) -> str:
+    """Name the clashing session, but not the group of a clinic the actor does not serve."""
+    if other is None:
+        return f"{user.full_name} is already on the team of another session at that time."
+    site = other.group.site
+    where = other.group.name if serves_site(actor, site) else "a session at another clinic"
+    return (
+        f"{user.full_name} is already on the team of {where} on {site.when(other.starts_at)}, "
+        "which overlaps this session."
+    )
+
+
+def _raise_if_clash(user: User, group_session: GroupSession, actor: User) -> None:
+    clash = _clash(user.id, group_session)
+    if clash is not None:
+        raise Conflict(_clash_message(user, clash.group_session, actor), field="user")
+
+
+def _insert_guarded(
+    assignment: StaffAssignment, user: User, group_session: GroupSession, actor: User
+) -> None:
+    """Insert in a savepoint on PostgreSQL; an exclusion violation becomes a Conflict."""
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        db.session.add(assignment)
+        db.session.flush()
+        return
+    try:
+        # Added inside the savepoint: begin_nested() first flushes what is pending.
+        with db.session.begin_nested():
+            db.session.add(assignment)
+            db.session.flush()
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
+            raise Conflict(
+                f"{user.full_name} was just given this role by someone else.", field="user"
+            ) from exc
+        # The other request has committed (the insert waited for it): name what it saved.
+        clash = _clash(user.id, group_session)
+        other = clash.group_session if clash else None
+        raise Conflict(_clash_message(user, other, actor), field="user") from exc
+
+
+def assign_staff(
+    group_session: GroupSession, user: User, role: str, *, actor: User
+) -> StaffAssignment:
+    """Put ``user`` on one session's team in ``role``; the group's template is untouched.
+
+    Assigning someone already in that role returns their assignment.
+
+    :raises NotAllowed: the actor does not coordinate the session's clinic.
+    :raises ValidationFailed: an unknown role, a cancelled session, or the wrong person
+        (a peer mentor is a patient of the clinic, other roles its staff).
+    :raises Conflict: the person is on time off then, or on the team of another session
+        that overlaps this one, at any clinic.
+    """
+    group = group_session.group
+    _check_manager(group, actor)
+    _check_role(role)
+    if group_session.is_cancelled:
+        raise ValidationFailed("This session is cancelled.")
+    _check_person(user, role, group)
+    # SQLite: take the write lock before reading, so two assignments check one at a time.
+    hold_sqlite_for_writing(db.session.connection())
+    existing = _existing(group_session, user, role)
+    if existing is not None:
+        return existing
+    if _time_off_during(user.id, group_session.starts_at, group_session.ends_at) is not None:
+        raise Conflict(f"{user.full_name} is on time off during this session.", field="user")
+    _raise_if_clash(user, group_session, actor)
+    assignment = StaffAssignment(
+        session_id=group_session.id,
+        user_id=user.id,
+        role=role,
+        starts_at=group_session.starts_at,
+        ends_at=group_session.ends_at,
+    )
+    _insert_guarded(assignment, user, group_session, actor)
+    if role == PEER_MENTOR:
+        audit.record(actor, "create", user, "staff_assignment", assignment.id)
+    return assignment
+
+
+def unassign_staff(assignment: StaffAssignment, *, actor: User) -> None:
+    """Take someone off one session's team in one role."""
+    _check_manager(assignment.group_session.group, actor)
+    if assignment.role == PEER_MENTOR:
+        audit.record(actor, "update", assignment.user, "staff_assignment", assignment.id)
+    db.session.delete(assignment)
+    db.session.flush()
+
+
+def sync_session_times(group_session: GroupSession, *, actor: User | None) -> None:
+    """Copy a session's (new) start and end onto its assignments; call after a move.
+
+    :raises Conflict: someone on the team is already on another session at the new time
+        (the move must then be undone, so the caller rolls back).
+    """
+    hold_sqlite_for_writing(db.session.connection())
+    assignments = db.session.scalars(
+        select(StaffAssignment)
+        .where(StaffAssignment.session_id == group_session.id)
+        .options(selectinload(StaffAssignment.user))
+    ).all()
+    for assignment in assignments:
+        clash = _clash(assignment.user_id, group_session)
+        if clash is not None:
+            raise Conflict(_clash_message(assignment.user, clash.group_session, actor))
+    stmt = (
+        update(StaffAssignment)
+        .where(StaffAssignment.session_id == group_session.id)
+        .values(starts_at=group_session.starts_at, ends_at=group_session.ends_at)
+        .execution_options(synchronize_session="fetch")
+    )
+    if db.session.connection().dialect.name == "sqlite":
+        db.session.execute(stmt)
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.execute(stmt)
+    except IntegrityError as exc:
+        raise Conflict(
+            "Someone on this session's team is on another session at the new time."
+        ) from exc
+
+
+# Time off
+
+
+def add_time_off(
+    user: User, starts_at: datetime, ends_at: datetime, reason: str = "", *, actor: User
+) -> TimeOff:
+    """Record a span when ``user`` is away; staff record their own, coordinators anyone's.
+
+    Sessions they are already on keep them; ``coverage_problems`` then reports it.
+    """
+    if not (user.is_staff and (actor.id == user.id or can_manage_user(actor, user))):
+        raise NotAllowed("You may record time off only for yourself or staff you manage.")
+    if ends_at <= starts_at:
+        raise ValidationFailed("Time off must end after it starts.", field="ends_at")
+    time_off = TimeOff(user_id=user.id, starts_at=starts_at, ends_at=ends_at, reason=reason.strip())
+    db.session.add(time_off)
+    db.session.flush()
+    return time_off
+
+
+def remove_time_off(time_off: TimeOff, *, actor: User) -> None:
+    """Delete a span of time off."""
+    user = time_off.user
+    if not (actor.id == user.id or can_manage_user(actor, user)):
+        raise NotAllowed("You may remove time off only for yourself or staff you manage.")
+    db.session.delete(time_off)
+    db.session.flush()
+
+
+# Coverage
+
+
+def _disciplines_text(codes: tuple[str, ...]) -> str:
+    names = [DISCIPLINES[code].lower() for code in codes]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _people(count: int, role: str) -> str:
+    label = TEAM_ROLES[role].lower()
+    return f"{count} {label}" if count == 1 else f"{count} people as {label}"
+
+
+def coverage_problems(group_session: GroupSession) -> list[str]:
+    """What is wrong with one session's team, in plain words; empty when it is covered.
+
+    Checks the group's staffing template (count and disciplines per role), a precepting
+    attending whenever a resident is a provider, the site's supervision ratio, and
+    that nobody is on time off. Time-off reasons are never named.
+    """
+    group = group_session.group
+    assignments = db.session.scalars(
+        select(StaffAssignment)
+        .where(StaffAssignment.session_id == group_session.id)
+        .options(selectinload(StaffAssignment.user))
+        .order_by(StaffAssignment.id)
+    ).all()
+    rules = db.session.scalars(
+        select(StaffingRule).where(StaffingRule.group_id == group.id).order_by(StaffingRule.id)
+    ).all()
+    problems: list[str] = []
+    by_role: dict[str, list[User]] = {}
+    for assignment in assignments:
+        by_role.setdefault(assignment.role, []).append(assignment.user)
+
+    for rule in sorted(rules, key=lambda r: list(TEAM_ROLES).index(r.role)):
+        people = by_role.get(rule.role, [])
+        fit = [person for person in people if rule.allows(person)]
+        label = TEAM_ROLES[rule.role].lower()
+        for person in people:
+            if not rule.allows(person):
+                problems.append(
+                    f"{person.full_name} is assigned as {label}, but a {label} must be a "
+                    f"{_disciplines_text(rule.allowed)}."
+                )
+        if len(fit) < rule.count:
+            kinds = f" ({_disciplines_text(rule.allowed)})" if rule.allowed else ""
+            problems.append(f"Needs {_people(rule.count, rule.role)}{kinds}; {len(fit)} assigned.")
+
+    residents = [p for p in by_role.get(PROVIDER, []) if p.discipline == "resident"]
+    preceptors = [p for p in by_role.get(PRECEPTOR, []) if p.discipline == "attending"]
+    if residents and not preceptors:
+        problems.append("A resident is a provider, so a precepting attending is needed.")
+    ratio = group.site.supervision_ratio or 1
+    if preceptors and len(residents) > ratio * len(preceptors):
+        problems.append(
+            f"{len(residents)} residents are providers, but {len(preceptors)} precepting "
+            f"attending(s) may supervise at most {ratio * len(preceptors)} "
+            f"({ratio} each at this clinic)."
+        )
+
+    user_ids = {assignment.user_id for assignment in assignments}
+    if user_ids:
+        away = set(
+            db.session.scalars(
+                select(TimeOff.user_id).where(
+                    TimeOff.user_id.in_(user_ids),
+                    TimeOff.starts_at < group_session.ends_at,
+                    TimeOff.ends_at > group_session.starts_at,
+                )
+            )
+        )
+        named: set[int] = set()
+        for assignment in assignments:
+            if assignment.user_id in away and assignment.user_id not in named:
+                named.add(assignment.user_id)
+                problems.append(f"{assignment.user.full_name} is on time off during this session.")
+    return problems
