@@ -74,6 +74,8 @@ def other_pages(group: VisitGroup | None = None) -> list[Page]:
         ("person form", "/people/new"),
         ("sites", "/sites/"),
         ("site", f"/sites/{site}"),
+        ("team coverage", f"/sites/{site}/coverage"),
+        ("group staffing", f"/groups/{group.id}/team"),
         ("site edit", f"/sites/{site}/edit"),
         ("site form", "/sites/new"),
         ("audit trail", f"/sites/{site}/audit"),
@@ -152,7 +154,9 @@ def main_pages(group: VisitGroup | None = None) -> list[Page]:
     next_session = _next_session(group)
     member = _first_member(group)
     coordinator = db.session.scalar(select(User).where(User.email == f"coordinator@{DEMO}"))
+    clinician = db.session.scalar(select(User).where(User.email == f"attending@{DEMO}"))
     patient_token, staff_token = _feed_token(member), _feed_token(coordinator)
+    clinician_token = _feed_token(clinician)
     db.session.commit()
     month = (now + timedelta(days=3)).strftime("%Y-%m")
     coordinator_email, clinician_email = coordinator.email, f"attending@{DEMO}"
@@ -170,6 +174,8 @@ def main_pages(group: VisitGroup | None = None) -> list[Page]:
         Page("people", coordinator_email, "/people/"),
         Page("my sessions (patient)", member.email, "/my/sessions"),
         Page("my groups (patient)", member.email, "/my/groups"),
+        Page("my schedule (clinician)", clinician_email, "/my/schedule"),
         Page("patient calendar feed", "", f"/feeds/{patient_token}.ics"),
+        Page("clinician calendar feed", "", f"/feeds/{clinician_token}.ics"),
         Page("group feed, 3 years", "", f"/feeds/{staff_token}/groups/{group.id}.ics"),
     ]

@@ -150,7 +150,16 @@ def register_input_checks(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     import importlib
 
-    for area in ("accounts", "dashboard", "people", "sites", "groups", "schedule", "roster"):
+    for area in (
+        "accounts",
+        "dashboard",
+        "people",
+        "sites",
+        "groups",
+        "schedule",
+        "roster",
+        "team",
+    ):
         views = importlib.import_module(f"groupvisits.{area}.views")
         app.register_blueprint(views.bp)
 

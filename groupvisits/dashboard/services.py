@@ -23,6 +23,7 @@ from groupvisits.schedule import census as census_rules
 from groupvisits.schedule import participation
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
+from groupvisits.team.coverage import coverage_for
 
 #: The week at a glance covers this many site-local days, today included.
 WEEK_DAYS = 14
@@ -38,9 +39,9 @@ class SessionLine:
     census: census_rules.Census
     #: Active members with a place who have not answered the RSVP (0 for a cancelled session).
     missing_rsvps: int
-    # Staffing gaps join here: the staffing part (groupvisits/team) will add the
-    # roles still open for this session, e.g. ``staffing_gaps: list[...]``, loaded for all
-    # sessions in one query beside ``missing_rsvps`` in :func:`coordinator_week`.
+    #: What is wrong with the session's team (``team.coverage``), empty when it is covered
+    #: or cancelled; loaded for all sessions at once in :func:`coordinator_week`.
+    staffing_gaps: list[str] = field(default_factory=list)
 
     @property
     def below_minimum(self) -> bool:
@@ -126,9 +127,11 @@ def coordinator_week(actor: User, *, now: datetime) -> Week:
         sessions, counts_for_sessions([s.id for s in sessions]), now=now
     )
     missing = missing_rsvps([s.id for s in sessions if not s.is_cancelled])
+    coverage = coverage_for([s for s in sessions if not s.is_cancelled])
     days: dict[date, list[SessionLine]] = {}
     for s in sessions:
-        line = SessionLine(s, censuses[s.id], missing.get(s.id, 0))
+        gaps = coverage[s.id].problems if s.id in coverage else []
+        line = SessionLine(s, censuses[s.id], missing.get(s.id, 0), gaps)
         days.setdefault(s.local_start.date(), []).append(line)
     requests = [
         JoinRequests(group_id, name, count)

@@ -19,6 +19,7 @@ from groupvisits.roster.models import ACTIVE, CURRENT, OFFERED, REQUESTED, WAITL
 from groupvisits.schedule import participation
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
+from groupvisits.team import my_schedule
 from groupvisits.timeutil import utcnow
 
 
@@ -44,8 +45,10 @@ def home():
             "dashboard/coordinator.html", counts=counts, week=week, week_days=WEEK_DAYS
         )
     if current_user.is_clinician:
+        # The sessions they are on, with their roles, next first; then their sites' others.
+        mine = my_schedule.coming_sessions(current_user, now=utcnow(), limit=5)
         upcoming = _upcoming_sessions(participation.group_ids_for(current_user))
-        return render_template("dashboard/clinician.html", upcoming=upcoming)
+        return render_template("dashboard/clinician.html", mine=mine, upcoming=upcoming)
     return _patient_home()
 
 

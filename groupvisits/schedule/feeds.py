@@ -25,6 +25,7 @@ from groupvisits.mail.services import external_url
 from groupvisits.permissions import meeting_details_group_ids
 from groupvisits.schedule import ical, participation
 from groupvisits.schedule.models import CalendarFeed, GroupSession
+from groupvisits.team.my_schedule import roles_by_session
 from groupvisits.timeutil import utcnow
 
 #: A feed shows this much of the past, and everything planned.
@@ -177,6 +178,8 @@ def user_feed_body(feed: CalendarFeed, *, domain: str, now: datetime) -> bytes:
     feed.last_used_at = now
     if user.is_patient:
         audit.record(user, "calendar", user, "calendar_feed", feed.id)
+    # Staff read their own roles in each session: one query for the whole feed.
+    roles = roles_by_session(user, since=now - FEED_HISTORY) if user.is_staff else {}
     return ical.build_calendar(
         sessions,
         name="Group visits",
@@ -184,6 +187,7 @@ def user_feed_body(feed: CalendarFeed, *, domain: str, now: datetime) -> bytes:
         stamp=now,
         url_for_session=_session_url,
         details_withheld=withheld,
+        roles_by_session=roles,
     )
 
 

@@ -8,7 +8,7 @@ street address, so that a phone's map finds it; a reader who may not see the roo
 (see ``permissions.can_see_meeting_details``) gets the site and its address only.
 """
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from icalendar import Calendar, Event, Timezone
@@ -44,11 +44,13 @@ def session_event(
     stamp: datetime,
     url: str | None = None,
     with_details: bool = True,
+    roles: Sequence[str] = (),
 ) -> Event:
     """The VEVENT of one session, in its site's time zone.
 
     :param with_details: the reader may see the room and the video link; without them
         the event still says at which site the group meets, and links to its page.
+    :param roles: the reader's team roles in the session (labels), named in the description.
     """
     group = group_session.group
     event = Event()
@@ -61,10 +63,13 @@ def session_event(
     event.add("sequence", group_session.sequence)
     if group_session.is_cancelled:
         event.add("status", "CANCELLED")
-        event.add("description", "This group visit is cancelled.")
+        description = "This group visit is cancelled."
     else:
         event.add("status", "CONFIRMED")
-        event.add("description", "Group visit at your clinic. Details are in GroupVisits.")
+        description = "Group visit at your clinic. Details are in GroupVisits."
+    if roles:
+        description += "\nYour role: " + ", ".join(roles)
+    event.add("description", description)
     location = session_location(group_session, with_room=with_details)
     if location:
         event.add("location", location)
@@ -84,10 +89,12 @@ def build_calendar(
     stamp: datetime,
     url_for_session=None,
     details_withheld: Collection[int] = (),
+    roles_by_session: Mapping[int, Sequence[str]] | None = None,
 ) -> bytes:
     """A complete VCALENDAR of ``sessions`` with one VTIMEZONE per time zone used.
 
     :param details_withheld: ids of groups whose room and video link the reader may not see.
+    :param roles_by_session: the reader's team roles (labels) by session id.
     """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -105,6 +112,7 @@ def build_calendar(
                 stamp=stamp,
                 url=url_for_session(group_session) if url_for_session else None,
                 with_details=group_session.group_id not in details_withheld,
+                roles=(roles_by_session or {}).get(group_session.id, ()),
             )
         )
         first, last = spans.get(tzid, (None, None))

@@ -20,6 +20,7 @@ from groupvisits.roster.models import Attendance
 from groupvisits.schedule import recurrence
 from groupvisits.schedule.models import CANCELLED, SCHEDULED, GroupSession, SessionSegment
 from groupvisits.sites.models import Site
+from groupvisits.team import services as team
 from groupvisits.timeutil import utcnow
 
 #: How far ahead sessions exist, by default.
@@ -159,6 +160,8 @@ def generate_sessions(
     if group.generated_until is None or group.generated_until < until:
         group.generated_until = until
     db.session.flush()
+    # The system staffs new sessions with the core team; anyone away or busy is left off.
+    team.staff_new_sessions(group, created, actor=None)
     return created
 
 
@@ -260,6 +263,10 @@ def change_rule(
         report.added.append(new)
     group.generated_until = end
     db.session.flush()
+    # Moved sessions' teams move with them; a clash refuses the whole change.
+    for group_session, _ in report.moved:
+        team.sync_session_times(group_session, actor=actor)
+    team.staff_new_sessions(group, report.added, actor=actor)
     return report
 
 
@@ -496,6 +503,9 @@ def move_session(
         group_session.sequence += 1
         group_session.edited = True
     db.session.flush()
+    if changed:
+        # The team's copied times follow; someone busy at the new time refuses the move.
+        team.sync_session_times(group_session, actor=actor)
     return changed
 
 
@@ -535,6 +545,7 @@ def add_extra_session(
         group_session.segments = []
     db.session.add(group_session)
     db.session.flush()
+    team.staff_new_sessions(group, [group_session], actor=actor)
     return group_session
 
 

@@ -21,6 +21,7 @@ from groupvisits.messages import flash
 from groupvisits.permissions import (
     MEETING_DETAILS_WITHHELD,
     STAFF,
+    can_manage_group,
     can_see_meeting_details,
     get_group_or_404,
     get_session_or_404,
@@ -36,6 +37,9 @@ from groupvisits.schedule import bp, feeds, ical, services
 from groupvisits.schedule import census as census_rules
 from groupvisits.schedule.forms import CancelForm, ExtraSessionForm, SessionForm
 from groupvisits.schedule.models import GroupSession
+from groupvisits.team import services as team_services
+from groupvisits.team.forms import RemoveByIdForm, TeamMemberForm, person_choices
+from groupvisits.team.models import PEER_MENTOR
 from groupvisits.timeutil import utcnow
 
 ICS_TYPE = "text/calendar; charset=utf-8"
@@ -48,7 +52,9 @@ def show_session(session_id):
     return _session_page(get_session_or_404(session_id), CancelForm())
 
 
-def _session_page(group_session: GroupSession, cancel_form: CancelForm) -> str:
+def _session_page(
+    group_session: GroupSession, cancel_form: CancelForm | None = None, team_form=None
+) -> str:
     census = census_rules.census_for(
         [group_session], counts_for_sessions([group_session.id]), now=utcnow()
     )[group_session.id]
@@ -56,16 +62,35 @@ def _session_page(group_session: GroupSession, cancel_form: CancelForm) -> str:
     calls = to_call(group_session) if current_user.is_staff else None
     if calls:
         audit.record_many(current_user, "view", calls.patient_ids, "call list")
+    team = team_services.session_team(group_session)  # one query, with each person
+    peer_mentors = sorted({a.user_id for a in team if a.role == PEER_MENTOR})
+    if peer_mentors:
+        audit.record_many(current_user, "view", peer_mentors, "session team", group_session.id)
+    if can_manage_group(current_user, group_session.group) and not group_session.is_cancelled:
+        team_form = team_form or TeamMemberForm()
+        team_form.user_id.choices = person_choices(
+            *team_services.team_candidates(group_session.group)
+        )
+    else:
+        team_form = None
     page = render_template(
         "schedule/session.html",
         group_session=group_session,
         group=group_session.group,
         census=census,
-        cancel_form=cancel_form,
+        cancel_form=cancel_form or CancelForm(),
         calls=calls,
+        team=team,
+        problems=team_services.coverage_problems(group_session) if current_user.is_staff else [],
+        team_form=team_form,
+        remove_form=RemoveByIdForm() if team_form else None,
     )
     db.session.commit()  # after rendering: a commit expires the rows the page shows
     return page
+
+
+#: The session page, for other areas' routes that answer with it (the team's, say).
+session_page = _session_page
 
 
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
@@ -93,6 +118,7 @@ def edit_session(session_id):
                 actor=current_user,
             )
         except GroupVisitsError as exc:
+            db.session.rollback()  # nothing of a refused move is kept
             form.date.errors.append(str(exc))
         else:
             db.session.commit()

@@ -5,34 +5,36 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from groupvisits import audit
-from groupvisits.accounts.models import DISCIPLINES, User
+from groupvisits.accounts.models import CLINICIAN, COORDINATOR, DISCIPLINES, User, user_sites
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
-from groupvisits.locking import hold_sqlite_for_writing
+from groupvisits.locking import hold_sqlite_for_writing, lock_row
 from groupvisits.permissions import can_manage_group, can_manage_user, serves_site
-from groupvisits.schedule.models import GroupSession
+from groupvisits.roster.models import ACTIVE, Membership
+from groupvisits.schedule.models import SCHEDULED, GroupSession
+from groupvisits.team.coverage import coverage_for, queue_team_notice
 from groupvisits.team.models import (
     DEFAULT_DISCIPLINES,
     PEER_MENTOR,
-    PRECEPTOR,
-    PROVIDER,
     TEAM_ROLES,
     CoreTeamMember,
     StaffAssignment,
     StaffingRule,
     TimeOff,
 )
+from groupvisits.timeutil import utcnow
 
 #: PostgreSQL's SQLSTATE for a row refused by an exclusion constraint.
 EXCLUSION_VIOLATION = "23P01"
 
 
-def _check_manager(group: VisitGroup, actor: User) -> None:
-    if not can_manage_group(actor, group):
+def _check_manager(group: VisitGroup, actor: User | None) -> None:
+    """``actor`` None is the system (sessions the schedule generates), which may staff them."""
+    if actor is not None and not can_manage_group(actor, group):
         raise NotAllowed("Only coordinators of this group's clinic can change its team.")
 
 
@@ -134,7 +136,7 @@ class CopiedTeam:
     skipped: list[str] = field(default_factory=list)
 
 
-def copy_core_team(group_session: GroupSession, *, actor: User) -> CopiedTeam:
+def copy_core_team(group_session: GroupSession, *, actor: User | None) -> CopiedTeam:
     """Put the group's core team onto one session; who is already there stays (idempotent).
 
     Someone away or busy elsewhere at that time is left off, with the reason in ``skipped``.
@@ -156,6 +158,86 @@ def copy_core_team(group_session: GroupSession, *, actor: User) -> CopiedTeam:
         except (Conflict, ValidationFailed) as exc:
             copied.skipped.append(str(exc))
     return copied
+
+
+def copy_core_team_to_upcoming(
+    group: VisitGroup, *, actor: User, now: datetime | None = None
+) -> list[tuple[GroupSession, CopiedTeam]]:
+    """Put the core team onto every coming (not cancelled) session of ``group``.
+
+    Returns each session with what was added and who was left off, and why.
+    """
+    _check_manager(group, actor)
+    sessions = db.session.scalars(
+        select(GroupSession)
+        .where(
+            GroupSession.group_id == group.id,
+            GroupSession.starts_at > (now or utcnow()),
+            GroupSession.status == SCHEDULED,
+        )
+        .order_by(GroupSession.starts_at)
+    ).all()
+    return [
+        (group_session, copy_core_team(group_session, actor=actor)) for group_session in sessions
+    ]
+
+
+def staff_new_sessions(
+    group: VisitGroup, sessions: list[GroupSession], *, actor: User | None
+) -> list[str]:
+    """Give sessions the schedule has just created the group's core team (``actor`` None: system).
+
+    Returns why anyone was left off, one line per person and session.
+    """
+    if not sessions:
+        return []
+    has_core_team = db.session.scalar(
+        select(CoreTeamMember.id).where(CoreTeamMember.group_id == group.id).limit(1)
+    )
+    if has_core_team is None:
+        return []
+    skipped = []
+    for group_session in sessions:
+        for reason in copy_core_team(group_session, actor=actor).skipped:
+            skipped.append(f"{group.site.when(group_session.starts_at)}: {reason}")
+    return skipped
+
+
+def session_team(group_session: GroupSession) -> list[StaffAssignment]:
+    """One session's assignments with each person, in one query, by role order then name."""
+    assignments = db.session.scalars(
+        select(StaffAssignment)
+        .where(StaffAssignment.session_id == group_session.id)
+        .options(joinedload(StaffAssignment.user))
+    ).all()
+    order = list(TEAM_ROLES)
+    return sorted(assignments, key=lambda a: (order.index(a.role), a.user.family_name, a.user.id))
+
+
+def team_candidates(group: VisitGroup) -> tuple[list[User], list[User]]:
+    """Who may join the group's team: the active staff of its clinic, and its active members
+    (who may be peer mentors)."""
+    staff = db.session.scalars(
+        select(User)
+        .join(user_sites, user_sites.c.user_id == User.id)
+        .where(
+            user_sites.c.site_id == group.site_id,
+            User.role.in_((COORDINATOR, CLINICIAN)),
+            User.active.is_(True),
+        )
+        .order_by(User.family_name, User.given_name, User.id)
+    ).all()
+    members = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.patient_id == User.id)
+        .where(
+            Membership.group_id == group.id,
+            Membership.status == ACTIVE,
+            User.active.is_(True),
+        )
+        .order_by(User.given_name, User.family_name, User.id)
+    ).all()
+    return list(staff), list(members)
 
 
 # Assignments to one session
@@ -191,26 +273,27 @@ def _clash(user_id: int, group_session: GroupSession) -> StaffAssignment | None:
     )
 
 
-def _clash_message(user: User, other: GroupSession | None, actor: User) -> str:
+def _clash_message(user: User, other: GroupSession | None, actor: User | None) -> str:
     """Name the clashing session, but not the group of a clinic the actor does not serve."""
     if other is None:
         return f"{user.full_name} is already on the team of another session at that time."
     site = other.group.site
-    where = other.group.name if serves_site(actor, site) else "a session at another clinic"
+    named = actor is not None and serves_site(actor, site)
+    where = other.group.name if named else "a session at another clinic"
     return (
         f"{user.full_name} is already on the team of {where} on {site.when(other.starts_at)}, "
         "which overlaps this session."
     )
 
 
-def _raise_if_clash(user: User, group_session: GroupSession, actor: User) -> None:
+def _raise_if_clash(user: User, group_session: GroupSession, actor: User | None) -> None:
     clash = _clash(user.id, group_session)
     if clash is not None:
         raise Conflict(_clash_message(user, clash.group_session, actor), field="user")
 
 
 def _insert_guarded(
-    assignment: StaffAssignment, user: User, group_session: GroupSession, actor: User
+    assignment: StaffAssignment, user: User, group_session: GroupSession, actor: User | None
 ) -> None:
     """Insert in a savepoint on PostgreSQL; an exclusion violation becomes a Conflict."""
     connection = db.session.connection()
@@ -235,7 +318,7 @@ def _insert_guarded(
 
 
 def assign_staff(
-    group_session: GroupSession, user: User, role: str, *, actor: User
+    group_session: GroupSession, user: User, role: str, *, actor: User | None
 ) -> StaffAssignment:
     """Put ``user`` on one session's team in ``role``; the group's template is untouched.
 
@@ -253,8 +336,10 @@ def assign_staff(
     if group_session.is_cancelled:
         raise ValidationFailed("This session is cancelled.")
     _check_person(user, role, group)
-    # SQLite: take the write lock before reading, so two assignments check one at a time.
-    hold_sqlite_for_writing(db.session.connection())
+    # One person's assignments are checked one at a time: the person's row is locked on
+    # PostgreSQL (two inserts racing into the exclusion constraint would otherwise wait on
+    # each other, and one would die as a deadlock), the database on SQLite.
+    lock_row(User, user.id)
     existing = _existing(group_session, user, role)
     if existing is not None:
         return existing
@@ -271,6 +356,7 @@ def assign_staff(
     _insert_guarded(assignment, user, group_session, actor)
     if role == PEER_MENTOR:
         audit.record(actor, "create", user, "staff_assignment", assignment.id)
+    queue_team_notice(group_session, user, role, added=True, actor=actor)
     return assignment
 
 
@@ -279,6 +365,9 @@ def unassign_staff(assignment: StaffAssignment, *, actor: User) -> None:
     _check_manager(assignment.group_session.group, actor)
     if assignment.role == PEER_MENTOR:
         audit.record(actor, "update", assignment.user, "staff_assignment", assignment.id)
+    queue_team_notice(
+        assignment.group_session, assignment.user, assignment.role, added=False, actor=actor
+    )
     db.session.delete(assignment)
     db.session.flush()
 
@@ -349,78 +438,12 @@ def remove_time_off(time_off: TimeOff, *, actor: User) -> None:
 # Coverage
 
 
-def _disciplines_text(codes: tuple[str, ...]) -> str:
-    names = [DISCIPLINES[code].lower() for code in codes]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
-def _people(count: int, role: str) -> str:
-    label = TEAM_ROLES[role].lower()
-    return f"{count} {label}" if count == 1 else f"{count} people as {label}"
-
-
 def coverage_problems(group_session: GroupSession) -> list[str]:
     """What is wrong with one session's team, in plain words; empty when it is covered.
 
     Checks the group's staffing template (count and disciplines per role), a precepting
     attending whenever a resident is a provider, the site's supervision ratio, and
-    that nobody is on time off. Time-off reasons are never named.
+    that nobody is on time off. Time-off reasons are never named. One rule for one
+    session and for many (:func:`groupvisits.team.coverage.coverage_for`).
     """
-    group = group_session.group
-    assignments = db.session.scalars(
-        select(StaffAssignment)
-        .where(StaffAssignment.session_id == group_session.id)
-        .options(selectinload(StaffAssignment.user))
-        .order_by(StaffAssignment.id)
-    ).all()
-    rules = db.session.scalars(
-        select(StaffingRule).where(StaffingRule.group_id == group.id).order_by(StaffingRule.id)
-    ).all()
-    problems: list[str] = []
-    by_role: dict[str, list[User]] = {}
-    for assignment in assignments:
-        by_role.setdefault(assignment.role, []).append(assignment.user)
-
-    for rule in sorted(rules, key=lambda r: list(TEAM_ROLES).index(r.role)):
-        people = by_role.get(rule.role, [])
-        fit = [person for person in people if rule.allows(person)]
-        label = TEAM_ROLES[rule.role].lower()
-        for person in people:
-            if not rule.allows(person):
-                problems.append(
-                    f"{person.full_name} is assigned as {label}, but a {label} must be a "
-                    f"{_disciplines_text(rule.allowed)}."
-                )
-        if len(fit) < rule.count:
-            kinds = f" ({_disciplines_text(rule.allowed)})" if rule.allowed else ""
-            problems.append(f"Needs {_people(rule.count, rule.role)}{kinds}; {len(fit)} assigned.")
-
-    residents = [p for p in by_role.get(PROVIDER, []) if p.discipline == "resident"]
-    preceptors = [p for p in by_role.get(PRECEPTOR, []) if p.discipline == "attending"]
-    if residents and not preceptors:
-        problems.append("A resident is a provider, so a precepting attending is needed.")
-    ratio = group.site.supervision_ratio or 1
-    if preceptors and len(residents) > ratio * len(preceptors):
-        problems.append(
-            f"{len(residents)} residents are providers, but {len(preceptors)} precepting "
-            f"attending(s) may supervise at most {ratio * len(preceptors)} "
-            f"({ratio} each at this clinic)."
-        )
-
-    user_ids = {assignment.user_id for assignment in assignments}
-    if user_ids:
-        away = set(
-            db.session.scalars(
-                select(TimeOff.user_id).where(
-                    TimeOff.user_id.in_(user_ids),
-                    TimeOff.starts_at < group_session.ends_at,
-                    TimeOff.ends_at > group_session.starts_at,
-                )
-            )
-        )
-        named: set[int] = set()
-        for assignment in assignments:
-            if assignment.user_id in away and assignment.user_id not in named:
-                named.add(assignment.user_id)
-                problems.append(f"{assignment.user.full_name} is on time off during this session.")
-    return problems
+    return coverage_for([group_session])[group_session.id].problems

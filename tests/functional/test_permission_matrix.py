@@ -13,6 +13,7 @@ SIGNED_IN = "signed in"
 STAFF = frozenset({COORDINATOR, CLINICIAN})
 COORDINATORS = frozenset({COORDINATOR})
 PATIENTS = frozenset({PATIENT})
+CLINICIANS = frozenset({CLINICIAN})
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,18 @@ EXPECTED = {
     "roster.check_in": Access(STAFF, of_site=True),
     "roster.record_vitals": Access(STAFF, of_site=True),
     "roster.save_one_on_one": Access(STAFF, of_site=True),
+    "team.show_staffing": Access(STAFF, of_site=True),
+    "team.set_staffing_rule": Access(COORDINATORS, of_site=True),
+    "team.remove_staffing_rule": Access(COORDINATORS, of_site=True),
+    "team.add_core_member": Access(COORDINATORS, of_site=True),
+    "team.remove_core_member": Access(COORDINATORS, of_site=True),
+    "team.copy_core_team": Access(COORDINATORS, of_site=True),
+    "team.assign_staff": Access(COORDINATORS, of_site=True),
+    "team.unassign_staff": Access(COORDINATORS, of_site=True),
+    "team.show_my_schedule": Access(CLINICIANS),
+    "team.add_my_time_off": Access(CLINICIANS),
+    "team.remove_my_time_off": Access(CLINICIANS),
+    "team.show_coverage": Access(STAFF, of_site=True),
 }
 
 ACTORS = ["anonymous", "coordinator", "clinician", "patient", "other_site_coordinator"]

@@ -288,3 +288,36 @@ def test_a_patients_page_costs_the_same_with_more_groups(
     many = _queries_of(count_queries, coordinator_client, f"/people/{patient.id}")
 
     assert many == few
+
+
+def test_a_clinicians_schedule_and_home_cost_the_same_with_more_sessions_and_time_off(
+    db, create_group, clinician, coordinator, clinician_client, count_queries
+):
+    from datetime import timedelta
+
+    from groupvisits.schedule.models import GroupSession
+    from groupvisits.team import services as team
+    from groupvisits.team.models import DOCUMENTER, PROVIDER
+    from groupvisits.timeutil import utcnow
+
+    group = create_group(rule="FREQ=WEEKLY;BYDAY=TU")
+    sessions = db.session.scalars(
+        db.select(GroupSession)
+        .where(GroupSession.group_id == group.id, GroupSession.starts_at > utcnow())
+        .order_by(GroupSession.starts_at)
+    ).all()
+
+    def add(group_session) -> None:
+        team.assign_staff(group_session, clinician, PROVIDER, actor=coordinator)
+        team.assign_staff(group_session, clinician, DOCUMENTER, actor=coordinator)
+        start = group_session.starts_at - timedelta(hours=1)
+        team.add_time_off(clinician, start, start + timedelta(hours=4), "Away", actor=clinician)
+        db.session.commit()
+
+    add(sessions[0])
+    few = [_queries_of(count_queries, clinician_client, url) for url in ("/my/schedule", "/")]
+    for group_session in sessions[1:6]:
+        add(group_session)
+    many = [_queries_of(count_queries, clinician_client, url) for url in ("/my/schedule", "/")]
+
+    assert many == few

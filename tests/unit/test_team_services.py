@@ -286,7 +286,7 @@ def test_a_wrong_discipline_does_not_fill_a_role(db, group, add_session, staff, 
 
     problems = team.coverage_problems(group_session)
 
-    assert problems[0].startswith("Phil ") and "must be a registered nurse or" in problems[0]
+    assert problems[0].startswith("Phil ") and "which needs: registered nurse or" in problems[0]
     assert problems[1].endswith("0 assigned.")
 
 
