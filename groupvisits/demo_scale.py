@@ -1,5 +1,8 @@
 """Network-sized demo data: 5 sites, 60 groups, 900 patients, 3 years of monthly sessions.
 
+Every group also has a staffing template, a core team and staff on its recent and
+coming sessions.
+
 Used by ``seed-demo --scale large`` for benchmarks and load tests: it shows
 how pages behave with years of data. Rows are written in bulk.
 """
@@ -9,7 +12,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import insert, select
 
-from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT, PatientProfile, User
+from groupvisits.accounts.models import (
+    CLINICIAN,
+    COORDINATOR,
+    DISCIPLINES,
+    PATIENT,
+    PatientProfile,
+    User,
+)
 from groupvisits.demo import ACCESS, DIETS, FAMILY, GIVEN, LANGUAGES
 from groupvisits.extensions import db
 from groupvisits.groups.models import DEFAULT_PLAN, GroupPlanSegment, VisitGroup
@@ -27,6 +37,17 @@ from groupvisits.roster.services import DEFAULT_AGREEMENT
 from groupvisits.schedule import recurrence
 from groupvisits.schedule.models import GroupSession, SessionSegment
 from groupvisits.sites.models import Site
+from groupvisits.team.models import (
+    DEFAULT_DISCIPLINES,
+    FACILITATOR,
+    PRECEPTOR,
+    PROVIDER,
+    VITALS,
+    CoreTeamMember,
+    StaffAssignment,
+    StaffingRule,
+    TimeOff,
+)
 from groupvisits.timeutil import utcnow
 
 SITES = [
@@ -137,6 +158,7 @@ def load_large(*, password_hash: str, seed: int = 2027) -> dict[str, int]:
             for key, value in counts_for_group.items():
                 counts[key] += value
     db.session.flush()
+    counts.update(load_team(sites, rng, password_hash, now))
     return counts
 
 
@@ -342,3 +364,180 @@ def _past_events(membership: Membership) -> list[tuple[str, str, datetime]]:
         ("enrolled", "", membership.joined_at),
         (membership.status, membership.end_reason, membership.ended_at),
     ]
+
+
+#: Every group's staffing template: (role, people per session).
+TEAM_TEMPLATE = [(FACILITATOR, 1), (PROVIDER, 2), (PRECEPTOR, 1), (VITALS, 1)]
+#: Disciplines of each role's pool (disjoint, so nobody is wanted twice in one session),
+#: and the discipline (email local part) of the staff created when a site has too few.
+TEAM_POOLS = {
+    FACILITATOR: (("behavioural_health",), "behavioural_health", "behavioural"),
+    PROVIDER: (("resident", "nurse_practitioner", "pharmacist"), "resident", "resident"),
+    PRECEPTOR: (("attending",), "attending", "attending"),
+    VITALS: (("medical_assistant", "registered_nurse"), "medical_assistant", "ma"),
+}
+#: Separate core teams per site: groups of a site meeting at the same time get different ones.
+TEAMS_PER_SITE = 3
+TEAM_PAST_DAYS, TEAM_AHEAD_DAYS = 120, 56
+
+
+def load_team(sites, rng: random.Random, password_hash: str, now: datetime) -> dict[str, int]:
+    """Staffing templates, core teams and staff assignments for every group of ``sites``.
+
+    Assignments cover the sessions of the last months and the coming eight weeks. Nobody is
+    put in two overlapping sessions (the database refuses it): a busy core member is replaced
+    by a free colleague of the same pool, or the place stays open. Some places stay open on
+    purpose (every 5th session has no precepting attending) and some staff have time off.
+    """
+    window_start = now - timedelta(days=TEAM_PAST_DAYS)
+    window_end = now + timedelta(days=TEAM_AHEAD_DAYS)
+    busy: dict[int, list[tuple[datetime, datetime, int]]] = {}
+    for user_id, session_id, starts_at, ends_at in db.session.execute(
+        select(
+            StaffAssignment.user_id,
+            StaffAssignment.session_id,
+            StaffAssignment.starts_at,
+            StaffAssignment.ends_at,
+        )
+    ):
+        busy.setdefault(user_id, []).append((starts_at, ends_at, session_id))
+    away: dict[int, list[tuple[datetime, datetime]]] = {}
+    for user_id, starts_at, ends_at in db.session.execute(
+        select(TimeOff.user_id, TimeOff.starts_at, TimeOff.ends_at)
+    ):
+        away.setdefault(user_id, []).append((starts_at, ends_at))
+    staffed = set(db.session.scalars(select(StaffingRule.group_id)))
+
+    def free(user_id: int, starts_at: datetime, ends_at: datetime, session_id: int) -> bool:
+        return not any(
+            s < ends_at and starts_at < e and sid != session_id
+            for s, e, sid in busy.get(user_id, ())
+        ) and not any(s < ends_at and starts_at < e for s, e in away.get(user_id, ()))
+
+    rules, core, assignments, time_off = [], [], [], []
+    for site in sites:
+        pools = _site_pools(site, rng, password_hash)
+        groups = db.session.scalars(
+            select(VisitGroup).where(VisitGroup.site_id == site.id).order_by(VisitGroup.id)
+        ).all()
+        teams = [
+            {role: pools[role][t * count : (t + 1) * count] for role, count in TEAM_TEMPLATE}
+            for t in range(TEAMS_PER_SITE)
+        ]
+        # Two spans of time off per site: one past, one in the coming weeks.
+        for days, person in ((-45, pools[VITALS][0]), (20, pools[PROVIDER][2])):
+            start = datetime.combine(now.date() + timedelta(days=days), time(0), UTC)
+            span = (start, start + timedelta(days=4))
+            away.setdefault(person.id, []).append(span)
+            time_off.append(
+                {
+                    "user_id": person.id,
+                    "starts_at": span[0],
+                    "ends_at": span[1],
+                    "reason": "Annual leave" if days < 0 else "Conference",
+                    "created_at": now,
+                }
+            )
+        for position, group in enumerate(groups):
+            if group.id in staffed:
+                continue  # the small demo's own team stays as it is
+            team = teams[position % TEAMS_PER_SITE]
+            for role, count in TEAM_TEMPLATE:
+                allowed = DEFAULT_DISCIPLINES[role]
+                rules.append(
+                    {
+                        "group_id": group.id,
+                        "role": role,
+                        "count": count,
+                        "disciplines": ",".join(d for d in DISCIPLINES if d in allowed),
+                    }
+                )
+                core += [{"group_id": group.id, "user_id": u.id, "role": role} for u in team[role]]
+            sessions = db.session.execute(
+                select(GroupSession.id, GroupSession.starts_at, GroupSession.ends_at)
+                .where(
+                    GroupSession.group_id == group.id,
+                    GroupSession.status == "scheduled",
+                    GroupSession.starts_at >= window_start,
+                    GroupSession.starts_at < window_end,
+                )
+                .order_by(GroupSession.starts_at)
+            ).all()
+            for number, (session_id, starts_at, ends_at) in enumerate(sessions, start=1):
+                in_session: set[int] = set()
+                for role, count in TEAM_TEMPLATE:
+                    if role == PRECEPTOR and (number + position) % 5 == 0:
+                        continue  # on purpose: the coverage check shows the missing preceptor
+                    wanted = team[role] + [u for u in pools[role] if u not in team[role]]
+                    filled = 0
+                    for person in wanted:
+                        if filled == count:
+                            break
+                        if person.id in in_session or not free(
+                            person.id, starts_at, ends_at, session_id
+                        ):
+                            continue
+                        filled += 1
+                        in_session.add(person.id)
+                        busy.setdefault(person.id, []).append((starts_at, ends_at, session_id))
+                        assignments.append(
+                            {
+                                "session_id": session_id,
+                                "user_id": person.id,
+                                "role": role,
+                                "starts_at": starts_at,
+                                "ends_at": ends_at,
+                                "created_at": now,
+                            }
+                        )
+    for model, rows in (
+        (StaffingRule, rules),
+        (CoreTeamMember, core),
+        (TimeOff, time_off),
+        (StaffAssignment, assignments),
+    ):
+        if rows:
+            db.session.execute(insert(model), rows)
+    return {
+        "staffing_rules": len(rules),
+        "core_team_members": len(core),
+        "staff_assignments": len(assignments),
+        "time_off": len(time_off),
+    }
+
+
+def _site_pools(site: Site, rng: random.Random, password_hash: str) -> dict[str, list[User]]:
+    """The site's clinicians who can fill each role, creating staff where there are too few."""
+    staff = db.session.scalars(
+        select(User)
+        .where(User.role.in_((CLINICIAN, COORDINATOR)), User.sites.any(Site.id == site.id))
+        .order_by(User.id)
+    ).all()
+    domain = staff[0].email.split("@")[1]
+    taken = {user.email for user in staff}
+    pools = {}
+    for role, count in TEAM_TEMPLATE:
+        disciplines, new_discipline, local = TEAM_POOLS[role]
+        pool = [u for u in staff if u.role == CLINICIAN and u.discipline in disciplines]
+        number = 1
+        while len(pool) < count * TEAMS_PER_SITE:
+            email = f"{local}{number}@{domain}"
+            number += 1
+            if email in taken or db.session.scalar(select(User.id).where(User.email == email)):
+                continue
+            user = User(
+                email=email,
+                role=CLINICIAN,
+                given_name=rng.choice(GIVEN),
+                family_name=rng.choice(FAMILY),
+                discipline=new_discipline,
+                training_year=rng.randrange(1, 4) if new_discipline == "resident" else None,
+                password_hash=password_hash,
+                sites=[site],
+            )
+            db.session.add(user)
+            taken.add(email)
+            pool.append(user)
+        pools[role] = pool
+    db.session.flush()
+    return pools
