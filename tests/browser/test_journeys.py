@@ -333,7 +333,7 @@ def test_clinician_sees_their_upcoming_work_in_local_time(
     group = create_group(name="Monday heart health group", rule="FREQ=WEEKLY;BYDAY=MO")
     sign_in_page(page, clinician)
     expect(page.get_by_role("heading", level=1)).to_have_text("Good to see you, Clara")
-    work = page.locator("section", has=page.get_by_role("heading", name="My upcoming work"))
+    work = page.locator("section", has=page.get_by_role("heading", name="Sessions at my clinics"))
     items = work.locator("li")
     now = utcnow()
     expected = [

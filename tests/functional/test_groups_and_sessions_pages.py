@@ -579,7 +579,7 @@ def test_clinician_dashboard_lists_upcoming_sessions_in_local_time(
 ):
     page = text(clinician_client.get("/"))
     first = sessions_of(db, scheduled_group)[0]
-    assert "My upcoming work" in page
+    assert "Sessions at my clinics" in page
     assert shows_local_start(page, first) and scheduled_group.name in page
 
 

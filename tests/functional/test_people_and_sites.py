@@ -521,14 +521,14 @@ def test_coordinator_dashboard_shows_site_names_and_counts(
 
 def test_clinician_dashboard_shows_my_upcoming_work(clinician_client):
     page = text(clinician_client.get("/"))
-    assert "My upcoming work" in page
+    assert "Sessions at my clinics" in page
     assert "My groups" not in page
 
 
 def test_patient_dashboard_shows_my_groups(patient_client):
     page = text(patient_client.get("/"))
     assert "My groups" in page
-    assert "My upcoming work" not in page
+    assert "Sessions at my clinics" not in page
 
 
 def test_a_person_who_also_works_elsewhere_is_seen_but_not_changed(
