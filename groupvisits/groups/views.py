@@ -92,8 +92,11 @@ def show_group(group_id):
         .order_by(GroupSession.starts_at.desc())
         .limit(PAST_SESSIONS_SHOWN)
     ).all()
-    censuses = census_rules.census_for(
-        upcoming, counts_for_sessions([s.id for s in upcoming]), now=now
+    # The census is for staff only: patients' pages neither show nor count it.
+    censuses = (
+        census_rules.census_for(upcoming, counts_for_sessions([s.id for s in upcoming]), now=now)
+        if current_user.is_staff
+        else {}
     )
     return render_template(
         "groups/show.html",

@@ -50,6 +50,7 @@ from groupvisits.roster.models import (
     Membership,
     MembershipEvent,
 )
+from groupvisits.sites.models import tel_href
 from groupvisits.timeutil import to_local, utcnow
 
 #: Past members and requests shown on the roster, newest first; the rest are a link away.
@@ -94,16 +95,8 @@ def _past_memberships(group, *, limit: int, offset: int = 0) -> tuple[list[Membe
 bp.add_app_template_filter(attendance_rules.percent, "percent")
 
 
-@bp.app_template_filter("tel_href")
-def tel_href(phone: str | None) -> str:
-    """A phone number as typed ("(555) 010-0177") as a ``tel:`` link; "" if it cannot be dialled."""
-    number, _, extension = (phone or "").lower().partition("ext")
-    digits = "".join(ch for ch in number if ch.isdigit())
-    if not 7 <= len(digits) <= 15:
-        return ""
-    plus = "+" if number.strip().startswith("+") else ""
-    extension = "".join(ch for ch in extension if ch.isdigit())
-    return f"tel:{plus}{digits}" + (f";ext={extension}" if extension else "")
+# One rule for every tel: link (people, roster, the call list): the site's phone rule.
+bp.add_app_template_filter(tel_href, "tel_href")
 
 
 @bp.get("/groups/<int:group_id>/roster")

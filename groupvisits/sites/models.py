@@ -55,6 +55,18 @@ def clean_phone(text: str) -> str:
     return phone
 
 
+def tel_href(phone: str | None) -> str:
+    """A phone number as typed ("(555) 010-0177 ext. 12") as a ``tel:`` link (RFC 3966);
+    "" if it is not a number a phone can dial."""
+    match = _PHONE.fullmatch((phone or "").strip())
+    if match is None:
+        return ""
+    number = re.sub(r"[^0-9+]", "", match["number"])
+    if not PHONE_DIGITS[0] <= len(number.lstrip("+")) <= PHONE_DIGITS[1]:
+        return ""
+    return f"tel:{number}" + (f";ext={match['extension']}" if match["extension"] else "")
+
+
 class Site(db.Model):
     """A clinic location with its own IANA time zone, phone number, locale and weight unit."""
 
@@ -84,12 +96,8 @@ class Site(db.Model):
 
     @property
     def phone_href(self) -> str:
-        """The phone number as a ``tel:`` link (RFC 3966), or "" if there is none."""
-        match = _PHONE.fullmatch(self.phone or "")
-        if match is None:
-            return ""
-        number = re.sub(r"[^0-9+]", "", match["number"])
-        return f"tel:{number}" + (f";ext={match['extension']}" if match["extension"] else "")
+        """The clinic's number as a ``tel:`` link, or "" if there is none."""
+        return tel_href(self.phone)
 
     @property
     def address_line(self) -> str:
