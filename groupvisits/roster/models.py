@@ -170,6 +170,12 @@ CHECK_INS = {ARRIVED: "Arrived", LATE: "Late", NO_SHOW: "No-show", EXCUSED: "Exc
 ATTENDED = (ARRIVED, LATE)
 
 
+#: What the database accepts in an attendance and in each entry of its history.
+CHECK_IN_KNOWN = "check_in IS NULL OR check_in IN ('arrived', 'late', 'no_show', 'excused')"
+MODE_KNOWN = "mode IS NULL OR mode IN ('in_person', 'virtual')"
+VITALS_SOURCE_KNOWN = "vitals_source IS NULL OR vitals_source IN ('patient', 'staff')"
+
+
 class Attendance(db.Model):
     """One person's answer and check-in for one session (members and drop-ins)."""
 
@@ -177,15 +183,9 @@ class Attendance(db.Model):
     __table_args__ = (
         UniqueConstraint("session_id", "patient_id"),
         CheckConstraint("rsvp IS NULL OR rsvp IN ('yes', 'no', 'maybe')", name="rsvp_known"),
-        CheckConstraint(
-            "check_in IS NULL OR check_in IN ('arrived', 'late', 'no_show', 'excused')",
-            name="check_in_known",
-        ),
-        CheckConstraint("mode IS NULL OR mode IN ('in_person', 'virtual')", name="mode_known"),
-        CheckConstraint(
-            "vitals_source IS NULL OR vitals_source IN ('patient', 'staff')",
-            name="vitals_source_known",
-        ),
+        CheckConstraint(CHECK_IN_KNOWN, name="check_in_known"),
+        CheckConstraint(MODE_KNOWN, name="mode_known"),
+        CheckConstraint(VITALS_SOURCE_KNOWN, name="vitals_source_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -247,15 +247,9 @@ class AttendanceChange(db.Model):
     __tablename__ = "attendance_changes"
     __table_args__ = (
         CheckConstraint("kind IN ('check_in', 'vitals')", name="kind_known"),
-        CheckConstraint(
-            "check_in IS NULL OR check_in IN ('arrived', 'late', 'no_show', 'excused')",
-            name="check_in_known",
-        ),
-        CheckConstraint("mode IS NULL OR mode IN ('in_person', 'virtual')", name="mode_known"),
-        CheckConstraint(
-            "vitals_source IS NULL OR vitals_source IN ('patient', 'staff')",
-            name="vitals_source_known",
-        ),
+        CheckConstraint(CHECK_IN_KNOWN, name="check_in_known"),
+        CheckConstraint(MODE_KNOWN, name="mode_known"),
+        CheckConstraint(VITALS_SOURCE_KNOWN, name="vitals_source_known"),
         # Whoever changes what was recorded says why.
         CheckConstraint("NOT is_correction OR reason <> ''", name="correction_has_reason"),
     )
