@@ -19,6 +19,7 @@ from flask import Flask, render_template
 from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import event, func, select, text
 
+from benchmarks import planner
 from benchmarks.pages import main_pages
 from groupvisits import create_app
 from groupvisits.accounts.models import User
@@ -182,6 +183,7 @@ def main(argv=None) -> int:
             failures.append(f"{name}: {median_ms:.1f} ms > {FEED_TARGET_MS} ms")
         elif "feed" not in name and ratio > RATIO_TARGET:
             failures.append(f"{name}: {ratio:.1f}x the bare page > {RATIO_TARGET}x")
+    failures += planner.report()
     if failures:
         print("\nTargets missed:\n  " + "\n  ".join(failures))
         return 1

@@ -1,0 +1,1 @@
+"""One-on-one visits inside a session: slots, the planner, encounter notes."""
