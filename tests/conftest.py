@@ -238,6 +238,26 @@ def create_group(app, site):
 
 
 @pytest.fixture
+def willing_mentor(app):
+    """Make a patient an active member of a group who has agreed to be a peer mentor."""
+    from groupvisits.roster.models import ACTIVE, Membership
+    from groupvisits.timeutil import utcnow
+
+    def make(group, patient):
+        membership = _db.session.query(Membership).filter_by(
+            group_id=group.id, patient_id=patient.id, status=ACTIVE
+        ).one_or_none() or Membership(
+            group_id=group.id, patient_id=patient.id, status=ACTIVE, joined_at=utcnow()
+        )
+        membership.peer_mentor_since = utcnow()
+        _db.session.add(membership)
+        _db.session.flush()
+        return membership
+
+    return make
+
+
+@pytest.fixture
 def coordinator(create_user):
     return create_user(COORDINATOR, given_name="Cora", family_name="Ordinator")
 

@@ -209,7 +209,9 @@ def set_status(group: VisitGroup, status: str, *, actor: User, reason: str = "")
         held = schedule.checked_in_sessions([s.id for s in future])
         for group_session in future:
             if not group_session.is_cancelled and group_session.id not in held:
-                schedule._cancel(group_session, reason.strip() or "The group has closed.")
+                schedule._cancel(
+                    group_session, reason.strip() or "The group has closed.", actor=actor
+                )
                 cancelled += 1
         from groupvisits.roster.services import close_memberships
 

@@ -94,6 +94,9 @@ class Membership(db.Model):
     #: The member lets fellow members see their first name and last initial: asked when they
     #: accept the group's agreement. None = not asked yet, and then nothing of them is shown.
     share_name: Mapped[bool | None] = mapped_column(Boolean)
+    #: When the member said they are willing to be a peer mentor (to co-facilitate a part of
+    #: a session); None if they have not, or took it back. Only they can give it.
+    peer_mentor_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -306,6 +306,28 @@ def decline_offer(membership_id):
     )
 
 
+@bp.post("/memberships/<int:membership_id>/peer-mentor")
+@roles(PATIENT)
+def offer_to_mentor(membership_id):
+    """Say I am willing to be a peer mentor in this group."""
+    return _own_action(
+        membership_id,
+        lambda m: services.set_peer_mentor(m, True, actor=current_user),
+        "Thank you. The coordinator may ask you to be peer mentor at a session.",
+    )
+
+
+@bp.post("/memberships/<int:membership_id>/peer-mentor/stop")
+@roles(PATIENT)
+def stop_mentoring(membership_id):
+    """Take back my offer to be a peer mentor (and leave the sessions I was to mentor)."""
+    return _own_action(
+        membership_id,
+        lambda m: services.set_peer_mentor(m, False, actor=current_user),
+        "Saved. You are no longer a peer mentor in this group.",
+    )
+
+
 @bp.post("/memberships/<int:membership_id>/share-name")
 @roles(PATIENT)
 def share_name(membership_id):

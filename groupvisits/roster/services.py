@@ -39,6 +39,7 @@ from groupvisits.roster.models import (
 )
 from groupvisits.schedule.models import GroupSession
 from groupvisits.sites.models import Site
+from groupvisits.team import services as team
 from groupvisits.timeutil import to_local, utcnow
 
 DEFAULT_AGREEMENT = """What is said in the group stays in the group. We share our own stories, \
@@ -224,6 +225,10 @@ def _leave(membership: Membership, status: str, reason: str, actor: User, now: d
     membership.status, membership.ended_at, membership.end_reason = status, now, reason
     membership.waitlist_position = None
     membership.offer_expires_at = None
+    if membership.peer_mentor_since is not None:
+        # Someone who left no longer co-facilitates its coming sessions.
+        membership.peer_mentor_since = None
+        team.drop_peer_mentor(group, membership.patient, actor=actor, now=now)
     db.session.flush()
     _event(membership, status, actor, reason)
     audit.record(actor, "update", membership.patient, "membership", membership.id)
@@ -457,6 +462,27 @@ def set_share_name(membership: Membership, share: bool, *, actor: User) -> None:
     if actor.id != membership.patient_id:
         raise NotAllowed("Only the member can change this.")
     _record_share_name(membership, share, actor)
+
+
+def set_peer_mentor(membership: Membership, willing: bool, *, actor: User) -> None:
+    """The member says whether they are willing to be a peer mentor in the group.
+
+    Taking it back takes them off the group's core team and coming sessions as peer mentor.
+
+    :raises NotAllowed: anyone but the member.
+    :raises ValidationFailed: not a member with a place (active).
+    """
+    if actor.id != membership.patient_id:
+        raise NotAllowed("Only the member can say this.")
+    if membership.status != ACTIVE:
+        raise ValidationFailed("Only members of the group can be peer mentors.")
+    if willing == (membership.peer_mentor_since is not None):
+        return
+    membership.peer_mentor_since = utcnow() if willing else None
+    if not willing:
+        team.drop_peer_mentor(membership.group, membership.patient, actor=actor)
+    _event(membership, "willing to mentor" if willing else "no longer mentors", actor)
+    audit.record(actor, "update", membership.patient, "membership", membership.id)
 
 
 def _record_share_name(membership: Membership, share: bool, actor: User, note: str = "") -> None:

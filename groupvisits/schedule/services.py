@@ -254,7 +254,7 @@ def change_rule(
             group_session.ends_at = starts_at + timedelta(minutes=group.length_minutes)
             group_session.sequence += 1
     for group_session in unmatched:
-        _cancel(group_session, "The group's schedule changed.")
+        _cancel(group_session, "The group's schedule changed.", actor=actor)
         report.cancelled.append(group_session)
     # A paused or closed group gets no new sessions.
     for local_start in left_over if group.is_open else []:
@@ -264,8 +264,8 @@ def change_rule(
     group.generated_until = end
     db.session.flush()
     # Moved sessions' teams move with them; a clash refuses the whole change.
-    for group_session, _ in report.moved:
-        team.sync_session_times(group_session, actor=actor)
+    for group_session, old_start in report.moved:
+        team.sync_session_times(group_session, actor=actor, old_start=old_start)
     team.staff_new_sessions(group, report.added, actor=actor)
     return report
 
@@ -295,11 +295,14 @@ def _pair_by_month(sessions: list[GroupSession], occurrences: list[datetime]):
     return sorted(pairs, key=lambda pair: pair[1]), unmatched, left_over
 
 
-def _cancel(group_session: GroupSession, reason: str) -> None:
+def _cancel(group_session: GroupSession, reason: str, *, actor: User | None) -> None:
+    """Mark a session cancelled (it stays on calendars as such) and free its team."""
     if group_session.status != CANCELLED:
         group_session.status = CANCELLED
         group_session.cancel_reason = reason
         group_session.sequence += 1
+        # A cancelled session holds nobody's time; its team is told, if it was close.
+        team.release_team(group_session, actor=actor)
 
 
 def _room(place: str | None) -> str:
@@ -403,7 +406,7 @@ def cancel_session(
     if group_session.is_cancelled:
         raise ValidationFailed("This session is already cancelled.")
     _check_not_fixed(group_session, now)
-    _cancel(group_session, reason.strip())
+    _cancel(group_session, reason.strip(), actor=actor)
     group_session.edited = True
     db.session.flush()
 
@@ -436,6 +439,8 @@ def restore_session(
     group_session.cancel_reason = ""
     group_session.sequence += 1
     db.session.flush()
+    # Its team was freed when it was cancelled: the core team goes back on, where free.
+    team.staff_new_sessions(group_session.group, [group_session], actor=actor)
 
 
 def move_session(
@@ -477,6 +482,7 @@ def move_session(
             "The session plan is longer than the new length. Shorten the plan first."
         )
     group_session = lock_row(GroupSession, group_session.id)
+    old_start = group_session.starts_at
     changed = (starts_at, ends_at, location, video_url) != (
         group_session.starts_at,
         group_session.ends_at,
@@ -505,7 +511,7 @@ def move_session(
     db.session.flush()
     if changed:
         # The team's copied times follow; someone busy at the new time refuses the move.
-        team.sync_session_times(group_session, actor=actor)
+        team.sync_session_times(group_session, actor=actor, old_start=old_start)
     return changed
 
 

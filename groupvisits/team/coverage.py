@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
-from groupvisits.accounts.models import DISCIPLINES, User
+from groupvisits.accounts.models import CLINICIAN, COORDINATOR, DISCIPLINES, User, user_sites
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.mail import services as mail
 from groupvisits.schedule.models import SCHEDULED, GroupSession
 from groupvisits.team.models import (
+    DEFAULT_DISCIPLINES,
     PRECEPTOR,
     PROVIDER,
     TEAM_ROLES,
@@ -33,6 +34,8 @@ COVERAGE_DAYS = 8 * 7
 NOTICE_WINDOW = timedelta(days=14)
 #: Neutral on purpose: no group name, focus or condition in a subject line.
 NOTICE_SUBJECT = "Your group visit schedule changed"
+#: What a notice tells its reader about their place on a session's team.
+ADDED, REMOVED, MOVED, CANCELLED = "added", "removed", "moved", "cancelled"
 
 _ROLE_ORDER = {role: index for index, role in enumerate(TEAM_ROLES)}
 
@@ -45,12 +48,29 @@ class SessionCoverage:
     team: list[StaffAssignment] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
+    #: Roles still to fill (one entry per role, in TEAM_ROLES order), with the people of
+    #: the clinic free to fill each: set by :func:`site_coverage` for coordinators.
+    gaps: list["Gap"] = field(default_factory=list)
+
     @property
     def covered(self) -> bool:
         return not self.problems
 
 
-def _disciplines_text(codes: tuple[str, ...]) -> str:
+@dataclass
+class Gap:
+    """A role a session still needs, and who could take it (free, not away, allowed)."""
+
+    role: str
+    candidates: list[User] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return TEAM_ROLES[self.role]
+
+
+def disciplines_text(codes: tuple[str, ...]) -> str:
+    """``("attending", "resident")`` as "attending or resident"."""
     names = [DISCIPLINES[code].lower() for code in codes]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
@@ -58,6 +78,27 @@ def _disciplines_text(codes: tuple[str, ...]) -> str:
 def _people(count: int, role: str) -> str:
     label = TEAM_ROLES[role].lower()
     return f"{count} {label}" if count == 1 else f"{count} people as {label}"
+
+
+def gap_roles(
+    group_session: GroupSession, assignments: list[StaffAssignment], rules: list[StaffingRule]
+) -> list[str]:
+    """Roles the session needs more people in: its template's, and a precepting attending
+    when residents are providers with none, or more than the site's ratio allows."""
+    by_role: dict[str, list[User]] = {}
+    for assignment in assignments:
+        by_role.setdefault(assignment.role, []).append(assignment.user)
+    roles = [
+        rule.role
+        for rule in rules
+        if sum(1 for person in by_role.get(rule.role, []) if rule.allows(person)) < rule.count
+    ]
+    residents = sum(1 for p in by_role.get(PROVIDER, []) if p.discipline == "resident")
+    preceptors = sum(1 for p in by_role.get(PRECEPTOR, []) if p.discipline == "attending")
+    ratio = group_session.group.site.supervision_ratio or 1
+    if residents > ratio * preceptors:
+        roles.append(PRECEPTOR)
+    return sorted(set(roles), key=_ROLE_ORDER.__getitem__)
 
 
 def problems_of(
@@ -85,10 +126,10 @@ def problems_of(
             if not rule.allows(person):
                 problems.append(
                     f"{person.full_name} is assigned as {label}, which needs: "
-                    f"{_disciplines_text(rule.allowed)}."
+                    f"{disciplines_text(rule.allowed)}."
                 )
         if len(fit) < rule.count:
-            kinds = f" ({_disciplines_text(rule.allowed)})" if rule.allowed else ""
+            kinds = f" ({disciplines_text(rule.allowed)})" if rule.allowed else ""
             problems.append(f"Needs {_people(rule.count, rule.role)}{kinds}; {len(fit)} assigned.")
 
     residents = [p for p in by_role.get(PROVIDER, []) if p.discipline == "resident"]
@@ -146,6 +187,13 @@ def _away_query():
     )
 
 
+def _rules_by_group(group_ids: list[int]) -> dict[int, list[StaffingRule]]:
+    by_group: dict[int, list[StaffingRule]] = {}
+    for rule in db.session.scalars(_rules_query(), {"group_ids": sorted(set(group_ids))}):
+        by_group.setdefault(rule.group_id, []).append(rule)
+    return by_group
+
+
 def coverage_for(sessions: list[GroupSession]) -> dict[int, SessionCoverage]:
     """Each session's team and problems, by session id, in three queries however many.
 
@@ -159,9 +207,7 @@ def coverage_for(sessions: list[GroupSession]) -> dict[int, SessionCoverage]:
     by_session: dict[int, list[StaffAssignment]] = {}
     for assignment in db.session.scalars(_assignments_query(), {"session_ids": session_ids}):
         by_session.setdefault(assignment.session_id, []).append(assignment)
-    by_group: dict[int, list[StaffingRule]] = {}
-    for rule in db.session.scalars(_rules_query(), {"group_ids": group_ids}):
-        by_group.setdefault(rule.group_id, []).append(rule)
+    by_group = _rules_by_group(group_ids)
     away: dict[int, set[int]] = {}
     # Run even with no assignment, so that a page's query count never depends on the data.
     for session_id, user_id in db.session.execute(_away_query(), {"session_ids": session_ids}):
@@ -200,29 +246,130 @@ def _site_sessions_query():
     )
 
 
-def site_coverage(site_id: int, *, now: datetime) -> list[SessionCoverage]:
+def site_coverage(
+    site_id: int, *, now: datetime, with_candidates: bool = False
+) -> list[SessionCoverage]:
     """The scheduled sessions of a site's groups in the next :data:`COVERAGE_DAYS` days.
 
-    Sessions with problems come first (soonest first), then the covered ones.
+    Sessions with problems come first (soonest first), then the covered ones. With
+    ``with_candidates``, each line's ``gaps`` lists the roles to fill and who is free to
+    fill each (three more queries, however many sessions and people).
     """
-    params = {"site_id": site_id, "now": now, "until": now + timedelta(days=COVERAGE_DAYS)}
+    until = now + timedelta(days=COVERAGE_DAYS)
+    params = {"site_id": site_id, "now": now, "until": until}
     sessions = list(db.session.scalars(_site_sessions_query(), params))
     coverage = coverage_for(sessions)
     lines = [coverage[s.id] for s in sessions]
+    if with_candidates:
+        _fill_gaps(site_id, lines, now=now, until=until)
     return sorted(lines, key=lambda line: line.covered)  # stable: keeps time order
 
 
-def queue_team_notice(
-    group_session: GroupSession, user: User, role: str, *, added: bool, actor: User | None
-) -> None:
-    """Tell ``user`` they were put on or taken off a session that is less than 14 days away.
+@functools.cache
+def _site_staff_query():
+    return (
+        select(User)
+        .join(user_sites, user_sites.c.user_id == User.id)
+        .where(
+            user_sites.c.site_id == bindparam("site_id"),
+            User.role.in_((COORDINATOR, CLINICIAN)),
+            User.active.is_(True),
+        )
+        .order_by(User.family_name, User.given_name, User.id)
+    )
 
-    The message names the group only by its calendar name (never its name or focus), and
-    nobody but the person themself; further ahead nothing is sent (the schedule page shows
-    it). People without email get nothing: the outbox skips them.
+
+@functools.cache
+def _busy_query():
+    # Every assignment of the clinic's staff in the window, at any clinic.
+    staff_ids = select(user_sites.c.user_id).where(user_sites.c.site_id == bindparam("site_id"))
+    return select(
+        StaffAssignment.user_id,
+        StaffAssignment.session_id,
+        StaffAssignment.role,
+        StaffAssignment.starts_at,
+        StaffAssignment.ends_at,
+    ).where(
+        StaffAssignment.user_id.in_(staff_ids),
+        StaffAssignment.ends_at > bindparam("now"),
+        StaffAssignment.starts_at < bindparam("until"),
+    )
+
+
+@functools.cache
+def _time_off_query():
+    staff_ids = select(user_sites.c.user_id).where(user_sites.c.site_id == bindparam("site_id"))
+    return select(TimeOff.user_id, TimeOff.starts_at, TimeOff.ends_at).where(
+        TimeOff.user_id.in_(staff_ids),
+        TimeOff.ends_at > bindparam("now"),
+        TimeOff.starts_at < bindparam("until"),
+    )
+
+
+def _fill_gaps(
+    site_id: int, lines: list[SessionCoverage], *, now: datetime, until: datetime
+) -> None:
+    """Set each line's gaps with the clinic's staff free to fill them, allowed by the rules."""
+    params = {"site_id": site_id, "now": now, "until": until}
+    staff = list(db.session.scalars(_site_staff_query(), {"site_id": site_id}))
+    busy: dict[int, list[tuple[int, str, datetime, datetime]]] = {}
+    for user_id, session_id, role, starts_at, ends_at in db.session.execute(
+        _busy_query(), params
+    ):
+        busy.setdefault(user_id, []).append((session_id, role, starts_at, ends_at))
+    away: dict[int, list[tuple[datetime, datetime]]] = {}
+    for user_id, starts_at, ends_at in db.session.execute(_time_off_query(), params):
+        away.setdefault(user_id, []).append((starts_at, ends_at))
+    rules = _rules_by_group([line.group_session.group_id for line in lines])
+
+    def free(user: User, group_session: GroupSession, role: str) -> bool:
+        start, end = group_session.starts_at, group_session.ends_at
+        for session_id, held_role, starts_at, ends_at in busy.get(user.id, []):
+            if session_id == group_session.id:
+                if held_role == role:
+                    return False  # already in this role here
+            elif starts_at < end and ends_at > start:
+                return False
+        return not any(s < end and e > start for s, e in away.get(user.id, []))
+
+    for line in lines:
+        group_session = line.group_session
+        group_rules = {rule.role: rule for rule in rules.get(group_session.group_id, [])}
+        for role in gap_roles(group_session, line.team, list(group_rules.values())):
+            rule = group_rules.get(role)
+            allowed = rule.allowed if rule else DEFAULT_DISCIPLINES[PRECEPTOR]
+            line.gaps.append(
+                Gap(
+                    role,
+                    [
+                        user
+                        for user in staff
+                        if (not allowed or (user.discipline or "") in allowed)
+                        and free(user, group_session, role)
+                    ],
+                )
+            )
+
+
+def queue_team_notice(
+    group_session: GroupSession,
+    user: User,
+    role: str,
+    change: str,
+    *,
+    actor: User | None,
+    old_start: datetime | None = None,
+) -> None:
+    """Tell ``user`` of a change to their place on a session less than 14 days away.
+
+    ``change`` is ADDED, REMOVED, CANCELLED or MOVED (from ``old_start``; sent when either
+    time is that close). The message names the group only by its calendar name (never its
+    name or focus), and nobody but the person themself; further ahead nothing is sent (the
+    schedule page shows it). People without email get nothing: the outbox skips them.
     """
     now = utcnow()
-    if group_session.starts_at < now or group_session.starts_at - now > NOTICE_WINDOW:
+    times = [group_session.starts_at] + ([old_start] if old_start else [])
+    if not any(now <= moment <= now + NOTICE_WINDOW for moment in times):
         return
     site = group_session.group.site
     mail.queue(
@@ -230,9 +377,10 @@ def queue_team_notice(
         NOTICE_SUBJECT,
         "team_changed.txt",
         user=user,
-        added=added,
+        change=change,
         calendar_name=group_session.group.calendar_name,
         local_time=site.when(group_session.starts_at),
+        old_time=site.when(old_start) if old_start else "",
         site=site,
         role_label=TEAM_ROLES.get(role, role),
         actor=actor,

@@ -56,6 +56,16 @@ class TeamMemberForm(FlaskForm):
     submit = SubmitField("Add")
 
 
+class FillGapForm(FlaskForm):
+    """A role a session needs and the person who takes it (the coverage page)."""
+
+    session_id = IntegerField(validators=[InputRequired(), an_id()])
+    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
+    user_id = IntegerField(
+        "Person", validators=[InputRequired("Choose a person."), an_id("Choose a person.")]
+    )
+
+
 class RemoveByIdForm(FlaskForm):
     """Names the row to remove (a core team member or an assignment) by its id."""
 

@@ -16,10 +16,19 @@ from groupvisits.locking import hold_sqlite_for_writing, lock_row
 from groupvisits.permissions import can_manage_group, can_manage_user, serves_site
 from groupvisits.roster.models import ACTIVE, Membership
 from groupvisits.schedule.models import SCHEDULED, GroupSession
-from groupvisits.team.coverage import coverage_for, queue_team_notice
+from groupvisits.team.coverage import (
+    ADDED,
+    CANCELLED,
+    MOVED,
+    REMOVED,
+    coverage_for,
+    disciplines_text,
+    queue_team_notice,
+)
 from groupvisits.team.models import (
     DEFAULT_DISCIPLINES,
     PEER_MENTOR,
+    PRECEPTOR,
     TEAM_ROLES,
     CoreTeamMember,
     StaffAssignment,
@@ -44,16 +53,60 @@ def _check_role(role: str) -> None:
 
 
 def _check_person(user: User, role: str, group: VisitGroup) -> None:
-    """A peer mentor is a patient of the clinic; every other role is its active staff."""
+    """A peer mentor is a willing member of the group; every other role is the clinic's
+    active staff, of a discipline the role allows."""
     if not user.active:
         raise ValidationFailed(f"{user.full_name}'s account is deactivated.", field="user")
     if role == PEER_MENTOR:
-        if not user.is_patient or group.site_id not in user.site_ids:
-            raise ValidationFailed("A peer mentor is a patient of this clinic.", field="user")
-    elif not serves_site(user, group.site_id):
+        _check_peer_mentor(user, group)
+        return
+    if not serves_site(user, group.site_id):
         raise ValidationFailed(
             f"{user.full_name} is not on the staff of {group.site.name}.", field="user"
         )
+    allowed = allowed_disciplines(group, role)
+    if allowed and (user.discipline or "") not in allowed:
+        kind = user.discipline_label or user.role_label
+        raise ValidationFailed(
+            f"{user.full_name} ({kind.lower()}) cannot be {TEAM_ROLES[role].lower()} in this "
+            f"group: the role needs {disciplines_text(allowed)}. Choose someone else, or change "
+            "the group's staffing template.",
+            field="user",
+        )
+
+
+def _check_peer_mentor(user: User, group: VisitGroup) -> None:
+    """Only a member who has said they are willing may be a peer mentor."""
+    if not user.is_patient:
+        raise ValidationFailed("A peer mentor is a member of the group.", field="user")
+    willing = db.session.scalar(
+        select(Membership.id).where(
+            Membership.group_id == group.id,
+            Membership.patient_id == user.id,
+            Membership.status == ACTIVE,
+            Membership.peer_mentor_since.is_not(None),
+        )
+    )
+    if willing is None:
+        raise ValidationFailed(
+            f"{user.full_name} has not said they are willing to be a peer mentor in this group "
+            "(members say so on their “My groups” page).",
+            field="user",
+        )
+
+
+def allowed_disciplines(group: VisitGroup, role: str) -> tuple[str, ...]:
+    """The disciplines that may fill ``role`` in ``group``, as its staffing template says.
+
+    Empty means any discipline; a role the template leaves out allows any, except the
+    precepting attending, who is an attending by definition.
+    """
+    rule = db.session.scalar(
+        select(StaffingRule).where(StaffingRule.group_id == group.id, StaffingRule.role == role)
+    )
+    if rule is not None:
+        return rule.allowed
+    return DEFAULT_DISCIPLINES[PRECEPTOR] if role == PRECEPTOR else ()
 
 
 # Staffing template
@@ -215,8 +268,8 @@ def session_team(group_session: GroupSession) -> list[StaffAssignment]:
 
 
 def team_candidates(group: VisitGroup) -> tuple[list[User], list[User]]:
-    """Who may join the group's team: the active staff of its clinic, and its active members
-    (who may be peer mentors)."""
+    """Who may join the group's team: the active staff of its clinic, and the members who
+    are willing to be peer mentors."""
     staff = db.session.scalars(
         select(User)
         .join(user_sites, user_sites.c.user_id == User.id)
@@ -233,6 +286,7 @@ def team_candidates(group: VisitGroup) -> tuple[list[User], list[User]]:
         .where(
             Membership.group_id == group.id,
             Membership.status == ACTIVE,
+            Membership.peer_mentor_since.is_not(None),
             User.active.is_(True),
         )
         .order_by(User.given_name, User.family_name, User.id)
@@ -356,7 +410,7 @@ def assign_staff(
     _insert_guarded(assignment, user, group_session, actor)
     if role == PEER_MENTOR:
         audit.record(actor, "create", user, "staff_assignment", assignment.id)
-    queue_team_notice(group_session, user, role, added=True, actor=actor)
+    queue_team_notice(group_session, user, role, ADDED, actor=actor)
     return assignment
 
 
@@ -366,14 +420,19 @@ def unassign_staff(assignment: StaffAssignment, *, actor: User) -> None:
     if assignment.role == PEER_MENTOR:
         audit.record(actor, "update", assignment.user, "staff_assignment", assignment.id)
     queue_team_notice(
-        assignment.group_session, assignment.user, assignment.role, added=False, actor=actor
+        assignment.group_session, assignment.user, assignment.role, REMOVED, actor=actor
     )
     db.session.delete(assignment)
     db.session.flush()
 
 
-def sync_session_times(group_session: GroupSession, *, actor: User | None) -> None:
+def sync_session_times(
+    group_session: GroupSession, *, actor: User | None, old_start: datetime | None = None
+) -> None:
     """Copy a session's (new) start and end onto its assignments; call after a move.
+
+    With ``old_start``, each person on the team is told of the new time if either time is
+    less than 14 days away (one notice per person, whatever their roles).
 
     :raises Conflict: someone on the team is already on another session at the new time
         (the move must then be undone, so the caller rolls back).
@@ -396,14 +455,78 @@ def sync_session_times(group_session: GroupSession, *, actor: User | None) -> No
     )
     if db.session.connection().dialect.name == "sqlite":
         db.session.execute(stmt)
-        return
-    try:
-        with db.session.begin_nested():
-            db.session.execute(stmt)
-    except IntegrityError as exc:
-        raise Conflict(
-            "Someone on this session's team is on another session at the new time."
-        ) from exc
+    else:
+        try:
+            with db.session.begin_nested():
+                db.session.execute(stmt)
+        except IntegrityError as exc:
+            raise Conflict(
+                "Someone on this session's team is on another session at the new time."
+            ) from exc
+    if old_start is not None and old_start != group_session.starts_at:
+        for user, role in _one_role_each(assignments):
+            queue_team_notice(group_session, user, role, MOVED, actor=actor, old_start=old_start)
+
+
+def _one_role_each(assignments: list[StaffAssignment]) -> list[tuple[User, str]]:
+    """Each person once, with their first role in TEAM_ROLES order (for one notice each)."""
+    order = list(TEAM_ROLES)
+    first: dict[int, StaffAssignment] = {}
+    for assignment in sorted(assignments, key=lambda a: order.index(a.role)):
+        first.setdefault(assignment.user_id, assignment)
+    return [(a.user, a.role) for a in first.values()]
+
+
+def release_team(group_session: GroupSession, *, actor: User | None) -> int:
+    """Free the team of a session that is being cancelled; returns how many were on it.
+
+    A cancelled session holds nobody's time: its assignments are deleted, and each person
+    is told if it was less than 14 days away. Restoring the session copies the core team
+    back (:func:`staff_new_sessions`).
+    """
+    assignments = db.session.scalars(
+        select(StaffAssignment)
+        .where(StaffAssignment.session_id == group_session.id)
+        .options(selectinload(StaffAssignment.user))
+    ).all()
+    for user, role in _one_role_each(list(assignments)):
+        queue_team_notice(group_session, user, role, CANCELLED, actor=actor)
+    for assignment in assignments:
+        if assignment.role == PEER_MENTOR:
+            audit.record(actor, "update", assignment.user, "staff_assignment", assignment.id)
+        db.session.delete(assignment)
+    db.session.flush()
+    return len({a.user_id for a in assignments})
+
+
+def drop_peer_mentor(
+    group: VisitGroup, patient: User, *, actor: User, now: datetime | None = None
+) -> None:
+    """Take a member off the group's core team and coming sessions as peer mentor.
+
+    Called when they take back their agreement or leave the group; past sessions keep
+    the record of what they did.
+    """
+    core = db.session.scalars(
+        select(CoreTeamMember).filter_by(group_id=group.id, user_id=patient.id, role=PEER_MENTOR)
+    ).all()
+    coming = db.session.scalars(
+        select(StaffAssignment)
+        .join(StaffAssignment.group_session)
+        .where(
+            GroupSession.group_id == group.id,
+            StaffAssignment.user_id == patient.id,
+            StaffAssignment.role == PEER_MENTOR,
+            StaffAssignment.starts_at > (now or utcnow()),
+        )
+    ).all()
+    for member in core:
+        audit.record(actor, "update", patient, "core_team_member", member.id)
+        db.session.delete(member)
+    for assignment in coming:
+        audit.record(actor, "update", patient, "staff_assignment", assignment.id)
+        db.session.delete(assignment)
+    db.session.flush()
 
 
 # Time off

@@ -18,6 +18,7 @@ from groupvisits.team.models import (
     PEER_MENTOR,
     PRECEPTOR,
     PROVIDER,
+    SUPPORT,
     StaffAssignment,
 )
 from groupvisits.timeutil import utcnow
@@ -130,10 +131,11 @@ def test_cancelled_sessions_are_left_out(db, site, weekly, coordinator, coordina
 
 
 def test_peer_mentors_shown_on_the_page_are_audited(
-    db, site, weekly, create_user, coordinator, coordinator_client
+    db, site, weekly, create_user, coordinator, coordinator_client, willing_mentor
 ):
     group = weekly()
     mentor = create_user(PATIENT, sites=[site])
+    willing_mentor(group, mentor)
     assignment = team.assign_staff(_sessions(group)[0], mentor, PEER_MENTOR, actor=coordinator)
     db.session.commit()
 
@@ -153,6 +155,7 @@ def test_the_batched_check_says_what_coverage_problems_says_for_each_session(
 ):
     group = weekly()
     team.set_staffing_rule(group, PROVIDER, count=2, actor=coordinator)
+    team.set_staffing_rule(group, FACILITATOR, disciplines=[], actor=coordinator)  # any, for now
     sessions = _sessions(group)[:4]
     resident, attending, nurse, pharmacist = (
         staff("resident"),
@@ -173,6 +176,8 @@ def test_the_batched_check_says_what_coverage_problems_says_for_each_session(
         "Conference",
         actor=coordinator,
     )
+    # Narrowed after the pharmacist was put in: the template no longer allows them.
+    team.set_staffing_rule(group, FACILITATOR, actor=coordinator)
     db.session.commit()
 
     batched = coverage_for(sessions)
@@ -200,15 +205,19 @@ def _staff_many(db, weekly, staff, coordinator) -> None:
         group = weekly(at=time(8 + 3 * n, 0))
         team.set_staffing_rule(group, PROVIDER, actor=coordinator)
         sessions = _sessions(group)
-        nurse, resident, pharmacist = (
+        nurse, resident, pharmacist, attending = (
             staff("registered_nurse"),
             staff("resident"),
             staff("pharmacist"),
+            staff("attending"),
         )
         for group_session in sessions[:3]:
             team.assign_staff(group_session, nurse, FACILITATOR, actor=coordinator)
             team.assign_staff(group_session, resident, PROVIDER, actor=coordinator)
-            team.assign_staff(group_session, pharmacist, PRECEPTOR, actor=coordinator)
+            team.assign_staff(group_session, pharmacist, SUPPORT, actor=coordinator)
+        team.assign_staff(sessions[1], attending, PRECEPTOR, actor=coordinator)
+        # A template narrowed after staffing: the pharmacist no longer fits.
+        team.set_staffing_rule(group, SUPPORT, disciplines=["medical_assistant"], actor=coordinator)
         team.add_time_off(nurse, sessions[0].starts_at, sessions[0].ends_at, actor=coordinator)
     db.session.commit()
 
@@ -285,7 +294,7 @@ def test_changes_further_than_14_days_ahead_send_nothing(db, weekly, staff, coor
 
 
 def test_only_the_person_changed_is_told_and_patients_without_email_get_nothing(
-    db, site, weekly, staff, create_user, coordinator
+    db, site, weekly, staff, create_user, coordinator, willing_mentor
 ):
     group = weekly()
     group_session = _sessions(group)[0]
@@ -296,8 +305,9 @@ def test_only_the_person_changed_is_told_and_patients_without_email_get_nothing(
 
     mentor = create_user(PATIENT, sites=[site], given_name="Mona", email="mona@home.example.org")
     phone_only = create_user(PATIENT, sites=[site], email=None, password=None, phone="555-0100")
-    team.assign_staff(group_session, mentor, PEER_MENTOR, actor=coordinator)
-    team.assign_staff(group_session, phone_only, PEER_MENTOR, actor=coordinator)
+    for member in (mentor, phone_only):
+        willing_mentor(group, member)
+        team.assign_staff(group_session, member, PEER_MENTOR, actor=coordinator)
     db.session.commit()
 
     new = _outbox(db)[before:]

@@ -97,6 +97,8 @@ EXPECTED = {
     "roster.decline_offer_by_phone": Access(COORDINATORS, of_site=True),
     "roster.set_support_person": Access(PATIENTS, of_site=True, members=True),
     "roster.share_name": Access(PATIENTS, of_site=True, members=True),
+    "roster.offer_to_mentor": Access(PATIENTS, of_site=True, members=True),
+    "roster.stop_mentoring": Access(PATIENTS, of_site=True, members=True),
     "roster.accept_agreement": Access(PATIENTS, of_site=True, members=True),
     "roster.record_rsvp": Access(STAFF, of_site=True),
     "roster.show_attendance": Access(STAFF, of_site=True),
@@ -119,6 +121,7 @@ EXPECTED = {
     "team.add_my_time_off": Access(CLINICIANS),
     "team.remove_my_time_off": Access(CLINICIANS),
     "team.show_coverage": Access(STAFF, of_site=True),
+    "team.fill_gap": Access(COORDINATORS, of_site=True),
 }
 
 ACTORS = ["anonymous", "coordinator", "clinician", "patient", "other_site_coordinator"]

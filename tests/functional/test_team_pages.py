@@ -247,11 +247,12 @@ def test_staff_see_coverage_problems_before_the_team(
 
 
 def test_patients_see_first_names_and_disciplines_only(
-    app, group, coordinator, clinicians, patient, create_user, site, sign_in_as
+    app, group, coordinator, clinicians, patient, create_user, site, sign_in_as, willing_mentor
 ):
     mentor = create_user(PATIENT, sites=[site], given_name="Maria", family_name="Mentorson")
     for member in (patient, mentor):
         roster.enrol(group, member, actor=None)
+    willing_mentor(group, mentor)
     team.set_staffing_rule(group, "precepting_attending", 1, actor=coordinator)
     group_session = next_session(group)
     dana = clinicians[0]

@@ -917,7 +917,7 @@ def test_change_rule_of_a_closed_group_adds_no_sessions(monthly_group, coordinat
     monthly_group.status = "closed"
     for group_session in sessions_of(db, monthly_group):
         if group_session.starts_at > APRIL_FIRST:
-            schedule._cancel(group_session, "The group has closed.")
+            schedule._cancel(group_session, "The group has closed.", actor=coordinator)
 
     report = change_to(monthly_group, THIRD_THURSDAY, at=time(18, 0), actor=coordinator)
 

@@ -15,6 +15,7 @@ from groupvisits.team.models import (
     PEER_MENTOR,
     PRECEPTOR,
     PROVIDER,
+    CoreTeamMember,
     StaffAssignment,
     TimeOff,
 )
@@ -112,10 +113,15 @@ def test_an_unknown_role_is_refused(db, group, add_session, staff, coordinator):
         team.assign_staff(add_session(group), staff(), "chef", actor=coordinator)
 
 
-def test_a_patient_is_only_ever_a_peer_mentor(db, group, add_session, create_user, coordinator):
+def test_a_patient_is_only_ever_a_peer_mentor(
+    db, group, add_session, create_user, coordinator, willing_mentor
+):
     group_session, patient = add_session(group), create_user(PATIENT)
     with pytest.raises(ValidationFailed):
         team.assign_staff(group_session, patient, SUPPORT_ROLE, actor=coordinator)
+    with pytest.raises(ValidationFailed, match="has not said they are willing"):
+        team.assign_staff(group_session, patient, PEER_MENTOR, actor=coordinator)
+    willing_mentor(group, patient)
 
     team.assign_staff(group_session, patient, PEER_MENTOR, actor=coordinator)
     db.session.commit()
@@ -279,10 +285,37 @@ def test_default_rules_need_a_facilitator_and_a_provider(db, group, add_session,
     ]
 
 
-def test_a_wrong_discipline_does_not_fill_a_role(db, group, add_session, staff, coordinator):
+def test_a_wrong_discipline_is_refused_and_nothing_is_saved(
+    db, group, add_session, staff, coordinator
+):
     team.set_staffing_rule(group, FACILITATOR, actor=coordinator)
     group_session, pharmacist = add_session(group), staff("pharmacist", given_name="Phil")
+
+    with pytest.raises(ValidationFailed, match="cannot be facilitator in this group") as refused:
+        team.assign_staff(group_session, pharmacist, FACILITATOR, actor=coordinator)
+    with pytest.raises(ValidationFailed, match="cannot be facilitator"):
+        team.add_core_member(group, pharmacist, FACILITATOR, actor=coordinator)
+
+    assert refused.value.status_code == 422
+    assert db.session.scalar(select(func.count(StaffAssignment.id))) == 0
+    assert db.session.scalar(select(func.count(CoreTeamMember.id))) == 0
+
+
+def test_a_role_outside_the_template_takes_any_discipline_but_a_preceptor_is_an_attending(
+    db, group, add_session, staff, coordinator
+):
+    group_session = add_session(group)
+    team.assign_staff(group_session, staff("pharmacist"), FACILITATOR, actor=coordinator)
+    with pytest.raises(ValidationFailed, match="needs attending physician"):
+        team.assign_staff(group_session, staff("resident"), PRECEPTOR, actor=coordinator)
+
+
+def test_a_template_narrowed_after_staffing_flags_the_misfit(
+    db, group, add_session, staff, coordinator
+):
+    group_session, pharmacist = add_session(group), staff("pharmacist", given_name="Phil")
     team.assign_staff(group_session, pharmacist, FACILITATOR, actor=coordinator)
+    team.set_staffing_rule(group, FACILITATOR, actor=coordinator)
 
     problems = team.coverage_problems(group_session)
 

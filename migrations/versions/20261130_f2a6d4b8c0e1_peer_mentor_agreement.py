@@ -1,0 +1,28 @@
+"""Peer mentors: a member says they are willing to co-facilitate (memberships.peer_mentor_since).
+
+Only members who said yes can be put on a session's team as peer mentor; None means they
+have not agreed (or have withdrawn their agreement). Existing rows start at None: nobody
+was asked before.
+
+Revision ID: f2a6d4b8c0e1
+Revises: e7b3c9d1a4f6
+Created: 2026-11-30 16:50:00.000000
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "f2a6d4b8c0e1"
+down_revision = "e7b3c9d1a4f6"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("peer_mentor_since", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.drop_column("peer_mentor_since")
