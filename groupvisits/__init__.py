@@ -159,6 +159,7 @@ def register_blueprints(app: Flask) -> None:
         "schedule",
         "roster",
         "team",
+        "encounters",
     ):
         views = importlib.import_module(f"groupvisits.{area}.views")
         app.register_blueprint(views.bp)

@@ -2,6 +2,15 @@
 
 from groupvisits.accounts.models import Invitation, PatientProfile, SignIn, User, user_sites
 from groupvisits.audit import AuditEvent
+from groupvisits.encounters.models import (
+    EncounterNote,
+    GoalProgress,
+    GroupNote,
+    NoteAddendum,
+    NoteEvent,
+    OneOnOneSlot,
+    PatientGoal,
+)
 from groupvisits.groups.models import GroupPlanSegment, VisitGroup
 from groupvisits.mail.models import OutboxMessage
 from groupvisits.roster.models import (
@@ -16,6 +25,13 @@ from groupvisits.sites.models import Site
 from groupvisits.team.models import CoreTeamMember, StaffAssignment, StaffingRule, TimeOff
 
 __all__ = [
+    "EncounterNote",
+    "GoalProgress",
+    "GroupNote",
+    "NoteAddendum",
+    "NoteEvent",
+    "OneOnOneSlot",
+    "PatientGoal",
     "AgreementAcceptance",
     "Attendance",
     "GroupAgreement",

@@ -27,6 +27,7 @@ from groupvisits.roster.models import (
 )
 from groupvisits.schedule.models import GroupSession
 from groupvisits.sites.models import Site
+from groupvisits.team.models import PRECEPTOR, PROVIDER, StaffAssignment
 
 #: Attribute set on view functions by the access decorators.
 ACCESS_ATTR = "access_roles"
@@ -332,6 +333,68 @@ def get_membership_or_404(membership_id: int, *, manage: bool = False, own: bool
     return membership
 
 
+# One-on-one visits and their notes
+
+
+def can_plan_one_on_ones(user: User, group_session: GroupSession) -> bool:
+    """Coordinators of the site and the session's providers plan and move its slots.
+
+    ``group_session``'s team must be known to the caller: providers are checked by
+    :func:`is_session_provider`, which reads the assignments.
+    """
+    if not user.is_authenticated or not user.is_staff:
+        return False
+    if can_manage_group(user, group_session.group):
+        return True
+    return is_session_provider(user, group_session)
+
+
+def is_session_provider(user: User, group_session: GroupSession) -> bool:
+    """True if ``user`` sees patients one-on-one (or precepts) at this session."""
+    if not user.is_authenticated or not user.is_clinician:
+        return False
+    return (
+        db.session.scalar(
+            select(StaffAssignment.id)
+            .where(
+                StaffAssignment.session_id == group_session.id,
+                StaffAssignment.user_id == user.id,
+                StaffAssignment.role.in_((PROVIDER, PRECEPTOR)),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def can_read_note(user: User, note) -> bool:
+    """A note's contents: its author, its attending, and clinicians of the session's site.
+
+    Coordinators see where notes stand (the tracker), never what they say; patients read
+    their own after-visit summary, never the note.
+    """
+    if not user.is_authenticated or not user.is_clinician:
+        return False
+    if user.id in (note.author_id, note.preceptor_id):
+        return True
+    return note.group_session.group.site_id in user.site_ids
+
+
+def can_write_note(user: User, note) -> bool:
+    """Only the author writes, signs and adds to their note."""
+    return user.is_authenticated and user.is_clinician and user.id == note.author_id
+
+
+def can_attest_note(user: User, note) -> bool:
+    """The note's precepting attending attests it or returns it."""
+    return (
+        user.is_authenticated
+        and user.is_clinician
+        and note.preceptor_id is not None
+        and user.id == note.preceptor_id
+    )
+
+
 #: Predicates exposed to templates, so that templates never restate a rule.
 TEMPLATE_PREDICATES = {
     "can_manage_site": can_manage_site,
@@ -342,6 +405,9 @@ TEMPLATE_PREDICATES = {
     "can_view_group": can_view_group,
     "can_manage_group": can_manage_group,
     "can_see_meeting_details": can_see_meeting_details,
+    "can_read_note": can_read_note,
+    "can_write_note": can_write_note,
+    "can_attest_note": can_attest_note,
 }
 
 

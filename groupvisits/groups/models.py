@@ -2,7 +2,17 @@
 
 from datetime import date, datetime, time
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, Time
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    Time,
+    false,
+)
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from groupvisits.extensions import db
@@ -46,6 +56,7 @@ class VisitGroup(db.Model):
             name="census_order",
         ),
         CheckConstraint("length_minutes BETWEEN 60 AND 180", name="length_range"),
+        CheckConstraint("slot_minutes BETWEEN 5 AND 30", name="slot_minutes_range"),
         CheckConstraint(f"status IN {tuple(STATUSES)!r}", name="status_known"),
         CheckConstraint(f"modality IN {tuple(MODALITIES)!r}", name="modality_known"),
         CheckConstraint(
@@ -76,6 +87,8 @@ class VisitGroup(db.Model):
     rsvp_deadline_days: Mapped[int] = mapped_column(Integer, default=1)
     #: A place offered to the first on the waitlist is held this long.
     offer_hold_hours: Mapped[int] = mapped_column(Integer, default=72)
+    #: Length of one one-on-one visit inside a session (the planner's slot).
+    slot_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     status: Mapped[str] = mapped_column(String(20), default=PLANNING)
 
     #: RFC 5545 RRULE (without DTSTART), e.g. "FREQ=MONTHLY;BYDAY=2TU"; empty = no schedule.
@@ -130,6 +143,8 @@ class SegmentFields:
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(80))
     minutes: Mapped[int] = mapped_column(Integer)
+    #: Nobody leaves for a one-on-one visit during this step (a group or meal step).
+    no_pull_outs: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def kind_label(self) -> str:

@@ -212,6 +212,9 @@ class Attendance(db.Model):
     mode: Mapped[str | None] = mapped_column(String(10))
     #: Asked at check-in: does the patient want a one-on-one visit today?
     wants_one_on_one: Mapped[bool | None] = mapped_column(Boolean)
+    #: The one-on-one must be with this discipline today (a pharmacist's medication
+    #: review, say): a DISCIPLINES key set by staff; None = any provider.
+    one_on_one_with: Mapped[str | None] = mapped_column(String(30))
     #: Kilograms to two decimals, so that a weight entered in pounds reads back the same.
     weight_kg: Mapped[float | None] = mapped_column(Numeric(6, 2))
     systolic: Mapped[int | None] = mapped_column(Integer)

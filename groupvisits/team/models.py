@@ -101,6 +101,10 @@ class StaffAssignment(db.Model):
     #: The session's start and end, copied (kept in step by ``sync_session_times``).
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: A provider free for one-on-one visits during part of the window only: from and/or
+    #: until these times (None: the whole window).
+    available_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    available_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     group_session: Mapped[GroupSession] = relationship()

@@ -1,0 +1,3 @@
+"""Routes (filled in below)."""
+
+from groupvisits.encounters import bp  # noqa: F401
