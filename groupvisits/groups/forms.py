@@ -3,6 +3,7 @@
 from flask import request
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     FieldList,
     FormField,
@@ -63,6 +64,12 @@ class GroupForm(FlaskForm):
         "Length of a session (minutes)",
         default=120,
         validators=[DataRequired(), NumberRange(min=60, max=180)],
+    )
+    slot_minutes = IntegerField(
+        "Length of a one-on-one visit (minutes)",
+        default=10,
+        validators=[DataRequired(), NumberRange(min=5, max=30)],
+        description="Each patient's private visit with a provider during the session.",
     )
     min_members = IntegerField(
         "Minimum members", default=8, validators=[DataRequired(), NumberRange(min=1, max=40)]
@@ -159,6 +166,7 @@ class SegmentForm(FlaskForm):
     kind = SelectField("Kind", choices=options(SEGMENT_KINDS.items()))
     name = StringField("Name", validators=[Optional(), Length(max=80)])
     minutes = IntegerField("Minutes", validators=[Optional(), NumberRange(min=1, max=180)])
+    no_pull_outs = BooleanField("No pull-outs")
 
 
 class PlanForm(FlaskForm):
@@ -171,10 +179,15 @@ class PlanForm(FlaskForm):
         if len(posted) > MAX_SEGMENTS:
             raise ValidationError(f"A plan holds at most {MAX_SEGMENTS} steps.")
 
-    def rows(self) -> list[tuple[str, str, int]]:
-        """The filled-in rows as (kind, name, minutes)."""
+    def rows(self) -> list[tuple[str, str, int, bool]]:
+        """The filled-in rows as (kind, name, minutes, no pull-outs)."""
         return [
-            (row.kind.data, (row.form.name.data or "").strip(), row.minutes.data or 0)
+            (
+                row.kind.data,
+                (row.form.name.data or "").strip(),
+                row.minutes.data or 0,
+                bool(row.no_pull_outs.data),
+            )
             for row in self.segments
             if (row.form.name.data or "").strip()
         ]

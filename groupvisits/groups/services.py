@@ -33,6 +33,7 @@ EDITABLE = (
     "location",
     "video_url",
     "length_minutes",
+    "slot_minutes",
     "min_members",
     "target_members",
     "max_members",
@@ -56,6 +57,8 @@ def check_fields(fields: dict, *, place_before: tuple[str, str] | None = None) -
         raise ValidationFailed("The minimum, target and maximum must go up in that order.")
     if not 60 <= fields["length_minutes"] <= 180:
         raise ValidationFailed("A group visit lasts between 60 and 180 minutes.")
+    if not 5 <= fields.get("slot_minutes", 10) <= 30:
+        raise ValidationFailed("A one-on-one visit lasts between 5 and 30 minutes.")
     if fields["modality"] not in MODALITIES:
         raise ValidationFailed("Choose in person, virtual or hybrid.")
     if fields["modality"] in ("virtual", "hybrid") and not fields.get("video_url"):
@@ -220,12 +223,14 @@ def set_status(group: VisitGroup, status: str, *, actor: User, reason: str = "")
     return cancelled
 
 
-def set_group_plan(group: VisitGroup, segments: list[tuple[str, str, int]], *, actor: User):
+def set_group_plan(group: VisitGroup, segments: list[schedule.PlanStep], *, actor: User):
     """Replace the default plan; sessions created from now on copy it."""
     _check_coordinator(group.site, actor)
     schedule.check_plan(segments, group.length_minutes)
     group.plan = [
-        GroupPlanSegment(position=i, kind=kind, name=name.strip(), minutes=minutes)
-        for i, (kind, name, minutes) in enumerate(segments)
+        GroupPlanSegment(
+            position=i, kind=kind, name=name.strip(), minutes=minutes, no_pull_outs=no_pull_outs
+        )
+        for i, (kind, name, minutes, no_pull_outs) in enumerate(schedule.plan_steps(segments))
     ]
     db.session.flush()

@@ -238,7 +238,12 @@ def _fill_plan_form(form: PlanForm, segments) -> None:
         form.segments.pop_entry()
     for segment in segments:
         form.segments.append_entry(
-            {"kind": segment.kind, "name": segment.name, "minutes": segment.minutes}
+            {
+                "kind": segment.kind,
+                "name": segment.name,
+                "minutes": segment.minutes,
+                "no_pull_outs": segment.no_pull_outs,
+            }
         )
     # Two blank rows to add steps, as far as a plan holds.
     for _ in range(min(2, MAX_SEGMENTS - len(form.segments))):
@@ -278,6 +283,7 @@ def _group_fields(form: GroupForm) -> dict:
         "location": (form.location.data or "").strip(),
         "video_url": (form.video_url.data or "").strip(),
         "length_minutes": form.length_minutes.data,
+        "slot_minutes": _or_default(form.slot_minutes.data, 10),
         "min_members": form.min_members.data,
         "target_members": form.target_members.data,
         "max_members": form.max_members.data,

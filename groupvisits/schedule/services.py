@@ -88,7 +88,13 @@ def _check_not_fixed(group_session: GroupSession, now: datetime | None) -> None:
 
 def _copy_plan(group: VisitGroup) -> list[SessionSegment]:
     return [
-        SessionSegment(position=s.position, kind=s.kind, name=s.name, minutes=s.minutes)
+        SessionSegment(
+            position=s.position,
+            kind=s.kind,
+            name=s.name,
+            minutes=s.minutes,
+            no_pull_outs=s.no_pull_outs,
+        )
         for s in group.plan
     ]
 
@@ -555,10 +561,20 @@ def add_extra_session(
     return group_session
 
 
-def check_plan(segments: list[tuple[str, str, int]], length_minutes: int) -> None:
+#: One step of a plan as forms and services pass it: (kind, name, minutes), optionally with
+#: "no pull-outs" (nobody leaves for a one-on-one visit during it) as a fourth value.
+PlanStep = tuple[str, str, int] | tuple[str, str, int, bool]
+
+
+def plan_steps(segments: list[PlanStep]) -> list[tuple[str, str, int, bool]]:
+    """Every step as (kind, name, minutes, no pull-outs)."""
+    return [(*step[:3], bool(step[3]) if len(step) > 3 else False) for step in segments]
+
+
+def check_plan(segments: list[PlanStep], length_minutes: int) -> None:
     """:raises ValidationFailed: unknown kinds, bad lengths, or a plan longer than the session."""
     total = 0
-    for kind, name, minutes in segments:
+    for kind, name, minutes, _ in plan_steps(segments):
         if kind not in SEGMENT_KINDS:
             raise ValidationFailed(f"Unknown kind of segment {kind!r}.")
         if not name.strip():
@@ -571,19 +587,21 @@ def check_plan(segments: list[tuple[str, str, int]], length_minutes: int) -> Non
             f"The plan takes {total} minutes but the session lasts {length_minutes}. "
             "Shorten a segment or lengthen the session."
         )
-    if sum(1 for kind, _, _ in segments if kind == "one_on_one") > 1:
+    if sum(1 for step in segments if step[0] == "one_on_one") > 1:
         raise ValidationFailed("A plan has at most one one-on-one window.")
 
 
 def set_session_plan(
-    group_session: GroupSession, segments: list[tuple[str, str, int]], *, actor: User
+    group_session: GroupSession, segments: list[PlanStep], *, actor: User
 ) -> None:
     """Replace one session's timeline."""
     _check_coordinator(group_session.group, actor)
     check_plan(segments, group_session.length_minutes)
     group_session.segments = [
-        SessionSegment(position=i, kind=kind, name=name.strip(), minutes=minutes)
-        for i, (kind, name, minutes) in enumerate(segments)
+        SessionSegment(
+            position=i, kind=kind, name=name.strip(), minutes=minutes, no_pull_outs=no_pull_outs
+        )
+        for i, (kind, name, minutes, no_pull_outs) in enumerate(plan_steps(segments))
     ]
     db.session.flush()
 

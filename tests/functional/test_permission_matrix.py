@@ -122,6 +122,9 @@ EXPECTED = {
     "team.remove_my_time_off": Access(CLINICIANS),
     "team.show_coverage": Access(STAFF, of_site=True),
     "team.fill_gap": Access(COORDINATORS, of_site=True),
+    # One-on-one slots and the planner
+    # Encounter notes and attestation
+    # Records: group notes, tracker, summaries, goals, logs
 }
 
 ACTORS = ["anonymous", "coordinator", "clinician", "patient", "other_site_coordinator"]
@@ -175,7 +178,38 @@ def world(site, other_site, create_user, create_group):
         "group": group,
         "group_session": create_group_session_for(group),
         "membership": create_membership_for(group, target),
-    }
+    } | create_encounter_rows(group, target, site, create_user)
+
+
+def create_encounter_rows(group, patient, site, create_user):
+    """A slot, a draft note and a goal of ``patient`` at the group's next session, written
+    by a clinician who is not among the actors (so that no actor is its author)."""
+    from datetime import timedelta
+
+    from groupvisits.encounters.models import EncounterNote, OneOnOneSlot, PatientGoal
+    from groupvisits.extensions import db
+
+    group_session = create_group_session_for(group)
+    author = create_user(CLINICIAN, sites=[site])
+    start = group_session.starts_at + timedelta(minutes=60)
+    slot = OneOnOneSlot(
+        session_id=group_session.id,
+        patient_id=patient.id,
+        provider_id=author.id,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=10),
+    )
+    db.session.add(slot)
+    db.session.flush()
+    note = EncounterNote(
+        session_id=group_session.id, patient_id=patient.id, author_id=author.id, slot_id=slot.id
+    )
+    db.session.add(note)
+    db.session.flush()
+    goal = PatientGoal(patient_id=patient.id, group_id=group.id, note_id=note.id, text="Walk")
+    db.session.add(goal)
+    db.session.commit()
+    return {"slot": slot, "note": note, "goal": goal}
 
 
 def create_membership_for(group, patient):
@@ -202,6 +236,8 @@ def url_for_rule(rule, site, target_patient, world=None) -> str:
             values[argument] = world["group_session"].id
         elif argument == "membership_id":
             values[argument] = world["membership"].id
+        elif argument in ("slot_id", "note_id", "goal_id"):
+            values[argument] = world[argument.removesuffix("_id")].id
         elif argument == "user_id":
             values[argument] = target_patient.id
         elif argument == "site_id":
