@@ -50,7 +50,8 @@ def seed_demo(if_empty: bool, scale: str, password: str) -> None:
         counts = load_large(password_hash=coordinator.password_hash)
         click.echo(
             "Network-sized data: {sessions} more sessions, {memberships} more memberships, "
-            "{attendances} more attendance rows.".format(**counts)
+            "{attendances} more attendance rows, {staff_assignments} team assignments, "
+            "{encounter_notes} encounter notes, {patient_goals} goals.".format(**counts)
         )
     db.session.commit()
     click.echo(f"Demo data loaded ({site.name} and its groups).")

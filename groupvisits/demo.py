@@ -161,6 +161,10 @@ def load_demo(*, password: str) -> Site:
     groups = load_demo_groups(site)
     load_demo_rosters(groups, rng, patients)
     load_demo_team(groups[0])
+    db.session.flush()
+    from groupvisits.demo_encounters import load_encounters
+
+    load_encounters([group.id for group in groups], rng, utcnow())
     return site
 
 
@@ -170,24 +174,42 @@ def load_demo_team(group) -> None:
 
     from sqlalchemy import select
 
+    from groupvisits.roster.models import Membership
     from groupvisits.schedule.models import GroupSession
     from groupvisits.team import services as team
-    from groupvisits.team.models import FACILITATOR, PRECEPTOR, PROVIDER, VITALS
+    from groupvisits.team.models import FACILITATOR, PEER_MENTOR, PRECEPTOR, PROVIDER, VITALS
 
     def person(local: str) -> User:
         return db.session.scalar(select(User).where(User.email == f"{local}@{DEMO_DOMAIN}"))
 
     coordinator = person("coordinator")
-    for role, count in ((FACILITATOR, 1), (PROVIDER, 2), (PRECEPTOR, 1), (VITALS, 1)):
+    for role, count in ((FACILITATOR, 1), (PROVIDER, 3), (PRECEPTOR, 1), (VITALS, 1)):
         team.set_staffing_rule(group, role, count, actor=coordinator)
     for local, role in (
         ("behavioural", FACILITATOR),
         ("attending", PRECEPTOR),
         ("resident1", PROVIDER),
+        ("resident3", PROVIDER),
         ("pharmacist", PROVIDER),
         ("nurse", VITALS),
     ):
         team.add_core_member(group, person(local), role, actor=coordinator)
+    # A long-standing member who offered to mentor newer ones co-leads the group parts.
+    mentor = db.session.scalar(
+        select(Membership)
+        .join(User, User.id == Membership.patient_id)
+        .where(
+            Membership.group_id == group.id,
+            Membership.status == "active",
+            User.email.is_not(None),
+        )
+        .order_by(Membership.id)
+        .limit(1)
+    )
+    if mentor is not None:
+        mentor.peer_mentor_since = utcnow()
+        db.session.flush()
+        team.add_core_member(group, mentor.patient, PEER_MENTOR, actor=coordinator)
     now = utcnow()
     upcoming = db.session.scalars(
         select(GroupSession)

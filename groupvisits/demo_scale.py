@@ -21,6 +21,7 @@ from groupvisits.accounts.models import (
     User,
 )
 from groupvisits.demo import ACCESS, DIETS, FAMILY, GIVEN, LANGUAGES
+from groupvisits.demo_encounters import load_encounters
 from groupvisits.extensions import db
 from groupvisits.groups.models import DEFAULT_PLAN, GroupPlanSegment, VisitGroup
 from groupvisits.roster.models import (
@@ -73,6 +74,8 @@ def load_large(*, password_hash: str, seed: int = 2027) -> dict[str, int]:
     start = date(today.year - YEARS_OF_HISTORY, today.month, 1)
     until = today + timedelta(days=183)
     sites = list(db.session.scalars(select(Site).order_by(Site.id)))
+    # The small demo's groups already have their one-on-one visits and notes.
+    small_demo_groups = set(db.session.scalars(select(VisitGroup.id)))
     for name, zone, phone, locale, unit in SITES[: TOTAL_SITES - len(sites)]:
         site = Site(
             name=name,
@@ -159,6 +162,9 @@ def load_large(*, password_hash: str, seed: int = 2027) -> dict[str, int]:
                 counts[key] += value
     db.session.flush()
     counts.update(load_team(sites, rng, password_hash, now))
+    db.session.flush()
+    new_groups = set(db.session.scalars(select(VisitGroup.id))) - small_demo_groups
+    counts.update(load_encounters(sorted(new_groups), rng, now))
     return counts
 
 
