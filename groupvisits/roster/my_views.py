@@ -42,6 +42,7 @@ from groupvisits.roster.models import (
 from groupvisits.schedule import participation, recurrence
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
+from groupvisits.team.models import PEER_MENTOR, StaffAssignment
 from groupvisits.timeutil import utcnow
 
 #: The order of a patient's current memberships on their pages.
@@ -77,6 +78,12 @@ def my_groups():
         "group members",
     )
     agreements = pending_agreements(current_user, active_ids)
+    # The coming sessions where I am peer mentor, by group.
+    mentoring: dict[int, list[GroupSession]] = {}
+    for group_session in db.session.scalars(
+        _mentoring_query(), {"patient_id": current_user.id, "now": utcnow()}
+    ):
+        mentoring.setdefault(group_session.group_id, []).append(group_session)
     open_groups = db.session.scalars(
         open_query, {"site_ids": sorted(current_user.site_ids), "in_group_ids": in_group_ids}
     ).all()
@@ -87,10 +94,25 @@ def my_groups():
         fellows=fellows,
         agreements=agreements,
         open_groups=open_groups,
+        mentoring=mentoring,
         meets={m.group_id: _meets(m.group) for m in current},
     )
     db.session.commit()
     return page
+
+
+@functools.cache
+def _mentoring_query():
+    return (
+        select(GroupSession)
+        .join(StaffAssignment, StaffAssignment.session_id == GroupSession.id)
+        .where(
+            StaffAssignment.user_id == bindparam("patient_id"),
+            StaffAssignment.role == PEER_MENTOR,
+            GroupSession.starts_at > bindparam("now"),
+        )
+        .order_by(GroupSession.starts_at)
+    )
 
 
 def _meets(group: VisitGroup) -> str:

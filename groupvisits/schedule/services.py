@@ -591,9 +591,7 @@ def check_plan(segments: list[PlanStep], length_minutes: int) -> None:
         raise ValidationFailed("A plan has at most one one-on-one window.")
 
 
-def set_session_plan(
-    group_session: GroupSession, segments: list[PlanStep], *, actor: User
-) -> None:
+def set_session_plan(group_session: GroupSession, segments: list[PlanStep], *, actor: User) -> None:
     """Replace one session's timeline."""
     _check_coordinator(group_session.group, actor)
     check_plan(segments, group_session.length_minutes)

@@ -16,9 +16,11 @@ from groupvisits.accounts.models import CLINICIAN, COORDINATOR, DISCIPLINES, Use
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.mail import services as mail
+from groupvisits.roster.models import ACTIVE, Membership
 from groupvisits.schedule.models import SCHEDULED, GroupSession
 from groupvisits.team.models import (
     DEFAULT_DISCIPLINES,
+    PEER_MENTOR,
     PRECEPTOR,
     PROVIDER,
     TEAM_ROLES,
@@ -76,7 +78,7 @@ def disciplines_text(codes: tuple[str, ...]) -> str:
 
 
 def _people(count: int, role: str) -> str:
-    label = TEAM_ROLES[role].lower()
+    label = TEAM_ROLES[role].split(" (")[0].lower()  # "provider", not "provider (one-on-...)"
     return f"{count} {label}" if count == 1 else f"{count} people as {label}"
 
 
@@ -306,6 +308,21 @@ def _time_off_query():
     )
 
 
+@functools.cache
+def _willing_members_query():
+    return (
+        select(Membership.group_id, User)
+        .join(User, User.id == Membership.patient_id)
+        .where(
+            Membership.group_id.in_(bindparam("group_ids", expanding=True)),
+            Membership.status == ACTIVE,
+            Membership.peer_mentor_since.is_not(None),
+            User.active.is_(True),
+        )
+        .order_by(User.given_name, User.family_name, User.id)
+    )
+
+
 def _fill_gaps(
     site_id: int, lines: list[SessionCoverage], *, now: datetime, until: datetime
 ) -> None:
@@ -313,14 +330,18 @@ def _fill_gaps(
     params = {"site_id": site_id, "now": now, "until": until}
     staff = list(db.session.scalars(_site_staff_query(), {"site_id": site_id}))
     busy: dict[int, list[tuple[int, str, datetime, datetime]]] = {}
-    for user_id, session_id, role, starts_at, ends_at in db.session.execute(
-        _busy_query(), params
-    ):
+    for user_id, session_id, role, starts_at, ends_at in db.session.execute(_busy_query(), params):
         busy.setdefault(user_id, []).append((session_id, role, starts_at, ends_at))
     away: dict[int, list[tuple[datetime, datetime]]] = {}
     for user_id, starts_at, ends_at in db.session.execute(_time_off_query(), params):
         away.setdefault(user_id, []).append((starts_at, ends_at))
-    rules = _rules_by_group([line.group_session.group_id for line in lines])
+    group_ids = sorted({line.group_session.group_id for line in lines})
+    rules = _rules_by_group(group_ids)
+    # Peer mentors are the group's members who said they are willing (run even if unused,
+    # so that the page's query count never depends on the data).
+    willing: dict[int, list[User]] = {}
+    for group_id, user in db.session.execute(_willing_members_query(), {"group_ids": group_ids}):
+        willing.setdefault(group_id, []).append(user)
 
     def free(user: User, group_session: GroupSession, role: str) -> bool:
         start, end = group_session.starts_at, group_session.ends_at
@@ -336,8 +357,16 @@ def _fill_gaps(
         group_session = line.group_session
         group_rules = {rule.role: rule for rule in rules.get(group_session.group_id, [])}
         for role in gap_roles(group_session, line.team, list(group_rules.values())):
+            if role == PEER_MENTOR:
+                taken = {a.user_id for a in line.team if a.role == PEER_MENTOR}
+                members = willing.get(group_session.group_id, [])
+                line.gaps.append(Gap(role, [u for u in members if u.id not in taken]))
+                continue
             rule = group_rules.get(role)
-            allowed = rule.allowed if rule else DEFAULT_DISCIPLINES[PRECEPTOR]
+            if role == PRECEPTOR or rule is None:
+                allowed = DEFAULT_DISCIPLINES[PRECEPTOR]
+            else:
+                allowed = rule.allowed
             line.gaps.append(
                 Gap(
                     role,

@@ -32,13 +32,19 @@ def show_coverage(site_id):
 def _coverage_page(site: Site, status: int = 200):
     manages = can_manage_site(current_user, site)
     lines = site_coverage(site.id, now=utcnow(), with_candidates=manages)
-    # Peer mentors are patients: showing them on a team is a view of patient data.
+    # Peer mentors are patients: showing them on a team, or offering them for one, is a
+    # view of patient data.
     audit.record_each(
         current_user,
         "view",
         "staff_assignment",
         [(a.user_id, a.id) for line in lines for a in line.team if a.role == PEER_MENTOR],
     )
+    offered = {
+        user.id for line in lines for gap in line.gaps for user in gap.candidates if user.is_patient
+    }
+    if offered:
+        audit.record_many(current_user, "view", sorted(offered), "peer mentor candidates")
     # Render before committing: a commit expires the loaded rows (one query per row).
     page = render_template(
         "team/coverage.html",
@@ -65,6 +71,9 @@ def fill_gap(site_id):
     if group_session is None or group_session.group.site_id != site.id or person is None:
         errors = [e for field_errors in form.errors.values() for e in field_errors]
         flash(" ".join(errors) or "Choose a session of this clinic and a person.", "warning")
+        return _coverage_page(site, status=422)
+    if group_session.ends_at <= utcnow():
+        flash("That session is over: its team can no longer change here.", "warning")
         return _coverage_page(site, status=422)
     try:
         assignment = services.assign_staff(

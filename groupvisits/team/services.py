@@ -101,12 +101,12 @@ def allowed_disciplines(group: VisitGroup, role: str) -> tuple[str, ...]:
     Empty means any discipline; a role the template leaves out allows any, except the
     precepting attending, who is an attending by definition.
     """
+    if role == PRECEPTOR:
+        return DEFAULT_DISCIPLINES[PRECEPTOR]
     rule = db.session.scalar(
         select(StaffingRule).where(StaffingRule.group_id == group.id, StaffingRule.role == role)
     )
-    if rule is not None:
-        return rule.allowed
-    return DEFAULT_DISCIPLINES[PRECEPTOR] if role == PRECEPTOR else ()
+    return rule.allowed if rule is not None else ()
 
 
 # Staffing template
@@ -128,7 +128,8 @@ def set_staffing_rule(
     _check_role(role)
     if count < 1:
         raise ValidationFailed("A role is needed at least once.", field="count")
-    if disciplines is None:
+    if disciplines is None or role == PRECEPTOR:
+        # A precepting attending is an attending physician, whatever the form says.
         disciplines = DEFAULT_DISCIPLINES.get(role, ())
     unknown = [d for d in disciplines if d not in DISCIPLINES]
     if unknown:

@@ -1,8 +1,8 @@
 """Journeys through a real Chromium about session teams: coverage, assignments and time off.
 
-A coordinator mends a session the coverage page flags (a resident provider with no
-precepting attending, a clinician away) and meets a clash with another group; a resident
-on a phone finds their coming session and records time off over it.
+A coordinator mends a session the coverage page flags (a clinician away, a resident provider
+with no precepting attending, filled from the page's own form) and meets a clash with another
+group; a resident on a phone finds their coming session and records time off over it.
 """
 
 import re
@@ -80,6 +80,7 @@ def test_coordinator_mends_a_flagged_session_from_the_coverage_page(
     team.assign_staff(other, busy, PROVIDER, actor=coordinator)
     db.session.commit()
     flagged_id, other_id = flagged.id, other.id
+    when = site.when(flagged.starts_at)
 
     sign_in_page(page, coordinator)
     page.goto(f"/sites/{site.id}")
@@ -99,15 +100,18 @@ def test_coordinator_mends_a_flagged_session_from_the_coverage_page(
     expect(row).to_contain_text("Nora Away is on time off during this session.")
     expect(row).not_to_contain_text("Family matter")
     expect(page.locator(f"#session-{other_id} .badge--ok")).to_have_text("Covered")
+    # The missing precepting attending comes with who is free then: Faye, not Bea (busy).
+    preceptor = row.get_by_label(f"{TEAM_ROLES[PRECEPTOR]}: who is free")
+    expect(preceptor.locator("option")).to_have_text(["Choose a person", _person_option(free)])
     axe_check(page)
 
-    # To the session's team.
+    # To the session's team, to take Nora off.
     row.get_by_role("link").click()
     expect(page).to_have_url(re.compile(rf"/sessions/{flagged_id}#team-heading$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Thursday heart failure group")
     team_section = page.locator("section[aria-labelledby='team-heading']")
     expect(team_section.locator(".alert--warning")).to_contain_text(
-        "A resident is a provider, so a precepting attending is needed."
+        "Nora Away is on time off during this session."
     )
     axe_check(page)
 
@@ -123,33 +127,35 @@ def test_coordinator_mends_a_flagged_session_from_the_coverage_page(
     assert _assignments_of(db, busy) == 1
     axe_check(page)
 
-    # Faye is free.
-    team_section.get_by_label("Person").select_option(label=_person_option(free))
-    team_section.get_by_label("Role").select_option(label=TEAM_ROLES[PRECEPTOR])
-    team_section.get_by_role("button", name="Add to the team").click()
-    expect(_flash(page)).to_have_text("Faye Free is on the team as precepting attending.")
-    expect(team_section.locator("tbody")).to_contain_text("Faye Free")
-    expect(team_section.locator(".alert--warning")).not_to_contain_text("precepting attending")
-    expect(team_section.locator(".alert--warning")).to_contain_text(
-        "Nora Away is on time off during this session."
-    )
-
     # Nora is away: off the team.
     team_section.get_by_role("button", name="Remove Nora Away as support").click()
     expect(_flash(page)).to_have_text("Nora Away is off the team (support).")
     expect(team_section.locator("tbody")).not_to_contain_text("Nora Away")
-    expect(team_section.locator(".alert--warning")).to_have_count(0)
-    expect(team_section.locator(".badge--ok")).to_have_text("Covered")
-    axe_check(page)
-
-    # The coverage page now shows every session covered.
-    page.goto(f"/sites/{site.id}/coverage")
-    expect(page.get_by_text("All 2 sessions are covered.")).to_be_visible()
-    expect(page.locator(f"#session-{flagged_id} .badge--ok")).to_have_text("Covered")
-    expect(page.locator(f"#session-{flagged_id}")).to_contain_text(
-        "Precepting attending: Faye Free"
+    expect(team_section.locator(".alert--warning")).to_contain_text(
+        "A resident is a provider, so a precepting attending is needed."
     )
+    expect(team_section.locator(".alert--warning")).not_to_contain_text("time off")
+
+    # Back on the coverage page, the one gap left is filled from its form.
+    page.goto(f"/sites/{site.id}/coverage")
+    row = page.locator(f"#session-{flagged_id}")
+    expect(row.locator(".badge--warn")).to_have_text("1 problem")
+    row.get_by_label(f"{TEAM_ROLES[PRECEPTOR]}: who is free").select_option(
+        label=_person_option(free)
+    )
+    row.get_by_role("button", name=f"Assign as precepting attending on {when}").click()
+    expect(page).to_have_url(re.compile(rf"/sites/{site.id}/coverage#session-{flagged_id}$"))
+    expect(_flash(page)).to_have_text(
+        f"Faye Free is on the team of Thursday heart failure group on {when} "
+        "as precepting attending."
+    )
+    expect(page.get_by_text("All 2 sessions are covered.")).to_be_visible()
+    expect(row.locator(".badge--ok")).to_have_text("Covered")
+    expect(row).to_contain_text("Precepting attending: Faye Free")
+    expect(row.locator("form")).to_have_count(0)
     expect(page.locator(".badge--warn")).to_have_count(0)
+    assert _assignments_of(db, free) == 1
+    axe_check(page)
 
 
 def test_resident_on_a_phone_records_time_off_over_their_session(

@@ -280,7 +280,7 @@ def test_default_rules_need_a_facilitator_and_a_provider(db, group, add_session,
 
     assert team.coverage_problems(add_session(group)) == [
         "Needs 1 facilitator (registered nurse or behavioural health clinician); 0 assigned.",
-        "Needs 2 people as provider (one-on-one visits) (attending physician, resident "
+        "Needs 2 people as provider (attending physician, resident "
         "physician, nurse practitioner or pharmacist); 0 assigned.",
     ]
 
