@@ -1,6 +1,7 @@
 """Every model, imported in one place so the metadata (and Alembic) sees all tables."""
 
 from groupvisits.accounts.models import Invitation, PatientProfile, SignIn, User, user_sites
+from groupvisits.agenda.models import AgendaItem, AgendaTopic, TopicEvent, TopicVote
 from groupvisits.audit import AuditEvent
 from groupvisits.encounters.models import (
     EncounterNote,
@@ -25,6 +26,10 @@ from groupvisits.sites.models import Site
 from groupvisits.team.models import CoreTeamMember, StaffAssignment, StaffingRule, TimeOff
 
 __all__ = [
+    "AgendaItem",
+    "AgendaTopic",
+    "TopicEvent",
+    "TopicVote",
     "EncounterNote",
     "GoalProgress",
     "GroupNote",

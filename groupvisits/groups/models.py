@@ -57,6 +57,7 @@ class VisitGroup(db.Model):
         ),
         CheckConstraint("length_minutes BETWEEN 60 AND 180", name="length_range"),
         CheckConstraint("slot_minutes BETWEEN 5 AND 30", name="slot_minutes_range"),
+        CheckConstraint("agenda_publish_days BETWEEN 0 AND 14", name="agenda_days_range"),
         CheckConstraint(f"status IN {tuple(STATUSES)!r}", name="status_known"),
         CheckConstraint(f"modality IN {tuple(MODALITIES)!r}", name="modality_known"),
         CheckConstraint(
@@ -89,6 +90,12 @@ class VisitGroup(db.Model):
     offer_hold_hours: Mapped[int] = mapped_column(Integer, default=72)
     #: Length of one one-on-one visit inside a session (the planner's slot).
     slot_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    #: The agenda goes out to members this many days before each session.
+    agenda_publish_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    #: Members may put topics forward fully anonymously: nobody, staff included, sees who.
+    allow_anonymous_topics: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     status: Mapped[str] = mapped_column(String(20), default=PLANNING)
 
     #: RFC 5545 RRULE (without DTSTART), e.g. "FREQ=MONTHLY;BYDAY=2TU"; empty = no schedule.

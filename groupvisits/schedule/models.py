@@ -59,6 +59,8 @@ class GroupSession(db.Model):
     #: Where a coordinator moved the session from: its start before the first move of its
     #: date or time (kept through later moves); None if it never moved.
     moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When the facilitator published the session's agenda to members; None: not yet.
+    agenda_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

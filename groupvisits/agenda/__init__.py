@@ -1,0 +1,1 @@
+"""The patients' agenda: topics, votes, curation, the question box and what was said."""
