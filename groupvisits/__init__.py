@@ -160,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
         "roster",
         "team",
         "encounters",
+        "agenda",
     ):
         views = importlib.import_module(f"groupvisits.{area}.views")
         app.register_blueprint(views.bp)

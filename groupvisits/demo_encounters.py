@@ -24,6 +24,7 @@ from groupvisits.encounters.models import (
     EncounterNote,
     GoalProgress,
     GroupNote,
+    NoteAddendum,
     NoteEvent,
     OneOnOneSlot,
     PatientGoal,
@@ -89,6 +90,11 @@ TOPICS = [
     "Stress, sleep and blood sugar.",
     "Staying active with sore joints.",
     "Medicines: questions members brought.",
+]
+ADDENDA = [
+    "Correction: the blood pressure was taken on the left arm.",
+    "Spoke with the pharmacist after the visit: the dose stays the same.",
+    "Lab result received: HbA1c as recorded.",
 ]
 RETURN_COMMENT = "Please add the foot examination findings and the follow-up interval."
 
@@ -222,7 +228,7 @@ def load_encounters(group_ids: list[int], rng: random.Random, now: datetime) -> 
     for note, slot_id in zip(notes, slot_ids, strict=True):
         note["slot_id"] = slot_id
     note_ids = _insert(EncounterNote, [{k: v for k, v in n.items() if k != "_goal"} for n in notes])
-    events, goals = [], []
+    events, goals, addenda = [], [], []
     session_groups = {sid: gid for sid, gid, _ in sessions}
     for note, note_id in zip(notes, note_ids, strict=True):
         if note["signed_at"]:
@@ -233,6 +239,16 @@ def load_encounters(group_ids: list[int], rng: random.Random, now: datetime) -> 
             comment = note["return_comment"]
             events.append(
                 _event(note_id, note["preceptor_id"], "returned", note["returned_at"], comment)
+            )
+        if note["signed_at"] and rng.random() < 0.03:
+            # Now and then a correction after signing: added, signed, never an edit.
+            addenda.append(
+                {
+                    "note_id": note_id,
+                    "author_id": note["author_id"],
+                    "text": rng.choice(ADDENDA),
+                    "signed_at": note["signed_at"] + timedelta(hours=2),
+                }
             )
         if note["_goal"] and note["signed_at"]:
             old = now - note["signed_at"] > timedelta(days=120)
@@ -247,6 +263,7 @@ def load_encounters(group_ids: list[int], rng: random.Random, now: datetime) -> 
                 }
             )
     _insert(NoteEvent, events)
+    _insert(NoteAddendum, addenda)
     goal_ids = _insert(PatientGoal, goals)
     progress = []
     for goal, goal_id in zip(goals, goal_ids, strict=True):
@@ -269,6 +286,7 @@ def load_encounters(group_ids: list[int], rng: random.Random, now: datetime) -> 
         "one_on_one_slots": len(slots),
         "encounter_notes": len(notes),
         "group_notes": len(group_notes),
+        "note_addenda": len(addenda),
         "patient_goals": len(goals),
         "goal_progress": len(progress),
     }

@@ -27,7 +27,13 @@ from groupvisits.roster.models import (
 )
 from groupvisits.schedule.models import GroupSession
 from groupvisits.sites.models import Site
-from groupvisits.team.models import PRECEPTOR, PROVIDER, StaffAssignment
+from groupvisits.team.models import (
+    FACILITATOR,
+    PRECEPTOR,
+    PROVIDER,
+    CoreTeamMember,
+    StaffAssignment,
+)
 
 #: Attribute set on view functions by the access decorators.
 ACCESS_ATTR = "access_roles"
@@ -395,6 +401,66 @@ def can_attest_note(user: User, note) -> bool:
     )
 
 
+# The patients' agenda
+
+
+def can_take_part_in_agenda(user: User, group: VisitGroup) -> bool:
+    """Members with a place (active) propose, vote and drop questions; staff of the site
+    propose too. Former members, the waitlisted and other groups' members see nothing."""
+    if not user.is_authenticated:
+        return False
+    if user.is_staff:
+        return group.site_id in user.site_ids
+    return group.id in group_ids_of_patient(user, (ACTIVE,))
+
+
+def is_session_facilitator(user: User, group_session: GroupSession) -> bool:
+    """True if ``user`` facilitates this session (its team, role facilitator)."""
+    if not user.is_authenticated or not user.is_staff:
+        return False
+    return (
+        db.session.scalar(
+            select(StaffAssignment.id)
+            .where(
+                StaffAssignment.session_id == group_session.id,
+                StaffAssignment.user_id == user.id,
+                StaffAssignment.role == FACILITATOR,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def can_curate_agenda(user: User, group_session: GroupSession) -> bool:
+    """The session's facilitator and the site's coordinators build, publish and close its
+    agenda, and hide topics or questions."""
+    return can_manage_group(user, group_session.group) or is_session_facilitator(
+        user, group_session
+    )
+
+
+def can_curate_topics(user: User, group: VisitGroup) -> bool:
+    """Curating the group's topic list (merge, decline, keep, hide) outside one session:
+    coordinators of the site and any clinician of the site who facilitates the group."""
+    if can_manage_group(user, group):
+        return True
+    if not user.is_authenticated or not user.is_clinician or group.site_id not in user.site_ids:
+        return False
+    return (
+        db.session.scalar(
+            select(CoreTeamMember.id)
+            .where(
+                CoreTeamMember.group_id == group.id,
+                CoreTeamMember.user_id == user.id,
+                CoreTeamMember.role == FACILITATOR,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 #: Predicates exposed to templates, so that templates never restate a rule.
 TEMPLATE_PREDICATES = {
     "can_manage_site": can_manage_site,
@@ -408,6 +474,9 @@ TEMPLATE_PREDICATES = {
     "can_read_note": can_read_note,
     "can_write_note": can_write_note,
     "can_attest_note": can_attest_note,
+    "can_take_part_in_agenda": can_take_part_in_agenda,
+    "can_curate_agenda": can_curate_agenda,
+    "can_curate_topics": can_curate_topics,
 }
 
 

@@ -269,7 +269,8 @@ def test_a_plan_as_long_as_a_plan_holds_can_be_opened_again(
     page = coordinator_client.get(f"/groups/{group.id}/plan")
 
     assert page.status_code == 200
-    assert text(page).count('name="segments-') // 3 == min(steps + 2, 12)
+    # Four fields a row: kind, name, minutes, "no pull-outs".
+    assert text(page).count('name="segments-') // 4 == min(steps + 2, 12)
 
 
 def test_a_place_already_in_use_does_not_block_other_edits(

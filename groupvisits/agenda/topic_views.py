@@ -1,0 +1,3 @@
+"""Routes (filled in below)."""
+
+from groupvisits.agenda import bp  # noqa: F401
