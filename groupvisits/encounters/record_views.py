@@ -1,3 +1,342 @@
-"""Routes (filled in below)."""
+"""Routes of the records: a session's group note and note tracker, a patient's record,
+patients' after-visit summaries and goals, and clinicians' encounter logs."""
 
-from groupvisits.encounters import bp  # noqa: F401
+import csv
+import io
+
+from flask import Response, abort, current_app, redirect, render_template, url_for
+from flask_login import current_user
+
+from groupvisits import audit
+from groupvisits.accounts.models import CLINICIAN, PATIENT
+from groupvisits.encounters import bp, records
+from groupvisits.encounters.models import PROGRESS, PatientGoal
+from groupvisits.encounters.record_forms import GoalProgressForm, GroupNoteForm
+from groupvisits.errors import Conflict, ValidationFailed
+from groupvisits.extensions import db
+from groupvisits.formutil import form_status
+from groupvisits.messages import flash
+from groupvisits.permissions import STAFF, get_session_or_404, get_user_or_404, roles
+from groupvisits.timeutil import to_local, utcnow
+
+#: Entries of the encounter log listed on its page; the CSV holds them all.
+RECENT_LOG_ENTRIES = 25
+
+
+def note_href(note_id: int) -> str:
+    """The address of an encounter note's page (the notes' own module serves it)."""
+    if "encounters.show_note" in current_app.view_functions:
+        return url_for("encounters.show_note", note_id=note_id)
+    return f"/notes/{note_id}"
+
+
+def _show_error(form, exc: ValidationFailed) -> str | None:
+    """Put a service's message under its field; return it if it belongs to no field."""
+    if exc.field and exc.field in form:
+        form[exc.field].errors = [*form[exc.field].errors, str(exc)]
+        return None
+    return str(exc)
+
+
+# The group note
+
+
+@bp.get("/sessions/<int:session_id>/group-note")
+@roles(*STAFF)
+def show_group_note(session_id):
+    """The session's group note: a form for its facilitator and coordinators, else to read."""
+    group_session = get_session_or_404(session_id)
+    note = records.group_note_of(group_session)
+    return _group_note_page(group_session, note, GroupNoteForm(formdata=None, obj=note))
+
+
+@bp.post("/sessions/<int:session_id>/group-note")
+@roles(*STAFF)
+def save_group_note(session_id):
+    """Save the group note as a draft."""
+    return _write_group_note(session_id, sign=False)
+
+
+@bp.post("/sessions/<int:session_id>/group-note/sign")
+@roles(*STAFF)
+def sign_group_note(session_id):
+    """Save what the form holds and sign the group note: it is read-only from then on."""
+    return _write_group_note(session_id, sign=True)
+
+
+def _write_group_note(session_id: int, *, sign: bool):
+    """Save the form as the draft and, with ``sign``, sign it, in one transaction."""
+    group_session = get_session_or_404(session_id)
+    # Refused (403) or too late (409) before anything typed is looked at.
+    note = records.check_group_note_open(group_session, current_user)
+    form = GroupNoteForm()
+    if not form.validate_on_submit():
+        return _group_note_page(group_session, note, form)
+    try:
+        records.save_group_note(
+            group_session,
+            topics=form.topics.data,
+            education=form.education.data or "",
+            minutes=form.minutes.data,
+            actor=current_user,
+        )
+        if sign:
+            records.sign_group_note(group_session, actor=current_user)
+    except (ValidationFailed, Conflict) as exc:
+        db.session.rollback()
+        problem = _show_error(form, exc) if isinstance(exc, ValidationFailed) else str(exc)
+        return _group_note_page(
+            group_session,
+            records.group_note_of(group_session),
+            form,
+            problem=problem,
+            status=exc.status_code,
+        )
+    db.session.commit()
+    if sign:
+        flash("The group note is signed. It is now part of each attendee's record.", "success")
+    else:
+        flash("The group note is saved as a draft.", "success")
+    return redirect(url_for("encounters.show_group_note", session_id=session_id))
+
+
+def _group_note_page(group_session, note, form, *, problem=None, status=None):
+    """The group note page, with the people who attended (each showing audited)."""
+    may_write = (
+        records.can_write_group_note(current_user, group_session)
+        and not group_session.is_cancelled
+        and (note is None or note.signed_at is None)
+    )
+    people = records.attendees(group_session)
+    audit.record_many(
+        current_user, "view", [p.id for p in people], "group note", note.id if note else None
+    )
+    page = render_template(
+        "encounters/group_note.html",
+        group_session=group_session,
+        group=group_session.group,
+        note=note,
+        form=form,
+        may_write=may_write,
+        attendees=people,
+        problem=problem,
+    )
+    db.session.commit()
+    return page, status or form_status(form)
+
+
+# The note tracker
+
+
+@bp.get("/sessions/<int:session_id>/tracker")
+@roles(*STAFF)
+def show_tracker(session_id):
+    """Where each patient's note stands, and whether their visit is billed: work to do first."""
+    group_session = get_session_or_404(session_id)
+    tracker = records.session_tracker(group_session)
+    audit.record_many(
+        current_user, "view", [r.patient.id for r in tracker.rows], "note tracker", session_id
+    )
+    page = render_template(
+        "encounters/tracker.html",
+        tracker=tracker,
+        group_session=group_session,
+        group=group_session.group,
+        states=records.NOTE_STATES,
+        begun=utcnow() >= group_session.starts_at,
+        note_href=note_href,
+    )
+    db.session.commit()
+    return page
+
+
+# A patient's record
+
+
+@bp.get("/patients/<int:user_id>/record")
+@roles(CLINICIAN)
+def show_patient_record(user_id):
+    """A patient's encounters and group notes at the reader's sites, newest first."""
+    patient = get_user_or_404(user_id)
+    if not patient.is_patient:
+        abort(404)
+    entries = records.patient_record(patient, site_ids=current_user.site_ids)
+    audit.record(current_user, "view", patient, "record")
+    page = render_template(
+        "encounters/patient_record.html",
+        patient=patient,
+        profile=patient.patient_profile,
+        entries=entries,
+        note_href=note_href,
+    )
+    db.session.commit()
+    return page
+
+
+# Patients' own pages
+
+
+@bp.get("/my/visits")
+@roles(PATIENT)
+def my_visits():
+    """My after-visit summaries: the plan, goals and what happens next, newest first."""
+    summaries = records.my_summaries(current_user)
+    audit.record_each(
+        current_user,
+        "view",
+        "after-visit summary",
+        [(current_user.id, s.note_id) for s in summaries] or [(current_user.id, None)],
+    )
+    # Each group's next session once, at the top: the first thing a patient wants to know.
+    upcoming = {s.next_session.id: s for s in reversed(summaries) if s.next_session}
+    page = render_template(
+        "encounters/my_summaries.html", summaries=summaries, upcoming=list(upcoming.values())
+    )
+    db.session.commit()
+    return page
+
+
+@bp.get("/my/goals")
+@roles(PATIENT)
+def my_goals():
+    """My open goals, each with how I last said it was going and a form to say how it is now."""
+    return _goals_page()
+
+
+@bp.post("/my/goals/<int:goal_id>/progress")
+@roles(PATIENT)
+def record_goal_progress(goal_id):
+    """Say how one of my goals is going; "Done" finishes it, "Stop" stops it."""
+    goal = db.session.get(PatientGoal, goal_id)
+    # Someone else's goal is not found: a guessed number reveals nothing.
+    if goal is None or goal.patient_id != current_user.id:
+        abort(404)
+    form = GoalProgressForm()
+    if not form.validate_on_submit():
+        return _goals_page(goal.id, form)
+    try:
+        records.record_progress(
+            goal, form.state.data, form.comment.data or "", actor=current_user, stop=form.stop.data
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        problem = _show_error(form, exc)
+        return _goals_page(goal.id, form, problem=problem)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(url_for("encounters.my_goals"))
+    db.session.commit()
+    if form.stop.data:
+        flash("Thanks for telling us. This goal is stopped.", "success")
+    elif form.state.data == "done":
+        flash("Well done! This goal is marked done.", "success")
+    else:
+        flash("Thanks, your progress is saved.", "success")
+    return redirect(url_for("encounters.my_goals"))
+
+
+def _goals_page(failed_goal_id: int | None = None, form=None, *, problem=None):
+    """My goals; with ``form``, the one that failed for ``failed_goal_id`` (a 422)."""
+    goals = records.my_goals(current_user)
+    audit.record_each(
+        current_user,
+        "view",
+        "goal",
+        [(current_user.id, g.goal.id) for g in goals] or [(current_user.id, None)],
+    )
+    page = render_template(
+        "encounters/my_goals.html",
+        goals=goals,
+        progress_choices=PROGRESS,
+        failed_goal_id=failed_goal_id,
+        failed_form=form,
+        blank_form=GoalProgressForm(formdata=None),
+        problem=problem,
+    )
+    db.session.commit()
+    return page, 422 if form is not None else 200
+
+
+# Clinicians' encounter log
+
+
+@bp.get("/my/encounters/log")
+@roles(CLINICIAN)
+def my_encounter_log():
+    """My signed notes counted by month, group and preceptor, with the latest ones."""
+    log = records.encounter_log(current_user)
+    shown = log.entries[:RECENT_LOG_ENTRIES]
+    audit.record_each(
+        current_user, "view", "encounter log", [(e.patient_id, e.note_id) for e in shown]
+    )
+    page = render_template(
+        "encounters/encounter_log.html", log=log, shown=shown, no_preceptor=records.NO_PRECEPTOR
+    )
+    db.session.commit()
+    return page
+
+
+#: The log's CSV columns. Patients appear by record number, never by name.
+LOG_COLUMNS = [
+    "date",
+    "site",
+    "group",
+    "patient_record_number",
+    "status",
+    "preceptor",
+    "attested_on",
+    "encounter_id",
+]
+
+
+@bp.get("/my/encounters/log.csv")
+@roles(CLINICIAN)
+def export_encounter_log():
+    """All my signed notes as CSV, for a residency training record (an audited export)."""
+    log = records.encounter_log(current_user)
+    out = io.StringIO()
+    # A byte-order mark first, as the roster export does: spreadsheet programs then read the
+    # file as UTF-8, so that "Peña" or "Nguyễn" open as written.
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(LOG_COLUMNS)
+    for entry in log.entries:
+        writer.writerow(
+            [
+                entry.local_date.isoformat(),
+                _cell(entry.site.name),
+                _cell(entry.group_name),
+                _cell(entry.record_number),
+                entry.status_label,
+                _cell(entry.preceptor_name),
+                entry.attested_on.isoformat() if entry.attested_on else "",
+                entry.note_id,
+            ]
+        )
+    audit.record_each(
+        current_user, "export", "encounter log", [(e.patient_id, e.note_id) for e in log.entries]
+    )
+    db.session.commit()
+    return Response(
+        out.getvalue(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_log_file_name()}"'},
+    )
+
+
+def _log_file_name() -> str:
+    """``encounter-log-2027-01-12.csv``: as of which day, at the clinician's first site."""
+    sites = current_user.sites
+    today = to_local(utcnow(), sites[0].timezone).date() if sites else utcnow().date()
+    return f"encounter-log-{today.isoformat()}.csv"
+
+
+def _cell(value: str) -> str:
+    """Neutralise spreadsheet formulas in free text (CSV injection).
+
+    The same guard as the roster export's; that one is private to the roster's views, which
+    this area's views may not import, so it is repeated here until it moves to a base module.
+    """
+    value = value or ""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

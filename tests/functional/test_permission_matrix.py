@@ -123,8 +123,49 @@ EXPECTED = {
     "team.show_coverage": Access(STAFF, of_site=True),
     "team.fill_gap": Access(COORDINATORS, of_site=True),
     # One-on-one slots and the planner
+    "encounters.show_one_on_ones": Access(STAFF, of_site=True),
+    "encounters.show_run_sheet": Access(STAFF, of_site=True),
+    # Changed by the site's coordinators and the session's providers and preceptors (the
+    # world's clinician is on no session's team, so is refused).
+    "encounters.plan_one_on_ones": Access(COORDINATORS, of_site=True),
+    "encounters.replan_one_on_ones": Access(COORDINATORS, of_site=True),
+    "encounters.move_slot": Access(COORDINATORS, of_site=True),
+    "encounters.swap_slots": Access(COORDINATORS, of_site=True),
+    "encounters.mark_slot_seen": Access(COORDINATORS, of_site=True),
+    "encounters.mark_slot_missed": Access(COORDINATORS, of_site=True),
+    "encounters.set_provider_hours": Access(COORDINATORS, of_site=True),
+    "encounters.set_visit_need": Access(COORDINATORS, of_site=True),
     # Encounter notes and attestation
+    # Clinicians only; a note is read by its author, its preceptor and clinicians of its site
+    # (others: 404), and changed only by its author or preceptor: the world's clinician posts
+    # an empty form (422) or opens the started note of the world's slot (a redirect to it).
+    "encounters.open_note": Access(CLINICIANS),
+    "encounters.show_note": Access(CLINICIANS),
+    "encounters.save_note": Access(CLINICIANS),
+    "encounters.sign_note": Access(CLINICIANS),
+    "encounters.add_addendum": Access(CLINICIANS),
+    "encounters.resign_note": Access(CLINICIANS),
+    "encounters.attest_note": Access(CLINICIANS),
+    "encounters.return_note": Access(CLINICIANS),
+    "encounters.show_attestations": Access(CLINICIANS),
+    "encounters.show_my_encounters": Access(CLINICIANS),
     # Records: group notes, tracker, summaries, goals, logs
+    "encounters.show_group_note": Access(STAFF, of_site=True),
+    # Written by the session's facilitator (clinicians, but the world's clinician facilitates
+    # nothing, so is refused) or a coordinator of the site.
+    "encounters.save_group_note": Access(COORDINATORS, of_site=True),
+    "encounters.sign_group_note": Access(COORDINATORS, of_site=True),
+    "encounters.show_tracker": Access(STAFF, of_site=True),
+    "encounters.show_patient_record": Access(CLINICIANS, of_site=True),
+    "encounters.my_visits": Access(PATIENTS),
+    "encounters.my_goals": Access(PATIENTS),
+    # The world's goal is the target patient's: the patient actor gets a 404, as for any goal
+    # not their own.
+    "encounters.record_goal_progress": Access(PATIENTS, members=True),
+    "encounters.my_encounter_log": Access(CLINICIANS),
+    "encounters.export_encounter_log": Access(CLINICIANS),
+    # Agenda: topics, votes, the question box
+    # Agenda: a session's agenda, publishing, outcomes, history
 }
 
 ACTORS = ["anonymous", "coordinator", "clinician", "patient", "other_site_coordinator"]
