@@ -249,8 +249,15 @@ def create_encounter_rows(group, patient, site, create_user):
     db.session.flush()
     goal = PatientGoal(patient_id=patient.id, group_id=group.id, note_id=note.id, text="Walk")
     db.session.add(goal)
+    from groupvisits.agenda.models import AgendaItem, AgendaTopic
+
+    topic = AgendaTopic(group_id=group.id, title="Eating out", proposer_id=patient.id)
+    db.session.add(topic)
+    db.session.flush()
+    item = AgendaItem(session_id=group_session.id, topic_id=topic.id, minutes=10)
+    db.session.add(item)
     db.session.commit()
-    return {"slot": slot, "note": note, "goal": goal}
+    return {"slot": slot, "note": note, "goal": goal, "topic": topic, "item": item}
 
 
 def create_membership_for(group, patient):
@@ -277,7 +284,7 @@ def url_for_rule(rule, site, target_patient, world=None) -> str:
             values[argument] = world["group_session"].id
         elif argument == "membership_id":
             values[argument] = world["membership"].id
-        elif argument in ("slot_id", "note_id", "goal_id"):
+        elif argument in ("slot_id", "note_id", "goal_id", "topic_id", "item_id"):
             values[argument] = world[argument.removesuffix("_id")].id
         elif argument == "user_id":
             values[argument] = target_patient.id
