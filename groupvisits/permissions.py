@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, exists, func, inspect, select
 from sqlalchemy.orm import aliased, joinedload
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, User
+from groupvisits.encounters.models import PatientGoal
 from groupvisits.errors import NotAllowed
 from groupvisits.extensions import db, login_manager
 from groupvisits.groups.models import VisitGroup
@@ -430,6 +431,24 @@ def is_session_facilitator(user: User, group_session: GroupSession) -> bool:
         )
         is not None
     )
+
+
+def can_write_group_note(user: User, group_session: GroupSession) -> bool:
+    """The session's facilitator, or a coordinator of its site, writes its group note."""
+    if not serves_site(user, group_session.group.site_id):
+        return False
+    return can_manage_group(user, group_session.group) or is_session_facilitator(
+        user, group_session
+    )
+
+
+def get_own_goal_or_404(goal_id: int):
+    """One of the current patient's own goals; anyone else's is not found (a guessed
+    number reveals nothing)."""
+    goal = db.session.get(PatientGoal, goal_id)
+    if goal is None or goal.patient_id != current_user.id:
+        abort(404)
+    return goal
 
 
 def can_curate_agenda(user: User, group_session: GroupSession) -> bool:

@@ -10,13 +10,20 @@ from flask_login import current_user
 from groupvisits import audit
 from groupvisits.accounts.models import CLINICIAN, PATIENT
 from groupvisits.encounters import bp, records
-from groupvisits.encounters.models import PROGRESS, PatientGoal
+from groupvisits.encounters.models import PROGRESS
 from groupvisits.encounters.record_forms import GoalProgressForm, GroupNoteForm
 from groupvisits.errors import Conflict, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.formutil import form_status
 from groupvisits.messages import flash
-from groupvisits.permissions import STAFF, get_session_or_404, get_user_or_404, roles
+from groupvisits.permissions import (
+    STAFF,
+    can_write_group_note,
+    get_own_goal_or_404,
+    get_session_or_404,
+    get_user_or_404,
+    roles,
+)
 from groupvisits.timeutil import to_local, utcnow
 
 #: Entries of the encounter log listed on its page; the CSV holds them all.
@@ -103,7 +110,7 @@ def _write_group_note(session_id: int, *, sign: bool):
 def _group_note_page(group_session, note, form, *, problem=None, status=None):
     """The group note page, with the people who attended (each showing audited)."""
     may_write = (
-        records.can_write_group_note(current_user, group_session)
+        can_write_group_note(current_user, group_session)
         and not group_session.is_cancelled
         and (note is None or note.signed_at is None)
     )
@@ -207,10 +214,7 @@ def my_goals():
 @roles(PATIENT)
 def record_goal_progress(goal_id):
     """Say how one of my goals is going; "Done" finishes it, "Stop" stops it."""
-    goal = db.session.get(PatientGoal, goal_id)
-    # Someone else's goal is not found: a guessed number reveals nothing.
-    if goal is None or goal.patient_id != current_user.id:
-        abort(404)
+    goal = get_own_goal_or_404(goal_id)
     form = GoalProgressForm()
     if not form.validate_on_submit():
         return _goals_page(goal.id, form)

@@ -40,13 +40,12 @@ from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.localtime import site_locale
 from groupvisits.locking import lock_row
-from groupvisits.permissions import can_manage_group, serves_site
+from groupvisits.permissions import can_write_group_note
 from groupvisits.roster.models import ATTENDED, CHECK_INS, NO, YES, Attendance
 from groupvisits.schedule import participation
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
 from groupvisits.sites.models import Site
-from groupvisits.team.models import FACILITATOR, StaffAssignment
 from groupvisits.timeutil import to_local, utcnow
 
 #: Minutes a group part may last, as the database allows.
@@ -57,33 +56,6 @@ PROGRESS_COMMENT_MAX = 500
 SIGNED_STATUSES = (SIGNED, ATTESTED, FINAL)
 
 # The group note
-
-
-def is_session_facilitator(user: User, group_session: GroupSession) -> bool:
-    """True if ``user`` facilitates the group part of this session."""
-    if not user.is_authenticated or not user.is_clinician:
-        return False
-    return (
-        db.session.scalar(
-            select(StaffAssignment.id)
-            .where(
-                StaffAssignment.session_id == group_session.id,
-                StaffAssignment.user_id == user.id,
-                StaffAssignment.role == FACILITATOR,
-            )
-            .limit(1)
-        )
-        is not None
-    )
-
-
-def can_write_group_note(user: User, group_session: GroupSession) -> bool:
-    """The session's facilitator, or a coordinator of its site, writes its group note."""
-    if not user.is_authenticated or not serves_site(user, group_session.group.site_id):
-        return False
-    return can_manage_group(user, group_session.group) or is_session_facilitator(
-        user, group_session
-    )
 
 
 def group_note_of(group_session: GroupSession) -> GroupNote | None:

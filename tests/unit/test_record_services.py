@@ -29,6 +29,7 @@ from groupvisits.encounters.models import (
 )
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.extensions import db as _db
+from groupvisits.permissions import can_write_group_note
 from groupvisits.roster.models import ACTIVE, ARRIVED, EXCUSED, LATE, NO, NO_SHOW, YES, Membership
 from groupvisits.roster.models import Attendance as AttendanceRow
 from groupvisits.schedule.models import CANCELLED, GroupSession
@@ -226,7 +227,7 @@ def test_a_clinician_who_does_not_facilitate_the_session_may_not_write_its_group
     for actor in (clinician, elsewhere):
         with pytest.raises(NotAllowed):
             records.save_group_note(group_session, topics="Sleep", actor=actor)
-        assert not records.can_write_group_note(actor, group_session)
+        assert not can_write_group_note(actor, group_session)
     assert _db.session.scalar(select(func.count()).select_from(GroupNote)) == 0
 
 
