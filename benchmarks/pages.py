@@ -4,8 +4,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from groupvisits.accounts.models import User
+from groupvisits.encounters.models import EncounterNote, OneOnOneSlot
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.roster.models import Membership
@@ -128,6 +130,58 @@ def _next_session(group: VisitGroup) -> GroupSession:
     )
 
 
+def _last_held_session(group: VisitGroup) -> GroupSession:
+    """The group's latest past session with one-on-one visits (and so notes)."""
+    return db.session.scalar(
+        select(GroupSession)
+        .join(OneOnOneSlot, OneOnOneSlot.session_id == GroupSession.id)
+        .where(GroupSession.group_id == group.id, GroupSession.starts_at < utcnow())
+        .order_by(GroupSession.starts_at.desc())
+        .limit(1)
+    )
+
+
+def _resident_note(group_session: GroupSession) -> EncounterNote:
+    """A resident's note at the session, of a patient who signs in (an email)."""
+    author, patient = aliased(User), aliased(User)
+    return db.session.scalar(
+        select(EncounterNote)
+        .join(author, author.id == EncounterNote.author_id)
+        .join(patient, patient.id == EncounterNote.patient_id)
+        .where(
+            EncounterNote.session_id == group_session.id,
+            author.discipline == "resident",
+            patient.email.is_not(None),
+        )
+        .order_by(EncounterNote.id)
+        .limit(1)
+    )
+
+
+def encounter_pages(group: VisitGroup) -> list[Page]:
+    """The one-on-one and notes pages of each role, around the group's last held session."""
+    held = _last_held_session(group)
+    note = _resident_note(held)
+    resident = db.session.get(User, note.author_id)
+    attending = db.session.get(User, note.preceptor_id) if note.preceptor_id else resident
+    member = db.session.get(User, note.patient_id)
+    coordinator_email = f"coordinator@{DEMO}"
+    return [
+        Page("one-on-ones", coordinator_email, f"/sessions/{held.id}/one-on-ones"),
+        Page("run sheet", coordinator_email, f"/sessions/{held.id}/run-sheet"),
+        Page("note tracker", coordinator_email, f"/sessions/{held.id}/tracker"),
+        Page("group note", coordinator_email, f"/sessions/{held.id}/group-note"),
+        Page("encounter note (resident)", resident.email, f"/notes/{note.id}"),
+        Page("my notes (resident)", resident.email, "/my/encounters"),
+        Page("encounter log (resident)", resident.email, "/my/encounters/log"),
+        Page("attestation queue", attending.email, "/attestations"),
+        Page("patient record", attending.email, f"/patients/{member.id}/record"),
+        Page("encounter log CSV", resident.email, "/my/encounters/log.csv"),
+        Page("my visits (patient)", member.email, "/my/visits"),
+        Page("my goals (patient)", member.email, "/my/goals"),
+    ]
+
+
 def _first_member(group: VisitGroup) -> User:
     return db.session.scalar(
         select(User)
@@ -178,4 +232,5 @@ def main_pages(group: VisitGroup | None = None) -> list[Page]:
         Page("patient calendar feed", "", f"/feeds/{patient_token}.ics"),
         Page("clinician calendar feed", "", f"/feeds/{clinician_token}.ics"),
         Page("group feed, 3 years", "", f"/feeds/{staff_token}/groups/{group.id}.ics"),
+        *encounter_pages(group),
     ]
