@@ -42,12 +42,28 @@ ADDED, REMOVED, MOVED, CANCELLED = "added", "removed", "moved", "cancelled"
 _ROLE_ORDER = {role: index for index, role in enumerate(TEAM_ROLES)}
 
 
+@dataclass(frozen=True)
+class Assigned:
+    """One assignment as coverage pages read it: a plain row with its person (cheaper than an
+    ORM object per assignment when a page lists a site's eight weeks)."""
+
+    id: int
+    session_id: int
+    user_id: int
+    role: str
+    user: User
+
+    @property
+    def role_label(self) -> str:
+        return TEAM_ROLES.get(self.role, self.role)
+
+
 @dataclass
 class SessionCoverage:
     """One session's team, by role in TEAM_ROLES order, and what is wrong with it."""
 
     group_session: GroupSession
-    team: list[StaffAssignment] = field(default_factory=list)
+    team: list[Assigned] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     #: Roles still to fill (one entry per role, in TEAM_ROLES order), with the people of
@@ -83,7 +99,7 @@ def _people(count: int, role: str) -> str:
 
 
 def gap_roles(
-    group_session: GroupSession, assignments: list[StaffAssignment], rules: list[StaffingRule]
+    group_session: GroupSession, assignments: list[Assigned], rules: list[StaffingRule]
 ) -> list[str]:
     """Roles the session needs more people in: its template's, and a precepting attending
     when residents are providers with none, or more than the site's ratio allows."""
@@ -105,7 +121,7 @@ def gap_roles(
 
 def problems_of(
     group_session: GroupSession,
-    assignments: list[StaffAssignment],
+    assignments: list[Assigned],
     rules: list[StaffingRule],
     away: set[int],
 ) -> list[str]:
@@ -157,9 +173,15 @@ def problems_of(
 @functools.cache
 def _assignments_query():
     return (
-        select(StaffAssignment)
+        select(
+            StaffAssignment.id,
+            StaffAssignment.session_id,
+            StaffAssignment.user_id,
+            StaffAssignment.role,
+            User,
+        )
+        .join(User, User.id == StaffAssignment.user_id)
         .where(StaffAssignment.session_id.in_(bindparam("session_ids", expanding=True)))
-        .options(joinedload(StaffAssignment.user, innerjoin=True))
         .order_by(StaffAssignment.id)
     )
 
@@ -196,7 +218,9 @@ def _rules_by_group(group_ids: list[int]) -> dict[int, list[StaffingRule]]:
     return by_group
 
 
-def coverage_for(sessions: list[GroupSession]) -> dict[int, SessionCoverage]:
+def coverage_for(
+    sessions: list[GroupSession], rules: dict[int, list[StaffingRule]] | None = None
+) -> dict[int, SessionCoverage]:
     """Each session's team and problems, by session id, in three queries however many.
 
     The sessions should come with their group and site loaded (the supervision ratio is
@@ -206,10 +230,10 @@ def coverage_for(sessions: list[GroupSession]) -> dict[int, SessionCoverage]:
         return {}
     session_ids = sorted({s.id for s in sessions})
     group_ids = sorted({s.group_id for s in sessions})
-    by_session: dict[int, list[StaffAssignment]] = {}
-    for assignment in db.session.scalars(_assignments_query(), {"session_ids": session_ids}):
-        by_session.setdefault(assignment.session_id, []).append(assignment)
-    by_group = _rules_by_group(group_ids)
+    by_session: dict[int, list[Assigned]] = {}
+    for row in db.session.execute(_assignments_query(), {"session_ids": session_ids}):
+        by_session.setdefault(row.session_id, []).append(Assigned(*row))
+    by_group = rules if rules is not None else _rules_by_group(group_ids)
     away: dict[int, set[int]] = {}
     # Run even with no assignment, so that a page's query count never depends on the data.
     for session_id, user_id in db.session.execute(_away_query(), {"session_ids": session_ids}):
@@ -260,10 +284,11 @@ def site_coverage(
     until = now + timedelta(days=COVERAGE_DAYS)
     params = {"site_id": site_id, "now": now, "until": until}
     sessions = list(db.session.scalars(_site_sessions_query(), params))
-    coverage = coverage_for(sessions)
+    rules = _rules_by_group([s.group_id for s in sessions])
+    coverage = coverage_for(sessions, rules)
     lines = [coverage[s.id] for s in sessions]
     if with_candidates:
-        _fill_gaps(site_id, lines, now=now, until=until)
+        _fill_gaps(site_id, lines, rules, now=now, until=until)
     return sorted(lines, key=lambda line: line.covered)  # stable: keeps time order
 
 
@@ -324,7 +349,12 @@ def _willing_members_query():
 
 
 def _fill_gaps(
-    site_id: int, lines: list[SessionCoverage], *, now: datetime, until: datetime
+    site_id: int,
+    lines: list[SessionCoverage],
+    rules: dict[int, list[StaffingRule]],
+    *,
+    now: datetime,
+    until: datetime,
 ) -> None:
     """Set each line's gaps with the clinic's staff free to fill them, allowed by the rules."""
     params = {"site_id": site_id, "now": now, "until": until}
@@ -336,7 +366,6 @@ def _fill_gaps(
     for user_id, starts_at, ends_at in db.session.execute(_time_off_query(), params):
         away.setdefault(user_id, []).append((starts_at, ends_at))
     group_ids = sorted({line.group_session.group_id for line in lines})
-    rules = _rules_by_group(group_ids)
     # Peer mentors are the group's members who said they are willing (run even if unused,
     # so that the page's query count never depends on the data).
     willing: dict[int, list[User]] = {}

@@ -1,5 +1,6 @@
 """Staff assignments to sessions, staffing templates, core teams and time off."""
 
+import functools
 from datetime import datetime
 
 from sqlalchemy import (
@@ -62,6 +63,7 @@ DEFAULT_SUPERVISION_RATIO = 4
 _ROLE_CHECK = f"role IN {tuple(TEAM_ROLES)!r}"
 
 
+@functools.lru_cache(maxsize=256)
 def _split(disciplines: str) -> tuple[str, ...]:
     return tuple(part for part in (disciplines or "").split(",") if part)
 
