@@ -1,7 +1,7 @@
 """Forms of encounter notes: the draft, addenda, signing again, attestation and return.
 
 Every form that changes a note carries the note's version as the page showed it
-(:func:`groupvisits.encounters.notes.note_version`): a note changed meanwhile, in another
+(:func:`groupvisits.encounters.note_fields.note_version`): a note changed meanwhile, in another
 window or by someone else, is refused rather than overwritten or signed unseen.
 """
 
@@ -10,7 +10,7 @@ from wtforms import DecimalField, HiddenField, IntegerField, SelectField, TextAr
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, StopValidation
 
 from groupvisits.encounters.models import BILLING_LEVELS
-from groupvisits.encounters.notes import TEXT_MAX, measure_problem
+from groupvisits.encounters.note_fields import TEXT_MAX, measure_problem
 from groupvisits.formutil import a_finite_number, options
 from groupvisits.sites.models import KILOGRAMS, WEIGHT_UNITS
 
@@ -73,7 +73,7 @@ class NoteForm(VersionedForm):
     minutes = IntegerField("Time spent", validators=[Optional(), plausible("minutes")])
 
     def fields_for_service(self) -> dict:
-        """What :func:`~groupvisits.encounters.notes.save_draft` takes, from this form."""
+        """What :func:`~groupvisits.encounters.note_workflow.save_draft` takes, from this form."""
         names = (
             "concerns", "systolic", "diastolic", "weight", "weight_unit", "hba1c", "glucose",
             "assessment", "plan", "goals", "action_plan", "follow_up", "billing_level", "minutes",

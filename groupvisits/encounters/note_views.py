@@ -4,11 +4,13 @@ Every page showing a note (or a list of notes) writes audit rows for what it sho
 every change is audited by the service that makes it.
 """
 
+from collections.abc import Callable
+
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 
 from groupvisits import audit
-from groupvisits.encounters import bp, notes
+from groupvisits.encounters import bp, note_fields, note_reading, note_workflow
 from groupvisits.encounters.models import (
     BILLING_LEVELS,
     RETURNED,
@@ -41,7 +43,7 @@ def get_note_or_404(note_id: int) -> EncounterNote:
 
     Coordinators and patients never reach this: the routes are for clinicians only.
     """
-    note = notes.load_note(note_id)
+    note = note_reading.load_note(note_id)
     if note is None or not can_read_note(current_user, note):
         abort(404)
     return note
@@ -52,12 +54,12 @@ def _note_page(note: EncounterNote, *, status: int = 200, **forms):
 
     ``forms`` are forms coming back with errors; the others start empty.
     """
-    version = notes.note_version(note)
-    writer = can_write_note(current_user, note)
+    version = note_fields.note_version(note)
+    writer, returned = can_write_note(current_user, note), note.status == RETURNED
     allowed = {
         "form": note.is_draft and writer,
         "addendum_form": not note.is_draft and writer,
-        "resign_form": writer and note.status == RETURNED and notes.answered_since_return(note),
+        "resign_form": writer and returned and note_workflow.answered_since_return(note),
         "attest_form": note.status == SIGNED and can_attest_note(current_user, note),
     }
     allowed["return_form"] = allowed["attest_form"]
@@ -67,7 +69,7 @@ def _note_page(note: EncounterNote, *, status: int = 200, **forms):
             flash(" ".join(errors), "warning")
     if allowed["form"] and "form" not in forms:
         # formdata=None: after a refused POST, a fresh form shows the note, not what was posted.
-        forms["form"] = NoteForm(formdata=None, data=notes.draft_values(note))
+        forms["form"] = NoteForm(formdata=None, data=note_fields.draft_values(note))
     empty = {
         "addendum_form": AddendumForm,
         "resign_form": ResignForm,
@@ -82,12 +84,12 @@ def _note_page(note: EncounterNote, *, status: int = 200, **forms):
         note=note,
         site=note.group_session.group.site,
         group_session=note.group_session,
-        pre=notes.pre_visit(note),
-        events=notes.note_history(note),
-        event_labels=notes.EVENT_LABELS,
-        weight=notes.weight_words(note),
+        pre=note_reading.pre_visit(note),
+        events=note_reading.note_history(note),
+        event_labels=note_workflow.EVENT_LABELS,
+        weight=note_fields.weight_words(note),
         billing_levels=BILLING_LEVELS,
-        resident=note.author.discipline == notes.RESIDENT,
+        resident=note.author.discipline == note_workflow.RESIDENT,
         **forms,
     )
     audit.record(current_user, "view", note.patient, "encounter_note", note.id)
@@ -103,8 +105,8 @@ def _refused(note_id: int, exc: GroupVisitsError, form_name: str, form=None):
     """
     db.session.rollback()
     note = get_note_or_404(note_id)
-    if form is not None and isinstance(exc, notes.NoteChanged):
-        form.version.data = notes.note_version(note)
+    if form is not None and isinstance(exc, note_workflow.NoteChanged):
+        form.version.data = note_fields.note_version(note)
     if form is not None and exc.field in form:
         form[exc.field].errors = [*form[exc.field].errors, str(exc)]
     else:
@@ -118,17 +120,17 @@ def _refused(note_id: int, exc: GroupVisitsError, form_name: str, form=None):
 def open_note(slot_id):
     """Open the note of a one-on-one visit: its provider starts (or gets back) the draft;
     a colleague who may read the note is taken to it."""
-    slot = notes.load_slot(slot_id)
+    slot = note_reading.load_slot(slot_id)
     if slot is None or not serves_site(current_user, slot.group_session.group.site_id):
         abort(404)
     if not OpenNoteForm().validate_on_submit():
         abort(400)
-    existing = notes.note_of_slot(slot)
+    existing = note_reading.note_of_slot(slot)
     if existing is not None and existing.author_id != current_user.id:
         if can_read_note(current_user, existing):
             return redirect(url_for("encounters.show_note", note_id=existing.id))
     try:
-        note = notes.start_note(slot, current_user)
+        note = note_workflow.start_note(slot, current_user)
     except GroupVisitsError:
         db.session.rollback()
         raise
@@ -144,23 +146,36 @@ def show_note(note_id):
     return _note_page(get_note_or_404(note_id))
 
 
+def _change_note(note_id: int, form_class, form_name: str, act: Callable, next_url: str = ""):
+    """Check the form, run ``act(note, form)`` (which returns the message to show), then
+    commit once and go on to ``next_url`` (default: the note). A form with errors, or a
+    change the service refuses, shows the note's page again, with nothing saved.
+    """
+    note = get_note_or_404(note_id)
+    form = form_class()
+    if not form.validate_on_submit():
+        return _note_page(note, status=422, **{form_name: form})
+    try:
+        message = act(note, form)
+    except GroupVisitsError as exc:
+        return _refused(note_id, exc, form_name, form)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(next_url or url_for("encounters.show_note", note_id=note_id))
+
+
 @bp.post("/notes/<int:note_id>")
 @roles(CLINICIAN)
 def save_note(note_id):
     """Save the draft as it is."""
-    note = get_note_or_404(note_id)
-    form = NoteForm()
-    if not form.validate_on_submit():
-        return _note_page(note, status=422, form=form)
-    try:
-        notes.save_draft(
+
+    def act(note, form) -> str:
+        note_workflow.save_draft(
             note, form.fields_for_service(), current_user, seen_version=form.version.data
         )
-    except GroupVisitsError as exc:
-        return _refused(note_id, exc, "form", form)
-    db.session.commit()
-    flash("Draft saved.", "success")
-    return redirect(url_for("encounters.show_note", note_id=note_id))
+        return "Draft saved."
+
+    return _change_note(note_id, NoteForm, "form", act)
 
 
 @bp.post("/notes/<int:note_id>/sign")
@@ -175,14 +190,14 @@ def sign_note(note_id):
     saved = note.is_draft
     if saved:
         try:
-            notes.save_draft(
+            note_workflow.save_draft(
                 note, form.fields_for_service(), current_user, seen_version=form.version.data
             )
         except GroupVisitsError as exc:
             return _refused(note_id, exc, "form", form)
         db.session.commit()
     try:
-        notes.sign(note, current_user)
+        note_workflow.sign(note, current_user)
     except GroupVisitsError as exc:
         if saved:
             exc = type(exc)(f"Your draft is saved, but not signed. {exc}")
@@ -201,73 +216,60 @@ def sign_note(note_id):
 @roles(CLINICIAN)
 def add_addendum(note_id):
     """Add a signed addendum to a signed note."""
-    note = get_note_or_404(note_id)
-    form = AddendumForm()
-    if not form.validate_on_submit():
-        return _note_page(note, status=422, addendum_form=form)
-    try:
-        notes.add_addendum(note, form.text.data, current_user, seen_version=form.version.data)
-    except GroupVisitsError as exc:
-        return _refused(note_id, exc, "addendum_form", form)
-    db.session.commit()
-    if note.status == RETURNED:
-        flash("Addendum added. Sign the note again to send it back for attestation.", "success")
-    else:
-        flash("Addendum signed and added to the note.", "success")
-    return redirect(url_for("encounters.show_note", note_id=note_id))
+
+    def act(note, form) -> str:
+        note_workflow.add_addendum(
+            note, form.text.data, current_user, seen_version=form.version.data
+        )
+        if note.status == RETURNED:
+            return "Addendum added. Sign the note again to send it back for attestation."
+        return "Addendum signed and added to the note."
+
+    return _change_note(note_id, AddendumForm, "addendum_form", act)
 
 
 @bp.post("/notes/<int:note_id>/resign")
 @roles(CLINICIAN)
 def resign_note(note_id):
     """Sign a returned note again, once an addendum answers the comment."""
-    note = get_note_or_404(note_id)
-    form = ResignForm()
-    if not form.validate_on_submit():
-        return _note_page(note, status=422, resign_form=form)
-    try:
-        notes.resign(note, current_user, seen_version=form.version.data)
-    except GroupVisitsError as exc:
-        return _refused(note_id, exc, "resign_form", form)
-    db.session.commit()
-    flash(f"Signed again. The note waits for {note.preceptor.full_name}'s attestation.", "success")
-    return redirect(url_for("encounters.show_note", note_id=note_id))
+
+    def act(note, form) -> str:
+        note_workflow.resign(note, current_user, seen_version=form.version.data)
+        return f"Signed again. The note waits for {note.preceptor.full_name}'s attestation."
+
+    return _change_note(note_id, ResignForm, "resign_form", act)
 
 
 @bp.post("/notes/<int:note_id>/attest")
 @roles(CLINICIAN)
 def attest_note(note_id):
     """The precepting attending attests the note; back to the queue for the next one."""
-    note = get_note_or_404(note_id)
-    form = AttestForm()
-    if not form.validate_on_submit():
-        return _note_page(note, status=422, attest_form=form)
-    try:
-        notes.attest(
+
+    def act(note, form) -> str:
+        note_workflow.attest(
             note, current_user, comment=form.comment.data or "", seen_version=form.version.data
         )
-    except GroupVisitsError as exc:
-        return _refused(note_id, exc, "attest_form", form)
-    db.session.commit()
-    flash(f"Attested the note of {note.patient.full_name}.", "success")
-    return redirect(url_for("encounters.show_attestations"))
+        return f"Attested the note of {note.patient.full_name}."
+
+    return _change_note(
+        note_id, AttestForm, "attest_form", act, url_for("encounters.show_attestations")
+    )
 
 
 @bp.post("/notes/<int:note_id>/return")
 @roles(CLINICIAN)
 def return_note(note_id):
     """The precepting attending returns the note to the resident with a comment."""
-    note = get_note_or_404(note_id)
-    form = ReturnForm()
-    if not form.validate_on_submit():
-        return _note_page(note, status=422, return_form=form)
-    try:
-        notes.return_note(note, form.comment.data, current_user, seen_version=form.version.data)
-    except GroupVisitsError as exc:
-        return _refused(note_id, exc, "return_form", form)
-    db.session.commit()
-    flash(f"Returned the note of {note.patient.full_name} to {note.author.full_name}.", "success")
-    return redirect(url_for("encounters.show_attestations"))
+
+    def act(note, form) -> str:
+        note_workflow.return_note(
+            note, form.comment.data, current_user, seen_version=form.version.data
+        )
+        return f"Returned the note of {note.patient.full_name} to {note.author.full_name}."
+
+    return _change_note(
+        note_id, ReturnForm, "return_form", act, url_for("encounters.show_attestations")
+    )
 
 
 def _listed(notes_shown) -> None:
@@ -281,7 +283,7 @@ def _listed(notes_shown) -> None:
 @roles(CLINICIAN)
 def show_attestations():
     """The notes waiting for my attestation, oldest signature first."""
-    queue = notes.attestation_queue(current_user)
+    queue = note_reading.attestation_queue(current_user)
     page = render_template("encounters/attestations.html", queue=queue)
     _listed(queue)
     db.session.commit()
@@ -292,11 +294,11 @@ def show_attestations():
 @roles(CLINICIAN)
 def show_my_encounters():
     """My notes by status: returned ones first, with the attending's comment."""
-    by_status = notes.my_encounters(current_user)
+    by_status = note_reading.my_encounters(current_user)
     page = render_template(
         "encounters/my_encounters.html",
         by_status=by_status,
-        finished_shown=notes.FINISHED_SHOWN,
+        finished_shown=note_reading.FINISHED_SHOWN,
     )
     _listed([note for listed in by_status.values() for note in listed])
     db.session.commit()

@@ -4,8 +4,9 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
+from groupvisits.encounters.group_notes import GROUP_MINUTES
 from groupvisits.encounters.models import PROGRESS
-from groupvisits.encounters.records import GROUP_MINUTES, PROGRESS_COMMENT_MAX
+from groupvisits.encounters.my_records import PROGRESS_COMMENT_MAX
 from groupvisits.formutil import options
 
 #: Free text of a group note: a few paragraphs, not a book.

@@ -1,15 +1,13 @@
 """Routes of the records: a session's group note and note tracker, a patient's record,
 patients' after-visit summaries and goals, and clinicians' encounter logs."""
 
-import csv
-import io
-
 from flask import Response, abort, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
 from groupvisits import audit
 from groupvisits.accounts.models import CLINICIAN, PATIENT
-from groupvisits.encounters import bp, records
+from groupvisits.csvutil import csv_text, safe_cell
+from groupvisits.encounters import bp, group_notes, my_records, staff_records
 from groupvisits.encounters.models import PROGRESS
 from groupvisits.encounters.record_forms import GoalProgressForm, GroupNoteForm
 from groupvisits.errors import Conflict, ValidationFailed
@@ -53,7 +51,7 @@ def _show_error(form, exc: ValidationFailed) -> str | None:
 def show_group_note(session_id):
     """The session's group note: a form for its facilitator and coordinators, else to read."""
     group_session = get_session_or_404(session_id)
-    note = records.group_note_of(group_session)
+    note = group_notes.group_note_of(group_session)
     return _group_note_page(group_session, note, GroupNoteForm(formdata=None, obj=note))
 
 
@@ -75,12 +73,12 @@ def _write_group_note(session_id: int, *, sign: bool):
     """Save the form as the draft and, with ``sign``, sign it, in one transaction."""
     group_session = get_session_or_404(session_id)
     # Refused (403) or too late (409) before anything typed is looked at.
-    note = records.check_group_note_open(group_session, current_user)
+    note = group_notes.check_group_note_open(group_session, current_user)
     form = GroupNoteForm()
     if not form.validate_on_submit():
         return _group_note_page(group_session, note, form)
     try:
-        records.save_group_note(
+        group_notes.save_group_note(
             group_session,
             topics=form.topics.data,
             education=form.education.data or "",
@@ -88,13 +86,13 @@ def _write_group_note(session_id: int, *, sign: bool):
             actor=current_user,
         )
         if sign:
-            records.sign_group_note(group_session, actor=current_user)
+            group_notes.sign_group_note(group_session, actor=current_user)
     except (ValidationFailed, Conflict) as exc:
         db.session.rollback()
         problem = _show_error(form, exc) if isinstance(exc, ValidationFailed) else str(exc)
         return _group_note_page(
             group_session,
-            records.group_note_of(group_session),
+            group_notes.group_note_of(group_session),
             form,
             problem=problem,
             status=exc.status_code,
@@ -114,7 +112,7 @@ def _group_note_page(group_session, note, form, *, problem=None, status=None):
         and not group_session.is_cancelled
         and (note is None or note.signed_at is None)
     )
-    people = records.attendees(group_session)
+    people = group_notes.attendees(group_session)
     audit.record_many(
         current_user, "view", [p.id for p in people], "group note", note.id if note else None
     )
@@ -140,7 +138,7 @@ def _group_note_page(group_session, note, form, *, problem=None, status=None):
 def show_tracker(session_id):
     """Where each patient's note stands, and whether their visit is billed: work to do first."""
     group_session = get_session_or_404(session_id)
-    tracker = records.session_tracker(group_session)
+    tracker = staff_records.session_tracker(group_session)
     audit.record_many(
         current_user, "view", [r.patient.id for r in tracker.rows], "note tracker", session_id
     )
@@ -149,7 +147,7 @@ def show_tracker(session_id):
         tracker=tracker,
         group_session=group_session,
         group=group_session.group,
-        states=records.NOTE_STATES,
+        states=staff_records.NOTE_STATES,
         begun=utcnow() >= group_session.starts_at,
         note_href=note_href,
     )
@@ -167,7 +165,7 @@ def show_patient_record(user_id):
     patient = get_user_or_404(user_id)
     if not patient.is_patient:
         abort(404)
-    entries = records.patient_record(patient, site_ids=current_user.site_ids)
+    entries = staff_records.patient_record(patient, site_ids=current_user.site_ids)
     audit.record(current_user, "view", patient, "record")
     page = render_template(
         "encounters/patient_record.html",
@@ -187,7 +185,7 @@ def show_patient_record(user_id):
 @roles(PATIENT)
 def my_visits():
     """My after-visit summaries: the plan, goals and what happens next, newest first."""
-    summaries = records.my_summaries(current_user)
+    summaries = my_records.my_summaries(current_user)
     audit.record_each(
         current_user,
         "view",
@@ -219,7 +217,7 @@ def record_goal_progress(goal_id):
     if not form.validate_on_submit():
         return _goals_page(goal.id, form)
     try:
-        records.record_progress(
+        my_records.record_progress(
             goal, form.state.data, form.comment.data or "", actor=current_user, stop=form.stop.data
         )
     except ValidationFailed as exc:
@@ -242,7 +240,7 @@ def record_goal_progress(goal_id):
 
 def _goals_page(failed_goal_id: int | None = None, form=None, *, problem=None):
     """My goals; with ``form``, the one that failed for ``failed_goal_id`` (a 422)."""
-    goals = records.my_goals(current_user)
+    goals = my_records.my_goals(current_user)
     audit.record_each(
         current_user,
         "view",
@@ -269,13 +267,13 @@ def _goals_page(failed_goal_id: int | None = None, form=None, *, problem=None):
 @roles(CLINICIAN)
 def my_encounter_log():
     """My signed notes counted by month, group and preceptor, with the latest ones."""
-    log = records.encounter_log(current_user)
+    log = my_records.encounter_log(current_user)
     shown = log.entries[:RECENT_LOG_ENTRIES]
     audit.record_each(
         current_user, "view", "encounter log", [(e.patient_id, e.note_id) for e in shown]
     )
     page = render_template(
-        "encounters/encounter_log.html", log=log, shown=shown, no_preceptor=records.NO_PRECEPTOR
+        "encounters/encounter_log.html", log=log, shown=shown, no_preceptor=my_records.NO_PRECEPTOR
     )
     db.session.commit()
     return page
@@ -298,32 +296,29 @@ LOG_COLUMNS = [
 @roles(CLINICIAN)
 def export_encounter_log():
     """All my signed notes as CSV, for a residency training record (an audited export)."""
-    log = records.encounter_log(current_user)
-    out = io.StringIO()
-    # A byte-order mark first, as the roster export does: spreadsheet programs then read the
-    # file as UTF-8, so that "Peña" or "Nguyễn" open as written.
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(LOG_COLUMNS)
-    for entry in log.entries:
-        writer.writerow(
+    log = my_records.encounter_log(current_user)
+    body = csv_text(
+        LOG_COLUMNS,
+        (
             [
                 entry.local_date.isoformat(),
-                _cell(entry.site.name),
-                _cell(entry.group_name),
-                _cell(entry.record_number),
+                safe_cell(entry.site.name),
+                safe_cell(entry.group_name),
+                safe_cell(entry.record_number),
                 entry.status_label,
-                _cell(entry.preceptor_name),
+                safe_cell(entry.preceptor_name),
                 entry.attested_on.isoformat() if entry.attested_on else "",
                 entry.note_id,
             ]
-        )
+            for entry in log.entries
+        ),
+    )
     audit.record_each(
         current_user, "export", "encounter log", [(e.patient_id, e.note_id) for e in log.entries]
     )
     db.session.commit()
     return Response(
-        out.getvalue(),
+        body,
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{_log_file_name()}"'},
     )
@@ -334,13 +329,3 @@ def _log_file_name() -> str:
     sites = current_user.sites
     today = to_local(utcnow(), sites[0].timezone).date() if sites else utcnow().date()
     return f"encounter-log-{today.isoformat()}.csv"
-
-
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection).
-
-    The same guard as the roster export's; that one is private to the roster's views, which
-    this area's views may not import, so it is repeated here until it moves to a base module.
-    """
-    value = value or ""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -12,7 +12,14 @@ from flask_login import current_user
 
 from groupvisits import audit
 from groupvisits.accounts.models import DISCIPLINES
-from groupvisits.encounters import bp, slots
+from groupvisits.encounters import (
+    bp,
+    slot_board,
+    slot_changes,
+    slot_checks,
+    slot_overview,
+    slot_plans,
+)
 from groupvisits.encounters.models import PLANNED, OneOnOneSlot
 from groupvisits.encounters.slot_forms import (
     AvailabilityForm,
@@ -51,7 +58,7 @@ def show_one_on_ones(session_id):
 def show_run_sheet(session_id):
     """A printable run sheet: each provider's pull-outs in order, with times and names."""
     group_session = get_session_or_404(session_id)
-    board, lines = slots.run_sheet(group_session)
+    board, lines = slot_overview.run_sheet(group_session)
     audit.record_many(
         current_user, "view", sorted({s.patient_id for s in board.slots}), "run sheet"
     )
@@ -71,7 +78,7 @@ def show_run_sheet(session_id):
 def _planner_page(group_session, *, problem: str = "", status: int = 200):
     can_plan = can_plan_one_on_ones(current_user, group_session)
     now = utcnow()
-    view = slots.overview(group_session, now=now)
+    view = slot_overview.overview(group_session, now=now)
     audit.record_many(current_user, "view", view.patient_ids, "one-on-one plan")
     zone = group_session.timezone
     page = render_template(
@@ -109,7 +116,7 @@ def _change(session_id: int, form, act: Callable, anchor: str = ""):
     """Check the planner and the form, run ``act(group_session)`` (which returns the message
     to show), then commit once; a refusal shows the page again with its reason."""
     group_session = get_session_or_404(session_id)
-    require(can_plan_one_on_ones(current_user, group_session), slots.PLANNERS_ONLY)
+    require(can_plan_one_on_ones(current_user, group_session), slot_checks.PLANNERS_ONLY)
     if not form.validate_on_submit():
         return _planner_page(group_session, problem=first_problem(form), status=422)
     try:
@@ -143,7 +150,7 @@ def plan_one_on_ones(session_id):
         session_id,
         PlanForm(),
         lambda group_session: _plan_words(
-            slots.plan_session(group_session, actor=current_user, now=utcnow())
+            slot_plans.plan_session(group_session, actor=current_user, now=utcnow())
         ),
     )
 
@@ -156,12 +163,12 @@ def replan_one_on_ones(session_id):
         session_id,
         PlanForm(),
         lambda group_session: _plan_words(
-            slots.replan_from_now(group_session, actor=current_user, now=utcnow())
+            slot_plans.replan_from_now(group_session, actor=current_user, now=utcnow())
         ),
     )
 
 
-def _plan_words(outcome: slots.PlanOutcome) -> str:
+def _plan_words(outcome: slot_plans.PlanOutcome) -> str:
     placed = len(outcome.placed)
     words = f"Planned: {placed} visit{'s' if placed != 1 else ''} placed"
     if outcome.kept:
@@ -182,11 +189,11 @@ def move_slot(session_id, slot_id):
     form = MoveSlotForm()
 
     def act(group_session) -> str:
-        slot = slots.move_slot(
+        slot = slot_changes.move_slot(
             group_session,
             _slot_id(slot_id),
             provider_id=form.provider_id.data,
-            starts_at=slots.instant_at(group_session, form.start_time.data),
+            starts_at=slot_board.instant_at(group_session, form.start_time.data),
             actor=current_user,
         )
         return f"Moved. {_visit_words(slot, group_session.group.site)}."
@@ -201,7 +208,7 @@ def swap_slots(session_id, slot_id):
     form = SwapSlotsForm()
 
     def act(group_session) -> str:
-        first, second = slots.swap_slots(
+        first, second = slot_changes.swap_slots(
             group_session, _slot_id(slot_id), form.other_slot_id.data, actor=current_user
         )
         site = group_session.group.site
@@ -216,7 +223,7 @@ def mark_slot_seen(session_id, slot_id):
     """Record that a visit took place."""
 
     def act(group_session) -> str:
-        slot = slots.mark_seen(group_session, _slot_id(slot_id), actor=current_user)
+        slot = slot_changes.mark_seen(group_session, _slot_id(slot_id), actor=current_user)
         return f"{slot.patient.full_name} was seen."
 
     return _change(session_id, SlotStatusForm(), act, f"#slot-{slot_id}")
@@ -228,7 +235,9 @@ def mark_slot_missed(session_id, slot_id):
     """Record that a patient was not there for their visit; its time is freed."""
 
     def act(group_session) -> str:
-        slot = slots.mark_missed(group_session, _slot_id(slot_id), actor=current_user, now=utcnow())
+        slot = slot_changes.mark_missed(
+            group_session, _slot_id(slot_id), actor=current_user, now=utcnow()
+        )
         return (
             f"{slot.patient.full_name}'s visit is marked missed. “Re-plan from now” fills the "
             "time freed."
@@ -245,9 +254,9 @@ def set_provider_hours(session_id):
 
     def act(group_session) -> str:
         def instant(value):
-            return slots.instant_at(group_session, value) if value is not None else None
+            return slot_board.instant_at(group_session, value) if value is not None else None
 
-        assignment = slots.set_provider_availability(
+        assignment = slot_changes.set_provider_availability(
             group_session,
             form.provider_id.data,
             available_from=instant(form.available_from.data),
@@ -266,7 +275,7 @@ def set_visit_need(session_id):
     form = NeedForm()
 
     def act(group_session) -> str:
-        attendance = slots.set_needed_discipline(
+        attendance = slot_changes.set_needed_discipline(
             group_session, form.patient_id.data, form.discipline.data, actor=current_user
         )
         need = DISCIPLINES.get(attendance.one_on_one_with or "", "any provider").lower()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from groupvisits.accounts.models import COORDINATOR, PATIENT
 from groupvisits.audit import AuditEvent
-from groupvisits.encounters import notes
+from groupvisits.encounters import note_fields, note_workflow
 from groupvisits.encounters.models import (
     ATTESTED,
     DRAFT,
@@ -23,12 +23,11 @@ from groupvisits.encounters.models import (
     NoteEvent,
     PatientGoal,
 )
+from tests.encounter_factories import add_session, add_slot, assign
 from tests.unit.test_note_services import (
     START,
     Visit,
-    add_session,
-    add_slot,
-    assign,
+    another_visit,
     clinician,
     make_visit,
     signed,
@@ -286,7 +285,7 @@ def test_an_addendum_to_someone_elses_note_is_refused(db, create_user, visit, si
     assert page.status_code == 200 and "Add an addendum" not in text_of(page)
 
     refused = colleague.post_form(
-        f"/notes/{note.id}/addenda", {"version": notes.note_version(note), "text": "Mine now"}
+        f"/notes/{note.id}/addenda", {"version": note_fields.note_version(note), "text": "Mine now"}
     )
 
     assert refused.status_code == 403
@@ -326,7 +325,7 @@ def test_attestation_by_someone_not_the_preceptor_is_refused(db, create_user, vi
     other_attending = sign_in_as(clinician(create_user, "attending"))
 
     refused = other_attending.post_form(
-        f"/notes/{note.id}/attest", {"version": notes.note_version(note)}
+        f"/notes/{note.id}/attest", {"version": note_fields.note_version(note)}
     )
 
     assert refused.status_code == 403
@@ -339,7 +338,7 @@ def test_a_return_without_a_comment_is_refused(db, visit, sign_in_as):
     attending = sign_in_as(visit.preceptor)
 
     refused = attending.post_form(
-        f"/notes/{note.id}/return", {"version": notes.note_version(note), "comment": "  "}
+        f"/notes/{note.id}/return", {"version": note_fields.note_version(note), "comment": "  "}
     )
 
     assert refused.status_code == 422
@@ -385,7 +384,7 @@ def test_signing_without_a_precepting_attending_keeps_the_draft(db, create_user,
     note = fresh(db, note_id)
     assert (note.status, note.plan) == (DRAFT, "Plan typed before signing")
     # The page offers the saved draft again, ready to sign once an attending is assigned.
-    assign(db, visit.group_session, clinician(create_user, "attending"), "precepting_attending")
+    assign(visit.group_session, clinician(create_user, "attending"), "precepting_attending")
     again = client.post_form(
         f"/notes/{note_id}/sign", draft(version_on(refused), plan="Plan typed before signing")
     )
@@ -543,19 +542,25 @@ def notes_for(db, create_user, group, count: int):
     """``count`` notes of one resident at one session, in every state; (resident, attending)."""
     resident = clinician(create_user, "resident")
     attending = clinician(create_user, "attending")
-    group_session = add_session(db, group, START + timedelta(days=3))
-    assign(db, group_session, resident, "provider")
-    assign(db, group_session, attending, "precepting_attending")
+    group_session = add_session(group, START + timedelta(days=3))
+    assign(group_session, resident, "provider")
+    assign(group_session, attending, "precepting_attending")
     for number in range(count):
         patient = create_user(PATIENT)
-        slot = add_slot(db, group_session, patient, resident, minutes_in=15 * number)
+        slot = add_slot(
+            group_session,
+            patient,
+            resident,
+            group_session.starts_at + timedelta(minutes=15 * number),
+            minutes=15,
+        )
         note = written(db, Visit(group_session, patient, resident, attending, slot), goals="Walk")
         if number % 4:
-            notes.sign(note, resident, now=START + timedelta(days=3, minutes=number))
+            note_workflow.sign(note, resident, now=START + timedelta(days=3, minutes=number))
         if number % 4 == 2:
-            notes.attest(note, attending)
+            note_workflow.attest(note, attending)
         if number % 4 == 3:
-            notes.return_note(note, "Add the exam.", attending)
+            note_workflow.return_note(note, "Add the exam.", attending)
         db.session.commit()
     return resident, attending
 
@@ -590,22 +595,15 @@ def test_a_notes_page_costs_the_same_with_short_and_long_histories(
             starts_at=START + timedelta(days=400 * visits),
         )
         for number in range(1, visits):
-            earlier = make_visit(
-                db,
-                create_user,
-                group,
-                discipline="attending",
-                with_preceptor=False,
-                starts_at=first.group_session.starts_at - timedelta(days=28 * number),
-                patient=first.patient,
-                provider=first.provider,
+            earlier = another_visit(
+                db, create_user, first, first.group_session.starts_at - timedelta(days=28 * number)
             )
             note = signed(db, earlier, follow_up=f"Item {number}", goals=f"Goal {number}")
-            notes.add_addendum(note, f"Addendum {number}", first.provider)
+            note_workflow.add_addendum(note, f"Addendum {number}", first.provider)
             db.session.commit()
         note = signed(db, first)
         for number in range(visits):
-            notes.add_addendum(note, f"Later {number}", first.provider)
+            note_workflow.add_addendum(note, f"Later {number}", first.provider)
         db.session.commit()
         client = sign_in_as(first.provider)
         client.get(f"/notes/{note.id}")

@@ -12,11 +12,9 @@ from groupvisits.audit import AuditEvent
 from groupvisits.encounters.models import BY_HAND, PLANNED, SEEN, OneOnOneSlot
 from groupvisits.roster.models import Attendance
 from groupvisits.team.models import StaffAssignment
+from tests.encounter_factories import add_attendance, add_slot, assign
 from tests.unit.test_slot_services import (
     START,
-    add_patient,
-    add_slot,
-    add_to_team,
     assert_no_overlaps,
     at,
     make_clinic,
@@ -207,7 +205,7 @@ def test_seen_and_missed_from_the_page(db, clinic, planned, sign_in_as):
 def test_hours_and_needs_are_set_from_the_page(db, clinic, sign_in_as, create_user):
     client = sign_in_as(clinic.coordinator)
     pharmacist = create_user(CLINICIAN, discipline="pharmacist")
-    add_to_team(db, clinic.group_session, pharmacist)
+    assign(clinic.group_session, pharmacist)
     needing = clinic.patients[3]
 
     hours = client.post_form(
@@ -276,12 +274,12 @@ def test_a_move_that_breaks_a_rule_gets_a_clear_message_and_saves_nothing(
 def test_another_sessions_patient_or_visit_is_refused(
     db, clinic, planned, sign_in_as, site, create_group, create_user
 ):
-    other = make_session(db, create_group(site, rule=None))
+    other = make_session(create_group(site, rule=None))
     stranger = create_user(PATIENT)
-    add_patient(db, other, stranger)
+    add_attendance(other, stranger)
     other_resident = create_user(CLINICIAN, discipline="resident", training_year=3)
-    add_to_team(db, other, other_resident)
-    theirs = add_slot(db, other, stranger, other_resident, START)
+    assign(other, other_resident)
+    theirs = add_slot(other, stranger, other_resident, START)
     client = sign_in_as(clinic.coordinator)
     before = _snapshot(db, clinic)
 
@@ -338,7 +336,6 @@ def test_bad_hours_are_refused(db, clinic, sign_in_as):
 
 def test_a_session_without_a_pull_out_step_says_so(db, site, create_group, coordinator, sign_in_as):
     group_session = make_session(
-        db,
         create_group(site, rule=None),
         steps=[("arrival", "Arrival", 15), ("group", "Circle", 60, True)],
     )
@@ -416,11 +413,11 @@ def test_the_page_shows_who_needs_attention_first(db, clinic, planned, sign_in_a
     gone = db.session.get(Attendance, _attendance_id(db, clinic.group_session, clinic.patients[0]))
     gone.check_in = "no_show"
     late = create_user(PATIENT, given_name="Lately", family_name="Come")
-    add_patient(db, clinic.group_session, late, check_in="late", checked_in_at=at(18, 20))
+    add_attendance(clinic.group_session, late, check_in="late", checked_in_at=at(18, 20))
     needy = create_user(PATIENT, given_name="Nadia", family_name="Needs")
-    add_patient(db, clinic.group_session, needy, one_on_one_with="pharmacist")
+    add_attendance(clinic.group_session, needy, one_on_one_with="pharmacist")
     idle = create_user(CLINICIAN, discipline="nurse_practitioner", given_name="Idle")
-    add_to_team(db, clinic.group_session, idle)
+    assign(clinic.group_session, idle)
     db.session.commit()
 
     page = _text(sign_in_as(clinic.coordinator).get(_url(clinic)))

@@ -18,6 +18,7 @@ from groupvisits.encounters.models import (
     FINAL,
     MET,
     OPEN,
+    SEEN,
     SIGNED,
     STOPPED,
     GoalProgress,
@@ -27,16 +28,15 @@ from groupvisits.encounters.models import (
 from groupvisits.extensions import db as _db
 from groupvisits.localtime import day
 from groupvisits.roster.models import EXCUSED, LATE, NO_SHOW
-from groupvisits.team.models import PROVIDER
+from groupvisits.team.models import FACILITATOR, PROVIDER
 from groupvisits.timeutil import utcnow
+from tests.encounter_factories import add_slot, assign
 from tests.unit.test_record_services import (
     ASSESSMENT_MARKER,
     CONCERNS_MARKER,
     add_goal,
     add_note,
     add_session,
-    add_slot,
-    assign,
     attend,
     join,
 )
@@ -116,7 +116,7 @@ def other_site_clinician(create_user, other_site):
 def held_session(group, facilitator):
     """A session that took place last week, facilitated by ``facilitator``."""
     group_session = add_session(group)
-    assign(group_session, facilitator)
+    assign(group_session, facilitator, FACILITATOR)
     return group_session
 
 
@@ -246,8 +246,14 @@ def tracked(held_session, resident, attending, create_user):
     attend(held_session, people["Unwritten"])
     attend(held_session, people["Noshow"], check_in=NO_SHOW)
     attend(held_session, people["Noslot"])
-    slot = add_slot(held_session, people["Done"], resident)
-    add_slot(held_session, people["Unwritten"], resident, minute=80)
+    slot = add_slot(held_session, people["Done"], resident, status=SEEN)
+    add_slot(
+        held_session,
+        people["Unwritten"],
+        resident,
+        held_session.starts_at + timedelta(minutes=80),
+        status=SEEN,
+    )
     note = add_note(
         held_session,
         people["Done"],
@@ -312,7 +318,7 @@ def test_a_clinician_of_the_site_reads_a_patients_encounters_and_group_notes(
     patient = create_user(PATIENT, given_name="Rosa", family_name="Lopez")
     older, newer = add_session(group, days_ago=40), add_session(group, days_ago=10)
     for group_session in (older, newer):
-        assign(group_session, facilitator)
+        assign(group_session, facilitator, FACILITATOR)
         attend(group_session, patient)
     note = add_note(older, patient, resident, status=SIGNED, preceptor_id=attending.id)
     client = sign_in_as(facilitator)
@@ -565,7 +571,13 @@ def fill_session(group_session, size, resident, attending, create_user):
             PATIENT, password=None, medical_record_number=f"Q{group_session.id}-{n}"
         )
         attend(group_session, patient, check_in=LATE if n % 2 else "arrived")
-        slot = add_slot(group_session, patient, resident, minute=10 * n)
+        slot = add_slot(
+            group_session,
+            patient,
+            resident,
+            group_session.starts_at + timedelta(minutes=10 * n),
+            status=SEEN,
+        )
         add_note(
             group_session, patient, resident, status=SIGNED, slot=slot, preceptor_id=attending.id
         )
@@ -581,7 +593,7 @@ def test_session_pages_run_as_many_queries_for_8_patients_as_for_2(
     counts = {}
     for size, days_ago in ((2, 30), (8, 10)):
         group_session = add_session(group, days_ago=days_ago)
-        assign(group_session, facilitator)
+        assign(group_session, facilitator, FACILITATOR)
         fill_session(group_session, size, resident, attending, create_user)
         sign_in_as(facilitator).post_form(
             f"/sessions/{group_session.id}/group-note", {"topics": "Sleep", "minutes": "30"}

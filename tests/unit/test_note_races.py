@@ -6,14 +6,13 @@ deterministically: request A loads the note, request B changes it and commits, t
 on the copy it loaded; under the lock A must read the note again and refuse.
 """
 
-import threading
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
 
 from groupvisits.accounts.models import User
-from groupvisits.encounters import notes
+from groupvisits.encounters import note_fields, note_reading, note_workflow
 from groupvisits.encounters.models import (
     ATTESTED,
     RETURNED,
@@ -24,6 +23,7 @@ from groupvisits.encounters.models import (
     PatientGoal,
 )
 from groupvisits.errors import Conflict, NotAllowed
+from tests.races import at_once
 from tests.unit.test_note_services import clinician, make_visit, signed, written
 
 
@@ -37,50 +37,14 @@ def visit(db, create_user, group):
     return make_visit(db, create_user, group)
 
 
-def at_once(app, jobs) -> list[object]:
-    """Run each ``job(db)`` as its own request, all released together; their outcomes.
-
-    An outcome is what the job returned (after its commit) or the exception it raised.
-    """
-    barrier = threading.Barrier(len(jobs))
-    outcomes: list[object] = [None] * len(jobs)
-
-    def run(index, job):
-        from groupvisits.extensions import db
-
-        with app.app_context():
-            try:
-                prepared = job(db, None)
-                barrier.wait(timeout=10)
-                outcomes[index] = job(db, prepared)
-                db.session.commit()
-            except Exception as exc:  # the outcome is what the test checks
-                db.session.rollback()
-                outcomes[index] = exc
-            finally:
-                db.session.remove()
-
-    threads = [
-        threading.Thread(target=run, args=(i, job), daemon=True) for i, job in enumerate(jobs)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "a request never finished"
-    return outcomes
-
-
 def acting(note_id: int, user_id: int, act):
     """A job: first load the note and the person (as a request would), then ``act`` on them."""
 
-    def job(db, prepared):
-        if prepared is None:
-            note = notes.load_note(note_id)
-            user = db.session.get(User, user_id)
-            assert note.group_session.group.site_id and user.site_ids
-            return note, user
-        note, user = prepared
+    def job(db, barrier):
+        note = note_reading.load_note(note_id)
+        user = db.session.get(User, user_id)
+        assert note.group_session.group.site_id and user.site_ids
+        barrier.wait(timeout=10)
         return act(note, user)
 
     return job
@@ -113,7 +77,8 @@ def test_two_signatures_at_once_one_wins(app, db, visit):
 
     outcomes = at_once(
         app,
-        [acting(note_id, provider_id, lambda note, user: notes.sign(note, user).status)] * 2,
+        [acting(note_id, provider_id, lambda note, user: note_workflow.sign(note, user).status)]
+        * 2,
     )
 
     assert outcomes.count(SIGNED) == 1, outcomes
@@ -131,11 +96,13 @@ def test_attestation_and_return_at_once_only_one_happens(app, db, visit):
     outcomes = at_once(
         app,
         [
-            acting(note_id, preceptor_id, lambda note, user: notes.attest(note, user).status),
+            acting(
+                note_id, preceptor_id, lambda note, user: note_workflow.attest(note, user).status
+            ),
             acting(
                 note_id,
                 preceptor_id,
-                lambda note, user: notes.return_note(note, "Add the exam.", user).status,
+                lambda note, user: note_workflow.return_note(note, "Add the exam.", user).status,
             ),
         ],
     )
@@ -153,12 +120,11 @@ def test_attestation_and_return_at_once_only_one_happens(app, db, visit):
 def test_two_opens_of_one_visit_at_once_make_one_note(app, db, visit):
     slot_id, provider_id = visit.slot.id, visit.provider.id
 
-    def open_note(db, prepared):
-        if prepared is None:
-            slot = notes.load_slot(slot_id)
-            return slot, db.session.get(User, provider_id)
-        slot, provider = prepared
-        return notes.start_note(slot, provider).id
+    def open_note(db, barrier):
+        slot = note_reading.load_slot(slot_id)
+        provider = db.session.get(User, provider_id)
+        barrier.wait(timeout=10)
+        return note_workflow.start_note(slot, provider).id
 
     outcomes = at_once(app, [open_note, open_note])
 
@@ -169,16 +135,16 @@ def test_two_opens_of_one_visit_at_once_make_one_note(app, db, visit):
 
 def test_a_save_after_another_requests_signature_is_refused_not_applied(app, db, visit):
     note = written(db, visit)
-    loaded = notes.load_note(note.id)  # request A shows the draft
+    loaded = note_reading.load_note(note.id)  # request A shows the draft
     assert loaded.is_draft
 
     with other_request(app) as other:  # request B signs it
         note_b = other.get(EncounterNote, note.id)
-        notes.sign(note_b, other.get(User, visit.provider.id))
+        note_workflow.sign(note_b, other.get(User, visit.provider.id))
         other.commit()
 
     with pytest.raises(Conflict, match="can no longer be changed"):
-        notes.save_draft(loaded, {"plan": "Changed after signing"}, visit.provider)
+        note_workflow.save_draft(loaded, {"plan": "Changed after signing"}, visit.provider)
     db.session.rollback()
 
     with other_request(app) as other:
@@ -188,15 +154,17 @@ def test_a_save_after_another_requests_signature_is_refused_not_applied(app, db,
 def test_an_attestation_after_a_new_addendum_asks_to_read_it_first(app, db, create_user, group):
     visit = make_visit(db, create_user, group)
     note = signed(db, visit)
-    seen = notes.note_version(notes.load_note(note.id))  # the attending's page
+    seen = note_fields.note_version(note_reading.load_note(note.id))  # the attending's page
 
     with other_request(app) as other:  # the resident adds an addendum meanwhile
         note_b = other.get(EncounterNote, note.id)
-        notes.add_addendum(note_b, "Forgot: foot exam normal.", other.get(User, visit.provider.id))
+        note_workflow.add_addendum(
+            note_b, "Forgot: foot exam normal.", other.get(User, visit.provider.id)
+        )
         other.commit()
 
-    with pytest.raises(notes.NoteChanged, match="look at it again"):
-        notes.attest(note, visit.preceptor, seen_version=seen)
+    with pytest.raises(note_workflow.NoteChanged, match="look at it again"):
+        note_workflow.attest(note, visit.preceptor, seen_version=seen)
     db.session.rollback()
 
     with other_request(app) as other:
@@ -206,7 +174,7 @@ def test_an_attestation_after_a_new_addendum_asks_to_read_it_first(app, db, crea
 def test_a_visit_moved_to_another_provider_meanwhile_is_not_opened_by_the_first(
     app, db, create_user, visit
 ):
-    slot = notes.load_slot(visit.slot.id)  # the first provider's page shows the slot
+    slot = note_reading.load_slot(visit.slot.id)  # the first provider's page shows the slot
     newcomer = clinician(create_user, "attending")
 
     with other_request(app) as other:  # the planner moves the visit
@@ -214,6 +182,6 @@ def test_a_visit_moved_to_another_provider_meanwhile_is_not_opened_by_the_first(
         other.commit()
 
     with pytest.raises(NotAllowed, match="moved to another provider"):
-        notes.start_note(slot, visit.provider)
+        note_workflow.start_note(slot, visit.provider)
     db.session.rollback()
     assert db.session.scalar(select(func.count(EncounterNote.id))) == 0

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from groupvisits.accounts.models import CLINICIAN, PATIENT, User
 from groupvisits.audit import AuditEvent
-from groupvisits.encounters import notes
+from groupvisits.encounters import note_fields, note_reading, note_workflow
 from groupvisits.encounters.models import (
     ATTESTED,
     DRAFT,
@@ -31,7 +31,8 @@ from groupvisits.encounters.models import (
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.roster.models import Attendance
 from groupvisits.schedule.models import CANCELLED, GroupSession
-from groupvisits.team.models import PRECEPTOR, PROVIDER, StaffAssignment
+from groupvisits.team.models import PRECEPTOR, PROVIDER
+from tests.encounter_factories import add_session, add_slot, assign
 
 #: A Tuesday, 17:00 in New York.
 START = datetime(2030, 3, 12, 21, 0, tzinfo=UTC)
@@ -55,42 +56,6 @@ class Visit:
         return self.group_session.group
 
 
-def add_session(db, group, starts_at: datetime = START) -> GroupSession:
-    group_session = GroupSession(
-        group_id=group.id, starts_at=starts_at, ends_at=starts_at + timedelta(hours=2)
-    )
-    db.session.add(group_session)
-    db.session.commit()
-    return group_session
-
-
-def assign(db, group_session: GroupSession, user: User, role: str) -> StaffAssignment:
-    assignment = StaffAssignment(
-        session_id=group_session.id,
-        user_id=user.id,
-        role=role,
-        starts_at=group_session.starts_at,
-        ends_at=group_session.ends_at,
-    )
-    db.session.add(assignment)
-    db.session.commit()
-    return assignment
-
-
-def add_slot(db, group_session, patient, provider, minutes_in: int = 60) -> OneOnOneSlot:
-    starts_at = group_session.starts_at + timedelta(minutes=minutes_in)
-    slot = OneOnOneSlot(
-        session_id=group_session.id,
-        patient_id=patient.id,
-        provider_id=provider.id,
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(minutes=15),
-    )
-    db.session.add(slot)
-    db.session.commit()
-    return slot
-
-
 def clinician(create_user, discipline: str = "attending", **fields) -> User:
     if discipline == "resident":
         fields.setdefault("training_year", 2)
@@ -111,29 +76,42 @@ def make_visit(
     group_session: GroupSession | None = None,
 ) -> Visit:
     """A slot at a (new) session of ``group``; a resident provider gets a preceptor."""
-    group_session = group_session or add_session(db, group, starts_at)
+    group_session = group_session or add_session(group, starts_at)
     site = group.site
     patient = patient or create_user(PATIENT, sites=[site])
     provider = provider or clinician(create_user, discipline, sites=[site])
-    assign(db, group_session, provider, PROVIDER)
+    assign(group_session, provider, PROVIDER)
     if with_preceptor:
         preceptor = preceptor or clinician(create_user, "attending", sites=[site])
-        assign(db, group_session, preceptor, PRECEPTOR)
-    slot = add_slot(db, group_session, patient, provider)
+        assign(group_session, preceptor, PRECEPTOR)
+    slot = add_slot(group_session, patient, provider, minutes=15)
     return Visit(group_session, patient, provider, preceptor if with_preceptor else None, slot)
+
+
+def another_visit(db, create_user, visit: Visit, starts_at: datetime) -> Visit:
+    """The same patient with the same provider at another session of the group (no preceptor)."""
+    return make_visit(
+        db,
+        create_user,
+        visit.group,
+        with_preceptor=False,
+        starts_at=starts_at,
+        patient=visit.patient,
+        provider=visit.provider,
+    )
 
 
 def written(db, visit: Visit, **fields) -> EncounterNote:
     """The visit's note, started and saved with ``fields`` (a plan by default), committed."""
-    note = notes.start_note(visit.slot, visit.provider)
-    notes.save_draft(note, {"plan": "Walk after dinner.", **fields}, visit.provider)
+    note = note_workflow.start_note(visit.slot, visit.provider)
+    note_workflow.save_draft(note, {"plan": "Walk after dinner.", **fields}, visit.provider)
     db.session.commit()
     return note
 
 
 def signed(db, visit: Visit, **fields) -> EncounterNote:
     note = written(db, visit, **fields)
-    notes.sign(note, visit.provider)
+    note_workflow.sign(note, visit.provider)
     db.session.commit()
     return note
 
@@ -159,7 +137,7 @@ def visit(db, create_user, group) -> Visit:
 
 
 def test_resident_opens_a_draft_that_goes_to_the_sessions_precepting_attending(db, visit):
-    note = notes.start_note(visit.slot, visit.provider)
+    note = note_workflow.start_note(visit.slot, visit.provider)
     db.session.commit()
 
     assert (note.status, note.author_id, note.patient_id) == (
@@ -175,17 +153,17 @@ def test_resident_opens_a_draft_that_goes_to_the_sessions_precepting_attending(d
 def test_the_first_precepting_attending_by_assignment_precepts(db, create_user, group):
     visit = make_visit(db, create_user, group)
     later = clinician(create_user, "attending")
-    assign(db, visit.group_session, later, PRECEPTOR)
+    assign(visit.group_session, later, PRECEPTOR)
 
-    note = notes.start_note(visit.slot, visit.provider)
+    note = note_workflow.start_note(visit.slot, visit.provider)
 
     assert note.preceptor_id == visit.preceptor.id
 
 
 def test_opening_again_gives_back_the_same_draft(db, visit):
-    first = notes.start_note(visit.slot, visit.provider)
+    first = note_workflow.start_note(visit.slot, visit.provider)
     db.session.commit()
-    again = notes.start_note(visit.slot, visit.provider)
+    again = note_workflow.start_note(visit.slot, visit.provider)
     db.session.commit()
 
     assert again.id == first.id
@@ -195,7 +173,7 @@ def test_opening_again_gives_back_the_same_draft(db, visit):
 def test_attending_opens_a_note_without_preceptor(db, create_user, group):
     visit = make_visit(db, create_user, group, discipline="attending", with_preceptor=False)
 
-    note = notes.start_note(visit.slot, visit.provider)
+    note = note_workflow.start_note(visit.slot, visit.provider)
 
     assert note.preceptor_id is None
 
@@ -204,9 +182,9 @@ def test_only_the_slots_provider_opens_its_note(db, create_user, visit):
     colleague = clinician(create_user, "resident")
 
     with pytest.raises(NotAllowed, match="Only the provider of this one-on-one visit"):
-        notes.start_note(visit.slot, colleague)
+        note_workflow.start_note(visit.slot, colleague)
     with pytest.raises(NotAllowed):
-        notes.start_note(visit.slot, visit.preceptor)
+        note_workflow.start_note(visit.slot, visit.preceptor)
     db.session.rollback()
     assert db.session.scalar(select(func.count(EncounterNote.id))) == 0
 
@@ -218,7 +196,7 @@ def test_a_visit_moved_to_another_provider_keeps_the_note_with_its_author(db, cr
     db.session.commit()
 
     with pytest.raises(Conflict, match="already started the note of this visit"):
-        notes.start_note(visit.slot, other)
+        note_workflow.start_note(visit.slot, other)
     db.session.rollback()
     assert db.session.get(EncounterNote, note.id).author_id == visit.provider.id
 
@@ -228,15 +206,15 @@ def test_a_cancelled_session_has_no_visit_to_write_up(db, visit):
     db.session.commit()
 
     with pytest.raises(ValidationFailed, match="cancelled"):
-        notes.start_note(visit.slot, visit.provider)
+        note_workflow.start_note(visit.slot, visit.provider)
 
 
 # The draft
 
 
 def test_a_draft_keeps_what_was_written_with_the_weight_in_kilograms(db, visit):
-    note = notes.start_note(visit.slot, visit.provider)
-    notes.save_draft(
+    note = note_workflow.start_note(visit.slot, visit.provider)
+    note_workflow.save_draft(
         note,
         {
             "concerns": "Feet tingle at night.\r\nSleeps badly.",
@@ -265,14 +243,14 @@ def test_a_draft_keeps_what_was_written_with_the_weight_in_kilograms(db, visit):
     assert Decimal(note.weight_kg) == Decimal("82.33")  # 181.5 lb
     assert Decimal(note.hba1c) == Decimal("7.5")
     assert note.billing_level == "99213"
-    assert notes.draft_values(note)["weight"] == Decimal("82.3")  # the site shows kilograms
+    assert note_fields.draft_values(note)["weight"] == Decimal("82.3")  # the site shows kilograms
     assert audit_rows(db, action="update") == [("update", "encounter_note", note.id)]
 
 
 def test_a_draft_saves_only_the_fields_given(db, visit):
     note = written(db, visit, systolic=130, diastolic=80)
 
-    notes.save_draft(note, {"concerns": "Tired."}, visit.provider)
+    note_workflow.save_draft(note, {"concerns": "Tired."}, visit.provider)
 
     assert (note.concerns, note.plan, note.systolic) == ("Tired.", "Walk after dinner.", 130)
 
@@ -315,7 +293,7 @@ def test_implausible_values_are_refused_with_their_unit_and_nothing_is_saved(
     note = written(db, visit, systolic=130, diastolic=80, weight=Decimal("80"))
 
     with pytest.raises(ValidationFailed, match=message) as refused:
-        notes.save_draft(note, {"concerns": "Changed", **fields}, visit.provider)
+        note_workflow.save_draft(note, {"concerns": "Changed", **fields}, visit.provider)
     db.session.rollback()
 
     assert refused.value.field == field
@@ -341,11 +319,11 @@ def test_the_services_ranges_are_the_databases_own(db, visit, column, lowest, hi
     step = Decimal("0.1") if column in ("hba1c", "weight_kg") else 1
     note = written(db, visit)
     for value in (lowest, highest):
-        notes.save_draft(note, {name: value, **other}, visit.provider)
+        note_workflow.save_draft(note, {name: value, **other}, visit.provider)
         db.session.commit()
         assert Decimal(str(getattr(note, column))) == value
     for value in (lowest - step, highest + step):
-        assert notes.measure_problem(name, value) is not None
+        assert note_fields.measure_problem(name, value) is not None
         for key, kept in other.items():
             setattr(note, key, kept)
         setattr(note, column, value)
@@ -358,26 +336,26 @@ def test_only_the_author_edits_a_draft(db, visit):
     note = written(db, visit)
 
     with pytest.raises(NotAllowed, match="Only the author"):
-        notes.save_draft(note, {"plan": "Other plan"}, visit.preceptor)
+        note_workflow.save_draft(note, {"plan": "Other plan"}, visit.preceptor)
 
 
 def test_a_signed_note_is_never_edited(db, visit):
     note = signed(db, visit)
 
     with pytest.raises(Conflict, match="Add an addendum instead"):
-        notes.save_draft(note, {"plan": "Something else"}, visit.provider)
+        note_workflow.save_draft(note, {"plan": "Something else"}, visit.provider)
     db.session.rollback()
     assert db.session.get(EncounterNote, note.id).plan == "Walk after dinner."
 
 
 def test_a_draft_changed_since_the_page_showed_it_is_not_overwritten(db, visit):
     note = written(db, visit)
-    seen = notes.note_version(note)
-    notes.save_draft(note, {"plan": "Saved in another window"}, visit.provider)
+    seen = note_fields.note_version(note)
+    note_workflow.save_draft(note, {"plan": "Saved in another window"}, visit.provider)
     db.session.commit()
 
-    with pytest.raises(notes.NoteChanged, match="changed at"):
-        notes.save_draft(note, {"plan": "Stale"}, visit.provider, seen_version=seen)
+    with pytest.raises(note_workflow.NoteChanged, match="changed at"):
+        note_workflow.save_draft(note, {"plan": "Stale"}, visit.provider, seen_version=seen)
     db.session.rollback()
     assert db.session.get(EncounterNote, note.id).plan == "Saved in another window"
 
@@ -391,7 +369,7 @@ def test_a_residents_signature_sends_the_note_to_the_preceptor_and_makes_goals(d
     )
     now = START + timedelta(hours=1)
 
-    notes.sign(note, visit.provider, now=now)
+    note_workflow.sign(note, visit.provider, now=now)
     db.session.commit()
 
     assert (note.status, note.preceptor_id, note.signed_at) == (SIGNED, visit.preceptor.id, now)
@@ -429,7 +407,7 @@ def test_a_resident_cannot_sign_without_a_precepting_attending(db, create_user, 
     note = written(db, visit)
 
     with pytest.raises(Conflict, match="no precepting attending") as refused:
-        notes.sign(note, visit.provider)
+        note_workflow.sign(note, visit.provider)
     db.session.rollback()
 
     assert refused.value.status_code == 409
@@ -462,7 +440,7 @@ def test_a_second_signature_is_a_conflict(db, visit):
     signed_at = note.signed_at
 
     with pytest.raises(Conflict, match="already signed") as refused:
-        notes.sign(note, visit.provider)
+        note_workflow.sign(note, visit.provider)
     db.session.rollback()
 
     assert refused.value.status_code == 409
@@ -471,17 +449,17 @@ def test_a_second_signature_is_a_conflict(db, visit):
 
 
 def test_an_empty_note_is_not_signed(db, visit):
-    note = notes.start_note(visit.slot, visit.provider)
+    note = note_workflow.start_note(visit.slot, visit.provider)
 
     with pytest.raises(ValidationFailed, match="before signing"):
-        notes.sign(note, visit.provider)
+        note_workflow.sign(note, visit.provider)
 
 
 def test_only_the_author_signs(db, visit):
     note = written(db, visit)
 
     with pytest.raises(NotAllowed):
-        notes.sign(note, visit.preceptor)
+        note_workflow.sign(note, visit.preceptor)
 
 
 # Addenda
@@ -490,14 +468,14 @@ def test_only_the_author_signs(db, visit):
 def test_the_author_adds_signed_addenda_and_the_note_stays_as_signed(db, create_user, group):
     visit = make_visit(db, create_user, group, discipline="attending", with_preceptor=False)
     note = signed(db, visit)
-    version = notes.note_version(note)
+    version = note_fields.note_version(note)
 
-    addendum = notes.add_addendum(note, "  Lab results: HbA1c 7.1%.  ", visit.provider)
+    addendum = note_workflow.add_addendum(note, "  Lab results: HbA1c 7.1%.  ", visit.provider)
     db.session.commit()
 
     assert (addendum.text, addendum.author_id) == ("Lab results: HbA1c 7.1%.", visit.provider.id)
     assert (note.plan, note.status) == ("Walk after dinner.", FINAL)
-    assert notes.note_version(note) != version
+    assert note_fields.note_version(note) != version
     assert ("create", "note_addendum", addendum.id) in audit_rows(db)
 
 
@@ -506,7 +484,7 @@ def test_an_addendum_to_someone_elses_note_is_refused(db, create_user, visit):
 
     for other in (visit.preceptor, clinician(create_user, "resident")):
         with pytest.raises(NotAllowed, match="Only the author of a note adds addenda") as refused:
-            notes.add_addendum(note, "Not mine to add", other)
+            note_workflow.add_addendum(note, "Not mine to add", other)
         assert refused.value.status_code == 403
     db.session.rollback()
     assert db.session.scalar(select(func.count(NoteAddendum.id))) == 0
@@ -515,11 +493,11 @@ def test_an_addendum_to_someone_elses_note_is_refused(db, create_user, visit):
 def test_a_draft_takes_no_addendum_and_an_addendum_needs_words(db, visit):
     note = written(db, visit)
     with pytest.raises(Conflict, match="still a draft"):
-        notes.add_addendum(note, "Too early", visit.provider)
+        note_workflow.add_addendum(note, "Too early", visit.provider)
     db.session.rollback()
-    notes.sign(note, visit.provider)
+    note_workflow.sign(note, visit.provider)
     with pytest.raises(ValidationFailed, match="Write the addendum first"):
-        notes.add_addendum(note, "   ", visit.provider)
+        note_workflow.add_addendum(note, "   ", visit.provider)
 
 
 # Attestation
@@ -529,7 +507,7 @@ def test_the_preceptor_attests_a_signed_note(db, visit):
     note = signed(db, visit)
     now = START + timedelta(hours=3)
 
-    notes.attest(note, visit.preceptor, comment="Agree with plan.", now=now)
+    note_workflow.attest(note, visit.preceptor, comment="Agree with plan.", now=now)
     db.session.commit()
 
     assert (note.status, note.attested_at, note.attested_by_id) == (
@@ -549,9 +527,9 @@ def test_only_the_notes_preceptor_attests_or_returns(db, create_user, visit):
 
     for actor in (other_attending, visit.provider):
         with pytest.raises(NotAllowed, match="Only the note's precepting attending"):
-            notes.attest(note, actor)
+            note_workflow.attest(note, actor)
         with pytest.raises(NotAllowed):
-            notes.return_note(note, "Please fix", actor)
+            note_workflow.return_note(note, "Please fix", actor)
     db.session.rollback()
     assert db.session.get(EncounterNote, note.id).status == SIGNED
 
@@ -560,21 +538,21 @@ def test_only_signed_notes_are_attested(db, visit):
     note = written(db, visit)
     note.preceptor_id = visit.preceptor.id
     with pytest.raises(Conflict, match="not waiting for attestation: it is draft"):
-        notes.attest(note, visit.preceptor)
+        note_workflow.attest(note, visit.preceptor)
     db.session.rollback()
     note = signed(db, visit)
-    notes.attest(note, visit.preceptor)
+    note_workflow.attest(note, visit.preceptor)
     with pytest.raises(Conflict, match="it is attested"):
-        notes.attest(note, visit.preceptor)
+        note_workflow.attest(note, visit.preceptor)
     with pytest.raises(Conflict):
-        notes.return_note(note, "Too late", visit.preceptor)
+        note_workflow.return_note(note, "Too late", visit.preceptor)
 
 
 def test_a_return_needs_a_comment(db, visit):
     note = signed(db, visit)
 
     with pytest.raises(ValidationFailed, match="Say what the resident should change") as refused:
-        notes.return_note(note, "  ", visit.preceptor)
+        note_workflow.return_note(note, "  ", visit.preceptor)
 
     assert refused.value.field == "comment"
     db.session.rollback()
@@ -585,7 +563,7 @@ def test_returned_answered_by_addendum_signed_again_then_attested(db, visit):
     note = signed(db, visit)
     t = START + timedelta(hours=2)
 
-    notes.return_note(note, "Document the foot exam.", visit.preceptor, now=t)
+    note_workflow.return_note(note, "Document the foot exam.", visit.preceptor, now=t)
     db.session.commit()
     assert (note.status, note.return_comment, note.returned_at) == (
         RETURNED,
@@ -593,25 +571,25 @@ def test_returned_answered_by_addendum_signed_again_then_attested(db, visit):
         t,
     )
     with pytest.raises(Conflict, match="returned"):
-        notes.sign(note, visit.provider)
+        note_workflow.sign(note, visit.provider)
     db.session.rollback()
     with pytest.raises(ValidationFailed, match="Add an addendum that answers"):
-        notes.resign(note, visit.provider, now=t + timedelta(minutes=5))
+        note_workflow.resign(note, visit.provider, now=t + timedelta(minutes=5))
     db.session.rollback()
     with pytest.raises(Conflict, match="Add an addendum instead"):
-        notes.save_draft(note, {"plan": "Edited after return"}, visit.provider)
+        note_workflow.save_draft(note, {"plan": "Edited after return"}, visit.provider)
     db.session.rollback()
 
-    notes.add_addendum(
+    note_workflow.add_addendum(
         note, "Foot exam: normal sensation.", visit.provider, now=t + timedelta(minutes=10)
     )
-    assert notes.answered_since_return(note) is True
-    notes.resign(note, visit.provider, now=t + timedelta(minutes=11))
+    assert note_workflow.answered_since_return(note) is True
+    note_workflow.resign(note, visit.provider, now=t + timedelta(minutes=11))
     db.session.commit()
     assert note.status == SIGNED
-    assert notes.attestation_queue(visit.preceptor) == [note]
+    assert note_reading.attestation_queue(visit.preceptor) == [note]
 
-    notes.attest(note, visit.preceptor, now=t + timedelta(hours=1))
+    note_workflow.attest(note, visit.preceptor, now=t + timedelta(hours=1))
     db.session.commit()
     kinds = db.session.scalars(select(NoteEvent.kind).order_by(NoteEvent.id)).all()
     assert kinds == ["signed", "returned", "signed_again", "attested"]
@@ -622,7 +600,7 @@ def test_only_a_returned_note_is_signed_again(db, visit):
     note = signed(db, visit)
 
     with pytest.raises(Conflict, match="Only a returned note is signed again"):
-        notes.resign(note, visit.provider)
+        note_workflow.resign(note, visit.provider)
 
 
 # What pages read
@@ -631,25 +609,31 @@ def test_only_a_returned_note_is_signed_again(db, visit):
 def test_the_queue_lists_one_attendings_signed_notes_oldest_first(db, create_user, group):
     attending = clinician(create_user, "attending")
     resident = clinician(create_user, "resident")
-    group_session = add_session(db, group)
-    assign(db, group_session, attending, PRECEPTOR)
-    assign(db, group_session, resident, PROVIDER)
+    group_session = add_session(group, START)
+    assign(group_session, attending, PRECEPTOR)
+    assign(group_session, resident, PROVIDER)
     made = []
     for minutes in (60, 20, 40):
         patient = create_user(PATIENT)
-        slot = add_slot(db, group_session, patient, resident, minutes_in=minutes)
+        slot = add_slot(
+            group_session,
+            patient,
+            resident,
+            group_session.starts_at + timedelta(minutes=minutes),
+            minutes=15,
+        )
         visit = Visit(group_session, patient, resident, attending, slot)
         note = written(db, visit)
-        notes.sign(note, resident, now=START + timedelta(minutes=minutes))
+        note_workflow.sign(note, resident, now=START + timedelta(minutes=minutes))
         db.session.commit()
         made.append(note)
-    notes.attest(made[2], attending)
+    note_workflow.attest(made[2], attending)
     other = make_visit(db, create_user, group, starts_at=START + timedelta(days=7))
     signed(db, other)
     db.session.commit()
 
-    assert notes.attestation_queue(attending) == [made[1], made[0]]
-    assert notes.attestation_queue(resident) == []
+    assert note_reading.attestation_queue(attending) == [made[1], made[0]]
+    assert note_reading.attestation_queue(resident) == []
 
 
 def test_my_encounters_groups_notes_by_status_returned_first(db, create_user, group):
@@ -669,12 +653,12 @@ def test_my_encounters_groups_notes_by_status_returned_first(db, create_user, gr
     draft = written(db, visit_on(0))
     waiting = signed(db, visit_on(1))
     attested = signed(db, visit_on(2))
-    notes.attest(attested, attending)
+    note_workflow.attest(attested, attending)
     returned = signed(db, visit_on(3))
-    notes.return_note(returned, "Add the exam.", attending)
+    note_workflow.return_note(returned, "Add the exam.", attending)
     db.session.commit()
 
-    listed = notes.my_encounters(resident)
+    listed = note_reading.my_encounters(resident)
 
     assert list(listed) == [RETURNED, DRAFT, SIGNED, ATTESTED, FINAL]
     assert listed == {
@@ -684,7 +668,7 @@ def test_my_encounters_groups_notes_by_status_returned_first(db, create_user, gr
         ATTESTED: [attested],
         FINAL: [],
     }
-    assert notes.my_encounters(attending) == {status: [] for status in notes.MY_ORDER}
+    assert note_reading.my_encounters(attending) == {status: [] for status in note_reading.MY_ORDER}
 
 
 def test_before_the_visit_the_latest_measures_goals_and_follow_ups_show(
@@ -703,27 +687,9 @@ def test_before_the_visit_the_latest_measures_goals_and_follow_ups_show(
         glucose=180,
         follow_up="Recheck HbA1c in 3 months.",
     )
-    second = make_visit(
-        db,
-        create_user,
-        group,
-        discipline="attending",
-        with_preceptor=False,
-        starts_at=START + timedelta(days=28),
-        patient=patient,
-        provider=provider,
-    )
+    second = another_visit(db, create_user, first, START + timedelta(days=28))
     signed(db, second, systolic=140, diastolic=90, follow_up="")
-    today = make_visit(
-        db,
-        create_user,
-        group,
-        discipline="attending",
-        with_preceptor=False,
-        starts_at=START + timedelta(days=56),
-        patient=patient,
-        provider=provider,
-    )
+    today = another_visit(db, create_user, first, START + timedelta(days=56))
     checked_in_at = today.group_session.starts_at - timedelta(minutes=20)
     db.session.add(
         Attendance(
@@ -735,16 +701,7 @@ def test_before_the_visit_the_latest_measures_goals_and_follow_ups_show(
         )
     )
     # Not shown: a draft, a later visit, and what another site recorded.
-    later = make_visit(
-        db,
-        create_user,
-        group,
-        discipline="attending",
-        with_preceptor=False,
-        starts_at=START + timedelta(days=84),
-        patient=patient,
-        provider=provider,
-    )
+    later = another_visit(db, create_user, first, START + timedelta(days=84))
     signed(db, later, systolic=200, diastolic=100)
     other_site = create_site()
     patient.sites.append(other_site)
@@ -771,10 +728,10 @@ def test_before_the_visit_the_latest_measures_goals_and_follow_ups_show(
             GoalProgress(goal_id=walk.id, state="most", comment="Back on track"),
         ]
     )
-    note = notes.start_note(today.slot, provider)
+    note = note_workflow.start_note(today.slot, provider)
     db.session.commit()
 
-    pre = notes.pre_visit(note)
+    pre = note_reading.pre_visit(note)
 
     assert [(m.label, m.text, m.taken_at, m.source) for m in pre.measures] == [
         ("Blood pressure", "140/90 mmHg", second.group_session.starts_at, "visit note"),
@@ -797,19 +754,10 @@ def test_before_the_visit_weights_show_in_the_sites_unit(db, create_user, group)
     group.site.weight_unit = "lb"
     first = make_visit(db, create_user, group, discipline="attending", with_preceptor=False)
     signed(db, first, weight=Decimal("181.5"), weight_unit="lb")
-    today = make_visit(
-        db,
-        create_user,
-        group,
-        discipline="attending",
-        with_preceptor=False,
-        starts_at=START + timedelta(days=28),
-        patient=first.patient,
-        provider=first.provider,
-    )
-    note = notes.start_note(today.slot, first.provider)
+    today = another_visit(db, create_user, first, START + timedelta(days=28))
+    note = note_workflow.start_note(today.slot, first.provider)
 
-    assert [m.text for m in notes.pre_visit(note).measures] == ["181.5 lb"]
+    assert [m.text for m in note_reading.pre_visit(note).measures] == ["181.5 lb"]
 
 
 def test_reading_before_the_visit_costs_the_same_whatever_the_history(
@@ -818,26 +766,17 @@ def test_reading_before_the_visit_costs_the_same_whatever_the_history(
     def history_of(visits: int):
         first = make_visit(db, create_user, group, discipline="attending", with_preceptor=False)
         for day in range(1, visits):
-            earlier = make_visit(
-                db,
-                create_user,
-                group,
-                discipline="attending",
-                with_preceptor=False,
-                starts_at=START - timedelta(days=28 * day),
-                patient=first.patient,
-                provider=first.provider,
-            )
+            earlier = another_visit(db, create_user, first, START - timedelta(days=28 * day))
             signed(db, earlier, systolic=130, diastolic=80, follow_up=f"Item {day}")
             goal = PatientGoal(patient_id=first.patient.id, group_id=group.id, text=f"Goal {day}")
             db.session.add(goal)
             db.session.flush()
             db.session.add(GoalProgress(goal_id=goal.id, state="some"))
-        note = notes.start_note(first.slot, first.provider)
+        note = note_workflow.start_note(first.slot, first.provider)
         db.session.commit()
-        note = notes.load_note(note.id)
+        note = note_reading.load_note(note.id)
         with count_queries() as counter:
-            notes.pre_visit(note)
+            note_reading.pre_visit(note)
         return counter.count
 
     assert history_of(2) == history_of(8) == 4

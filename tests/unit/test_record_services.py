@@ -9,7 +9,7 @@ from sqlalchemy import func, inspect, select
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
 from groupvisits.audit import AuditEvent
-from groupvisits.encounters import records
+from groupvisits.encounters import group_notes, my_records, staff_records
 from groupvisits.encounters.models import (
     ATTESTED,
     DRAFT,
@@ -24,17 +24,17 @@ from groupvisits.encounters.models import (
     EncounterNote,
     GoalProgress,
     GroupNote,
-    OneOnOneSlot,
     PatientGoal,
 )
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.extensions import db as _db
 from groupvisits.permissions import can_write_group_note
 from groupvisits.roster.models import ACTIVE, ARRIVED, EXCUSED, LATE, NO, NO_SHOW, YES, Membership
-from groupvisits.roster.models import Attendance as AttendanceRow
 from groupvisits.schedule.models import CANCELLED, GroupSession
-from groupvisits.team.models import FACILITATOR, PROVIDER, StaffAssignment
+from groupvisits.team.models import FACILITATOR, PROVIDER
 from groupvisits.timeutil import utcnow
+from tests import encounter_factories as factories
+from tests.encounter_factories import add_attendance, add_slot, assign
 
 #: Words written in the parts of a note a patient must never read.
 ASSESSMENT_MARKER = "ASSESSMENT-MARKER-7Q"
@@ -47,49 +47,12 @@ CONCERNS_MARKER = "CONCERNS-MARKER-7Q"
 def add_session(group, *, starts_at: datetime | None = None, days_ago: int = 7, **fields):
     """A session of ``group``: by default one that took place ``days_ago`` days ago."""
     starts_at = starts_at or utcnow().replace(microsecond=0) - timedelta(days=days_ago)
-    group_session = GroupSession(
-        group_id=group.id, starts_at=starts_at, ends_at=starts_at + timedelta(hours=2), **fields
-    )
-    _db.session.add(group_session)
-    _db.session.commit()
-    return group_session
-
-
-def assign(group_session, user, role: str = FACILITATOR) -> StaffAssignment:
-    row = StaffAssignment(
-        session_id=group_session.id,
-        user_id=user.id,
-        role=role,
-        starts_at=group_session.starts_at,
-        ends_at=group_session.ends_at,
-    )
-    _db.session.add(row)
-    _db.session.commit()
-    return row
+    return factories.add_session(group, starts_at, **fields)
 
 
 def attend(group_session, patient, *, rsvp: str | None = YES, check_in: str | None = ARRIVED):
-    row = AttendanceRow(
-        session_id=group_session.id, patient_id=patient.id, rsvp=rsvp, check_in=check_in
-    )
-    _db.session.add(row)
-    _db.session.commit()
-    return row
-
-
-def add_slot(group_session, patient, provider, *, minute: int = 60, status: str = SEEN):
-    start = group_session.starts_at + timedelta(minutes=minute)
-    slot = OneOnOneSlot(
-        session_id=group_session.id,
-        patient_id=patient.id,
-        provider_id=provider.id,
-        starts_at=start,
-        ends_at=start + timedelta(minutes=10),
-        status=status,
-    )
-    _db.session.add(slot)
-    _db.session.commit()
-    return slot
+    """The patient on the session's list: by default they said yes and came."""
+    return add_attendance(group_session, patient, rsvp=rsvp, check_in=check_in)
 
 
 def add_note(group_session, patient, author, *, status: str = FINAL, slot=None, **fields):
@@ -178,25 +141,27 @@ def test_facilitator_writes_a_draft_then_signs_it_and_each_attendee_gets_audit_r
     group, facilitator, create_user
 ):
     group_session = add_session(group)
-    assign(group_session, facilitator)
+    assign(group_session, facilitator, FACILITATOR)
     came, late, away = (create_user(PATIENT) for _ in range(3))
     attend(group_session, came)
     attend(group_session, late, check_in=LATE)
     attend(group_session, away, check_in=NO_SHOW)
 
-    note = records.save_group_note(
+    note = group_notes.save_group_note(
         group_session, topics="Reading food labels", minutes=45, actor=facilitator
     )
     _db.session.commit()
-    records.save_group_note(
+    group_notes.save_group_note(
         group_session, topics="Reading labels", education="Plate model", actor=facilitator
     )
     _db.session.commit()
     with pytest.raises(ValidationFailed) as missing_minutes:
-        records.sign_group_note(group_session, actor=facilitator)
+        group_notes.sign_group_note(group_session, actor=facilitator)
     _db.session.rollback()
-    records.save_group_note(group_session, topics="Reading labels", minutes=50, actor=facilitator)
-    records.sign_group_note(group_session, actor=facilitator)
+    group_notes.save_group_note(
+        group_session, topics="Reading labels", minutes=50, actor=facilitator
+    )
+    group_notes.sign_group_note(group_session, actor=facilitator)
     _db.session.commit()
 
     assert missing_minutes.value.field == "minutes"
@@ -212,8 +177,8 @@ def test_facilitator_writes_a_draft_then_signs_it_and_each_attendee_gets_audit_r
 
 def test_a_coordinator_of_the_site_writes_and_signs_the_group_note(group, coordinator):
     group_session = add_session(group)
-    records.save_group_note(group_session, topics="Sleep", minutes=30, actor=coordinator)
-    note = records.sign_group_note(group_session, actor=coordinator)
+    group_notes.save_group_note(group_session, topics="Sleep", minutes=30, actor=coordinator)
+    note = group_notes.sign_group_note(group_session, actor=coordinator)
     _db.session.commit()
     assert note.signed_at is not None
 
@@ -226,55 +191,57 @@ def test_a_clinician_who_does_not_facilitate_the_session_may_not_write_its_group
     elsewhere = create_user(COORDINATOR, sites=[other_site])
     for actor in (clinician, elsewhere):
         with pytest.raises(NotAllowed):
-            records.save_group_note(group_session, topics="Sleep", actor=actor)
+            group_notes.save_group_note(group_session, topics="Sleep", actor=actor)
         assert not can_write_group_note(actor, group_session)
     assert _db.session.scalar(select(func.count()).select_from(GroupNote)) == 0
 
 
 def test_a_signed_group_note_is_never_changed_nor_signed_again(group, facilitator):
     group_session = add_session(group)
-    assign(group_session, facilitator)
-    records.save_group_note(group_session, topics="Sleep", minutes=30, actor=facilitator)
-    records.sign_group_note(group_session, actor=facilitator)
+    assign(group_session, facilitator, FACILITATOR)
+    group_notes.save_group_note(group_session, topics="Sleep", minutes=30, actor=facilitator)
+    group_notes.sign_group_note(group_session, actor=facilitator)
     _db.session.commit()
 
     with pytest.raises(Conflict):
-        records.save_group_note(group_session, topics="Changed", minutes=30, actor=facilitator)
+        group_notes.save_group_note(group_session, topics="Changed", minutes=30, actor=facilitator)
     with pytest.raises(Conflict):
-        records.sign_group_note(group_session, actor=facilitator)
+        group_notes.sign_group_note(group_session, actor=facilitator)
     _db.session.rollback()
-    assert records.group_note_of(group_session).topics == "Sleep"
+    assert group_notes.group_note_of(group_session).topics == "Sleep"
 
 
 @pytest.mark.parametrize("minutes", [0, 481, -5])
 def test_group_minutes_run_from_1_to_480(group, facilitator, minutes):
     group_session = add_session(group)
-    assign(group_session, facilitator)
+    assign(group_session, facilitator, FACILITATOR)
     with pytest.raises(ValidationFailed) as refused:
-        records.save_group_note(group_session, topics="Sleep", minutes=minutes, actor=facilitator)
+        group_notes.save_group_note(
+            group_session, topics="Sleep", minutes=minutes, actor=facilitator
+        )
     assert refused.value.field == "minutes"
 
 
 def test_a_group_note_needs_its_topics(group, facilitator):
     group_session = add_session(group)
-    assign(group_session, facilitator)
+    assign(group_session, facilitator, FACILITATOR)
     with pytest.raises(ValidationFailed) as refused:
-        records.save_group_note(group_session, topics="   ", minutes=20, actor=facilitator)
+        group_notes.save_group_note(group_session, topics="   ", minutes=20, actor=facilitator)
     assert refused.value.field == "topics"
 
 
 def test_a_group_note_is_signed_only_once_the_session_has_begun(group, facilitator):
     group_session = add_session(group, starts_at=utcnow() + timedelta(days=3))
-    assign(group_session, facilitator)
-    records.save_group_note(group_session, topics="Plan: labels", minutes=30, actor=facilitator)
+    assign(group_session, facilitator, FACILITATOR)
+    group_notes.save_group_note(group_session, topics="Plan: labels", minutes=30, actor=facilitator)
     with pytest.raises(Conflict, match="begun"):
-        records.sign_group_note(group_session, actor=facilitator)
+        group_notes.sign_group_note(group_session, actor=facilitator)
 
 
 def test_a_cancelled_session_has_no_group_note(group, coordinator):
     group_session = add_session(group, status=CANCELLED)
     with pytest.raises(Conflict, match="cancelled"):
-        records.save_group_note(group_session, topics="Sleep", actor=coordinator)
+        group_notes.save_group_note(group_session, topics="Sleep", actor=coordinator)
 
 
 # The note tracker
@@ -295,14 +262,20 @@ def test_tracker_lists_everyone_expected_or_present_with_where_their_note_stands
     # Came without saying yes; has a slot (the tracker shows their check-in all the same).
     attend(group_session, people["Walkin"], rsvp=None, check_in=LATE)
     for minute, name in enumerate(names):
-        add_slot(group_session, people[name], resident, minute=10 * minute)
+        add_slot(
+            group_session,
+            people[name],
+            resident,
+            group_session.starts_at + timedelta(minutes=10 * minute),
+            status=SEEN,
+        )
     add_note(group_session, people["Seen"], attending, status=FINAL)
     add_note(group_session, people["Draft"], resident, status=DRAFT, preceptor_id=attending.id)
     add_note(group_session, people["Returned"], resident, status=RETURNED)
     add_note(group_session, people["Awaiting"], resident, status=SIGNED, preceptor_id=attending.id)
     add_note(group_session, people["Attested"], resident, status=ATTESTED)
 
-    tracker = records.session_tracker(group_session)
+    tracker = staff_records.session_tracker(group_session)
 
     by_name = {row.patient.given_name: row for row in tracker.rows}
     assert set(by_name) == set(names)
@@ -335,7 +308,7 @@ def test_absent_patients_are_not_charged_whatever_their_note_says(group, attendi
     for patient in (no_show, excused, never):
         add_note(group_session, patient, attending, status=FINAL, billing_level="99214")
 
-    rows = records.session_tracker(group_session).rows
+    rows = staff_records.session_tracker(group_session).rows
 
     assert {(row.billing.label, row.billing.charge) for row in rows} == {("No charge", False)}
     assert {row.billing.reason for row in rows} == {
@@ -352,7 +325,7 @@ def test_attending_without_a_one_on_one_visit_is_not_charged(group, attending, c
     attend(group_session, missed)
     add_slot(group_session, missed, attending, status=MISSED)
 
-    rows = records.session_tracker(group_session).rows
+    rows = staff_records.session_tracker(group_session).rows
 
     assert [(r.state, r.billing.label, r.billing.reason) for r in rows] == [
         ("no_visit", "No charge", "No one-on-one visit")
@@ -369,16 +342,16 @@ def test_a_visit_is_billed_at_its_note_level_once_signed_and_attested_where_need
     add_note(group_session, final, attending, status=FINAL, billing_level="99214")
     add_note(group_session, awaiting, resident, status=SIGNED, billing_level="99213")
     add_note(group_session, no_charge, attending, status=FINAL, billing_level="none")
-    add_slot(group_session, unwritten, attending)
+    add_slot(group_session, unwritten, attending, status=SEEN)
 
-    billing = {r.patient.id: r.billing for r in records.session_tracker(group_session).rows}
+    billing = {r.patient.id: r.billing for r in staff_records.session_tracker(group_session).rows}
 
-    assert billing[final.id] == records.Billing("99214 (moderate)", "", charge=True)
-    assert billing[awaiting.id] == records.Billing(
+    assert billing[final.id] == staff_records.Billing("99214 (moderate)", "", charge=True)
+    assert billing[awaiting.id] == staff_records.Billing(
         "99213 (low)", "When the note is attested", charge=True
     )
     assert billing[no_charge.id].label == "No charge"
-    assert billing[unwritten.id] == records.Billing("Not known yet", "Waiting for the note")
+    assert billing[unwritten.id] == staff_records.Billing("Not known yet", "Waiting for the note")
 
 
 def test_the_tracker_never_loads_what_a_note_says(group, attending, create_user):
@@ -389,7 +362,7 @@ def test_the_tracker_never_loads_what_a_note_says(group, attending, create_user)
     session_id = group_session.id
     _db.session.expunge_all()
 
-    (row,) = records.session_tracker(_db.session.get(GroupSession, session_id)).rows
+    (row,) = staff_records.session_tracker(_db.session.get(GroupSession, session_id)).rows
 
     unloaded = inspect(row.note).unloaded
     assert {"assessment", "concerns", "plan", "systolic", "goals"} <= unloaded
@@ -404,8 +377,8 @@ def test_a_patients_record_lists_their_encounters_and_the_group_notes_of_session
     patient, other = create_user(PATIENT), create_user(PATIENT)
     older, newer, missed = (add_session(group, days_ago=d) for d in (60, 30, 10))
     for group_session in (older, newer, missed):
-        assign(group_session, facilitator)
-        records.save_group_note(group_session, topics="Topic", minutes=30, actor=facilitator)
+        assign(group_session, facilitator, FACILITATOR)
+        group_notes.save_group_note(group_session, topics="Topic", minutes=30, actor=facilitator)
     attend(older, patient)
     attend(newer, patient, check_in=LATE)
     attend(missed, patient, check_in=NO_SHOW)
@@ -415,13 +388,13 @@ def test_a_patients_record_lists_their_encounters_and_the_group_notes_of_session
     add_note(elsewhere, patient, attending)
     _db.session.commit()
 
-    entries = records.patient_record(patient, site_ids={group.site_id})
+    entries = staff_records.patient_record(patient, site_ids={group.site_id})
 
     assert [e.group_session.id for e in entries] == [newer.id, older.id]
     assert entries[0].note is None and entries[0].group_note.session_id == newer.id
     assert entries[1].note.id == older_note.id and entries[1].group_note is not None
     assert entries[1].note.author.id == attending.id
-    everywhere = records.patient_record(patient)
+    everywhere = staff_records.patient_record(patient)
     assert [e.group_session.id for e in everywhere][0] == elsewhere.id
 
 
@@ -439,13 +412,13 @@ def test_summaries_are_the_signed_notes_newest_first_without_assessment_or_billi
     add_note(third, patient, resident, status=DRAFT, plan="Plan three")
     upcoming = add_session(group, starts_at=utcnow() + timedelta(days=20))
 
-    summaries = records.my_summaries(patient)
+    summaries = my_records.my_summaries(patient)
 
     assert [s.plan for s in summaries] == ["Plan two", "Plan one"]
     assert summaries[0].goals == ["Walk 20 minutes", "One fruit a day"]
     assert summaries[0].provider_name == resident.full_name
     assert summaries[0].next_session.id == upcoming.id
-    names = {f.name for f in fields(records.AfterVisitSummary)}
+    names = {f.name for f in fields(my_records.AfterVisitSummary)}
     assert not names & {"assessment", "concerns", "billing_level", "systolic", "weight_kg"}
     assert ASSESSMENT_MARKER not in repr(summaries)
     assert CONCERNS_MARKER not in repr(summaries)
@@ -455,7 +428,7 @@ def test_summaries_show_no_next_session_of_a_group_the_patient_left(group, atten
     patient = create_user(PATIENT)
     add_note(add_session(group), patient, attending)
     add_session(group, starts_at=utcnow() + timedelta(days=20))
-    (summary,) = records.my_summaries(patient)
+    (summary,) = my_records.my_summaries(patient)
     assert summary.next_session is None
 
 
@@ -467,11 +440,11 @@ def test_my_goals_are_the_open_ones_with_their_latest_progress(group, create_use
     walk, fruit = add_goal(patient, group, "Walk"), add_goal(patient, group, "Fruit")
     add_goal(patient, group, "Done already", status=MET)
     add_goal(create_user(PATIENT), group, "Someone else's")
-    records.record_progress(walk, "not_started", actor=patient)
-    records.record_progress(walk, "some", "Twice this week", actor=patient)
+    my_records.record_progress(walk, "not_started", actor=patient)
+    my_records.record_progress(walk, "some", "Twice this week", actor=patient)
     _db.session.commit()
 
-    goals = records.my_goals(patient)
+    goals = my_records.my_goals(patient)
 
     assert [(g.goal.text, g.latest and g.latest.state) for g in goals] == [
         ("Walk", "some"),
@@ -485,8 +458,8 @@ def test_progress_done_marks_the_goal_met_and_stop_stops_it_with_audit_rows(grou
     patient = create_user(PATIENT)
     walk, fruit = add_goal(patient, group, "Walk"), add_goal(patient, group, "Fruit")
 
-    done = records.record_progress(walk, "done", "Every day!", actor=patient)
-    stopped = records.record_progress(fruit, "some", actor=patient, stop=True)
+    done = my_records.record_progress(walk, "done", "Every day!", actor=patient)
+    stopped = my_records.record_progress(fruit, "some", actor=patient, stop=True)
     _db.session.commit()
 
     assert (walk.status, fruit.status) == (MET, STOPPED)
@@ -499,7 +472,7 @@ def test_progress_done_marks_the_goal_met_and_stop_stops_it_with_audit_rows(grou
         ("update", "goal", fruit.id),
     }
     with pytest.raises(Conflict):
-        records.record_progress(walk, "some", actor=patient)
+        my_records.record_progress(walk, "some", actor=patient)
 
 
 def test_only_the_goals_patient_records_its_progress(group, create_user, clinician):
@@ -507,7 +480,7 @@ def test_only_the_goals_patient_records_its_progress(group, create_user, clinici
     goal = add_goal(patient, group)
     for someone in (create_user(PATIENT), clinician):
         with pytest.raises(NotAllowed):
-            records.record_progress(goal, "some", actor=someone)
+            my_records.record_progress(goal, "some", actor=someone)
 
 
 @pytest.mark.parametrize(
@@ -520,7 +493,7 @@ def test_progress_needs_a_known_state_and_a_short_comment(
     patient = create_user(PATIENT)
     goal = add_goal(patient, group)
     with pytest.raises(ValidationFailed) as refused:
-        records.record_progress(goal, state, comment, actor=patient)
+        my_records.record_progress(goal, state, comment, actor=patient)
     _db.session.rollback()
     assert refused.value.field == field
     assert _db.session.scalar(select(func.count()).select_from(GoalProgress)) == 0
@@ -528,7 +501,9 @@ def test_progress_needs_a_known_state_and_a_short_comment(
 
 def test_a_comment_of_exactly_500_characters_is_kept(group, create_user):
     patient = create_user(PATIENT)
-    progress = records.record_progress(add_goal(patient, group), "most", "y" * 500, actor=patient)
+    progress = my_records.record_progress(
+        add_goal(patient, group), "most", "y" * 500, actor=patient
+    )
     assert len(progress.comment) == 500
 
 
@@ -554,14 +529,14 @@ def test_the_log_counts_signed_notes_by_local_month_group_and_preceptor(
     add_note(draft, patient, resident, status=DRAFT, preceptor_id=attending.id)
     add_note(add_session(group, days_ago=3), create_user(PATIENT), attending, status=FINAL)
 
-    log = records.encounter_log(resident)
+    log = my_records.encounter_log(resident)
 
     assert log.total == 4
     assert log.by_month == [("April 2026", 1), ("March 2026", 2), ("February 2026", 1)]
     assert log.by_group == [("Tuesday evening group", 3), ("Thursday morning group", 1)]
     assert log.by_preceptor == [
         ("Ada Tending", 2),
-        (records.NO_PRECEPTOR, 1),
+        (my_records.NO_PRECEPTOR, 1),
         ("Otto Preceptor", 1),
     ]
     latest = log.entries[0]

@@ -15,50 +15,20 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from groupvisits.accounts.models import CLINICIAN, PATIENT, User
-from groupvisits.encounters import slots
+from groupvisits.encounters import slot_changes, slot_plans
 from groupvisits.encounters.models import OneOnOneSlot
 from groupvisits.errors import Conflict
 from groupvisits.schedule.models import GroupSession
+from tests.encounter_factories import add_attendance, add_slot, assign
+from tests.races import at_once
 from tests.unit.test_slot_services import (
     BEFORE,
     START,
-    add_patient,
-    add_slot,
-    add_to_team,
     assert_no_overlaps,
     at,
     make_clinic,
     make_session,
 )
-
-
-def at_once(app, jobs) -> list[Exception | None]:
-    """Run each ``job(db)`` as its own request, all released together; their outcomes."""
-    barrier = threading.Barrier(len(jobs))
-    outcomes: list[Exception | None] = [None] * len(jobs)
-
-    def run(index, job):
-        from groupvisits.extensions import db
-
-        with app.app_context():
-            try:
-                job(db, barrier)
-                db.session.commit()
-            except Exception as exc:  # the outcome is what the test checks
-                db.session.rollback()
-                outcomes[index] = exc
-            finally:
-                db.session.remove()
-
-    threads = [
-        threading.Thread(target=run, args=(i, job), daemon=True) for i, job in enumerate(jobs)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "a request never finished"
-    return outcomes
 
 
 def all_slots(app) -> list[OneOnOneSlot]:
@@ -79,7 +49,7 @@ def planner_job(session_id: int, actor_id: int):
         )
         assert group_session.group.site and actor.site_ids  # loaded before the race starts
         barrier.wait(timeout=10)
-        slots.plan_session(group_session, actor=actor, now=BEFORE)
+        slot_plans.plan_session(group_session, actor=actor, now=BEFORE)
 
     return job
 
@@ -105,11 +75,9 @@ def one_patient_in_two_sessions(db, site, create_user, create_group, coordinator
     shared = create_user(PATIENT, given_name="Rosa", family_name="Lopez")
     ids = []
     for _ in range(2):
-        group_session = make_session(db, create_group(site, rule=None))
-        add_to_team(
-            db, group_session, create_user(CLINICIAN, discipline="resident", training_year=1)
-        )
-        add_patient(db, group_session, shared)
+        group_session = make_session(create_group(site, rule=None))
+        assign(group_session, create_user(CLINICIAN, discipline="resident", training_year=1))
+        add_attendance(group_session, shared)
         ids.append(group_session.id)
     return shared, ids
 
@@ -147,7 +115,7 @@ def test_a_plan_racing_a_visit_saved_elsewhere_is_refused_by_the_database(
             db.session.get(User, shared.id),
             db.session.get(User, _provider_of(db, first)),
         )
-        add_slot(db, group_session, patient, provider, at(17, 15), commit=False)
+        add_slot(group_session, patient, provider, at(17, 15), commit=False)
         written.set()
         barrier.wait(timeout=10)
         time.sleep(1.0)  # the plan meanwhile checks, finds nothing, and tries to insert
@@ -160,7 +128,7 @@ def test_a_plan_racing_a_visit_saved_elsewhere_is_refused_by_the_database(
         assert group_session.group.site and actor.site_ids
         assert written.wait(timeout=10)
         barrier.wait(timeout=10)
-        slots.plan_session(group_session, actor=actor, now=BEFORE)
+        slot_plans.plan_session(group_session, actor=actor, now=BEFORE)
 
     outcomes = at_once(app, [elsewhere, plan])
 
@@ -182,7 +150,7 @@ def test_two_hand_moves_into_one_providers_time_at_once_only_one_wins(
     app, db, site, create_user, create_group, coordinator
 ):
     clinic = make_clinic(db, site, create_user, create_group, coordinator)
-    slots.plan_session(clinic.group_session, actor=coordinator, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=coordinator, now=BEFORE)
     db.session.commit()
     target = clinic.residents[2]
     movers = [
@@ -199,7 +167,7 @@ def test_two_hand_moves_into_one_providers_time_at_once_only_one_wins(
             actor = db.session.get(User, actor_id)
             assert group_session.group.site and actor.site_ids
             barrier.wait(timeout=10)
-            slots.move_slot(
+            slot_changes.move_slot(
                 group_session, slot_id, provider_id=target.id, starts_at=free, actor=actor
             )
 
@@ -222,17 +190,17 @@ def test_two_hand_moves_into_one_providers_time_at_once_only_one_wins(
 @pytest.mark.parametrize("who", ["provider", "patient"])
 def test_the_database_itself_refuses_overlapping_slots(db, site, create_user, create_group, who):
     """An exclusion constraint on PostgreSQL, triggers on SQLite: not only the service."""
-    group_session = make_session(db, create_group(site, rule=None))
-    later = make_session(db, create_group(site, rule=None), start=START + timedelta(minutes=5))
+    group_session = make_session(create_group(site, rule=None))
+    later = make_session(create_group(site, rule=None), start=START + timedelta(minutes=5))
     doctor, other_doctor = create_user(CLINICIAN), create_user(CLINICIAN)
     patient, other_patient = create_user(PATIENT), create_user(PATIENT)
-    add_slot(db, group_session, patient, doctor, at(17, 15))
+    add_slot(group_session, patient, doctor, at(17, 15))
     if who == "provider":
         clash = dict(patient=other_patient, provider=doctor)
     else:
         clash = dict(patient=patient, provider=other_doctor)
 
     with pytest.raises(IntegrityError, match=f"ex_one_on_one_slots_{who}"):
-        add_slot(db, later, clash["patient"], clash["provider"], at(17, 20))
+        add_slot(later, clash["patient"], clash["provider"], at(17, 20))
     db.session.rollback()
     assert db.session.scalar(select(func.count(OneOnOneSlot.id))) == 1

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from groupvisits.accounts.models import CLINICIAN, PATIENT, User
 from groupvisits.audit import AuditEvent
-from groupvisits.encounters import slots
+from groupvisits.encounters import slot_board, slot_changes, slot_overview, slot_plans
 from groupvisits.encounters.models import (
     BY_HAND,
     MISSED,
@@ -20,8 +20,9 @@ from groupvisits.encounters.models import (
 )
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.roster.models import Attendance
-from groupvisits.schedule.models import CANCELLED, GroupSession, SessionSegment
-from groupvisits.team.models import PRECEPTOR, PROVIDER, StaffAssignment
+from groupvisits.schedule.models import CANCELLED, GroupSession
+from groupvisits.team.models import PRECEPTOR, StaffAssignment
+from tests.encounter_factories import add_attendance, add_session, add_slot, assign
 
 #: 17:00 in New York (the test site's zone): a two-hour session.
 START = datetime(2030, 6, 4, 21, 0, tzinfo=UTC)
@@ -39,70 +40,12 @@ def at(hour: int, minute: int = 0) -> datetime:
     return datetime(2030, 6, 4, hour + 4, minute, tzinfo=UTC)
 
 
-# Factories shared by the slot tests (races and pages import them)
+# Helpers shared by the slot tests (races and pages import them)
 
 
-def make_session(db, group, *, start=START, steps=PLAN, minutes=120) -> GroupSession:
+def make_session(group, *, start=START, steps=PLAN, minutes=120) -> GroupSession:
     """A session of ``group`` with the given plan: (kind, name, minutes[, no_pull_outs])."""
-    group_session = GroupSession(
-        group_id=group.id,
-        starts_at=start,
-        ends_at=start + timedelta(minutes=minutes),
-        segments=[
-            SessionSegment(
-                position=i,
-                kind=step[0],
-                name=step[1],
-                minutes=step[2],
-                no_pull_outs=bool(step[3]) if len(step) > 3 else False,
-            )
-            for i, step in enumerate(steps)
-        ],
-    )
-    db.session.add(group_session)
-    db.session.commit()
-    return group_session
-
-
-def add_to_team(db, group_session, user, role=PROVIDER, **fields) -> StaffAssignment:
-    assignment = StaffAssignment(
-        session_id=group_session.id,
-        user_id=user.id,
-        role=role,
-        starts_at=group_session.starts_at,
-        ends_at=group_session.ends_at,
-        **fields,
-    )
-    db.session.add(assignment)
-    db.session.commit()
-    return assignment
-
-
-def add_patient(db, group_session, patient, rsvp="yes", **fields) -> Attendance:
-    attendance = Attendance(session_id=group_session.id, patient_id=patient.id, rsvp=rsvp, **fields)
-    db.session.add(attendance)
-    db.session.commit()
-    return attendance
-
-
-def add_slot(
-    db, group_session, patient, provider, start, minutes=10, *, commit=True, **fields
-) -> OneOnOneSlot:
-    """A slot written straight to the database (flushed only, without ``commit``)."""
-    slot = OneOnOneSlot(
-        session_id=group_session.id,
-        patient_id=patient.id,
-        provider_id=provider.id,
-        starts_at=start,
-        ends_at=start + timedelta(minutes=minutes),
-        **fields,
-    )
-    db.session.add(slot)
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()
-    return slot
+    return add_session(group, start, minutes=minutes, steps=steps)
 
 
 def stored_slots(db, group_session) -> list[OneOnOneSlot]:
@@ -140,18 +83,18 @@ class Clinic:
 
 def make_clinic(db, site, create_user, create_group, coordinator, *, patients=12, steps=PLAN):
     group = create_group(site, rule=None)
-    group_session = make_session(db, group, steps=steps)
+    group_session = make_session(group, steps=steps)
     residents = [
         create_user(CLINICIAN, discipline="resident", training_year=2, given_name=f"Res{i}")
         for i in range(3)
     ]
     attending = create_user(CLINICIAN, discipline="attending", given_name="Attie")
     for resident in residents:
-        add_to_team(db, group_session, resident)
-    add_to_team(db, group_session, attending, PRECEPTOR)
+        assign(group_session, resident)
+    assign(group_session, attending, PRECEPTOR)
     people = [create_user(PATIENT) for _ in range(patients)]
     for patient in people:
-        add_patient(db, group_session, patient)
+        add_attendance(group_session, patient)
     return Clinic(group, group_session, residents, attending, people, coordinator)
 
 
@@ -166,7 +109,6 @@ def clinic(db, site, create_user, create_group, coordinator) -> Clinic:
 def test_the_window_runs_from_the_first_to_the_last_step_allowing_pull_outs(db, site, create_group):
     group = create_group(site, rule=None, slot_minutes=15)
     group_session = make_session(
-        db,
         group,
         steps=[
             ("arrival", "Arrival", 15),
@@ -177,7 +119,7 @@ def test_the_window_runs_from_the_first_to_the_last_step_allowing_pull_outs(db, 
         ],
     )
 
-    window = slots.one_on_one_window(group_session)
+    window = slot_board.one_on_one_window(group_session)
 
     assert (window.starts_at, window.ends_at) == (at(17, 15), at(18, 50))
     assert window.minutes == 95
@@ -188,7 +130,6 @@ def test_the_window_runs_from_the_first_to_the_last_step_allowing_pull_outs(db, 
 def test_steps_without_pull_outs_inside_the_window_are_blocked_spans(db, site, create_group):
     group = create_group(site, rule=None)
     group_session = make_session(
-        db,
         group,
         steps=[
             ("arrival", "Arrival", 10),
@@ -201,7 +142,7 @@ def test_steps_without_pull_outs_inside_the_window_are_blocked_spans(db, site, c
         ],
     )
 
-    window = slots.one_on_one_window(group_session)
+    window = slot_board.one_on_one_window(group_session)
 
     # Opening circle and goal setting lie outside it (before the first / after the last
     # step allowing pull-outs); stretching, between two such steps, is blocked.
@@ -212,18 +153,17 @@ def test_steps_without_pull_outs_inside_the_window_are_blocked_spans(db, site, c
 
 def test_a_session_without_a_plan_or_a_pull_out_step_has_no_window(db, site, create_group):
     group = create_group(site, rule=None)
-    bare = make_session(db, group, steps=[])
+    bare = make_session(group, steps=[])
     closed = make_session(
-        db,
         group,
         start=START + timedelta(days=7),
         steps=[("arrival", "Arrival", 15), ("group", "Circle", 60, True), ("other", "Walk", 30)],
     )
 
     with pytest.raises(ValidationFailed, match="no plan yet"):
-        slots.one_on_one_window(bare)
+        slot_board.one_on_one_window(bare)
     with pytest.raises(ValidationFailed, match="No step of this session's plan lets patients"):
-        slots.one_on_one_window(closed)
+        slot_board.one_on_one_window(closed)
 
 
 # The planner's problem
@@ -246,9 +186,8 @@ def test_the_problem_takes_providers_patients_needs_arrivals_and_held_slots(
     on_time, late, asked, declined, no_show, excused, maybe, said_no, pharmacy = (
         create_user(PATIENT) for _ in range(9)
     )
-    add_patient(db, group_session, on_time)
-    add_patient(
-        db,
+    add_attendance(group_session, on_time)
+    add_attendance(
         group_session,
         late,
         check_in="late",
@@ -257,22 +196,22 @@ def test_the_problem_takes_providers_patients_needs_arrivals_and_held_slots(
             41,
         ),
     )
-    add_patient(db, group_session, asked, rsvp=None, check_in="arrived", wants_one_on_one=True)
-    add_patient(db, group_session, declined, check_in="arrived", wants_one_on_one=False)
-    add_patient(db, group_session, no_show, check_in="no_show")
-    add_patient(db, group_session, excused, check_in="excused")
-    add_patient(db, group_session, maybe, rsvp="maybe")
-    add_patient(db, group_session, said_no, rsvp="no")
-    add_patient(db, group_session, pharmacy, one_on_one_with="pharmacist")
+    add_attendance(group_session, asked, rsvp=None, check_in="arrived", wants_one_on_one=True)
+    add_attendance(group_session, declined, check_in="arrived", wants_one_on_one=False)
+    add_attendance(group_session, no_show, check_in="no_show")
+    add_attendance(group_session, excused, check_in="excused")
+    add_attendance(group_session, maybe, rsvp="maybe")
+    add_attendance(group_session, said_no, rsvp="no")
+    add_attendance(group_session, pharmacy, one_on_one_with="pharmacist")
     seen, by_hand, started, planned = (create_user(PATIENT) for _ in range(4))
     for patient in (seen, by_hand, started, planned):
-        add_patient(db, group_session, patient)
-    add_slot(db, group_session, seen, first, at(17, 15), status=SEEN)
-    add_slot(db, group_session, by_hand, first, at(17, 45), placed_by=BY_HAND)
-    add_slot(db, group_session, started, second, at(17, 35))
-    add_slot(db, group_session, planned, third, at(17, 45))
+        add_attendance(group_session, patient)
+    add_slot(group_session, seen, first, at(17, 15), status=SEEN)
+    add_slot(group_session, by_hand, first, at(17, 45), placed_by=BY_HAND)
+    add_slot(group_session, started, second, at(17, 35))
+    add_slot(group_session, planned, third, at(17, 45))
 
-    problem = slots.build_problem(group_session, now=at(17, 40))
+    problem = slot_plans.build_problem(group_session, now=at(17, 40))
 
     assert (problem.window, problem.slot_minutes, problem.blocked) == (60, 10, ())
     assert problem.not_before == 25
@@ -311,17 +250,17 @@ def test_continuity_is_the_provider_of_the_latest_earlier_slot_in_the_same_group
     first, second, third = clinic.residents
     patient, other_patient = clinic.patients[:2]
     group = clinic.group
-    two_months_ago = make_session(db, group, start=START - timedelta(days=56))
-    last_month = make_session(db, group, start=START - timedelta(days=28))
-    missed_last_week = make_session(db, group, start=START - timedelta(days=7))
-    elsewhere = make_session(db, create_group(site, rule=None), start=START - timedelta(days=3))
-    add_slot(db, two_months_ago, patient, first, two_months_ago.starts_at + timedelta(minutes=20))
-    add_slot(db, last_month, patient, second, last_month.starts_at + timedelta(minutes=20))
-    add_slot(db, missed_last_week, patient, first, missed_last_week.starts_at, status=MISSED)
-    add_slot(db, elsewhere, patient, third, elsewhere.starts_at + timedelta(minutes=20))
-    add_slot(db, last_month, other_patient, third, last_month.starts_at + timedelta(minutes=30))
+    two_months_ago = make_session(group, start=START - timedelta(days=56))
+    last_month = make_session(group, start=START - timedelta(days=28))
+    missed_last_week = make_session(group, start=START - timedelta(days=7))
+    elsewhere = make_session(create_group(site, rule=None), start=START - timedelta(days=3))
+    add_slot(two_months_ago, patient, first, two_months_ago.starts_at + timedelta(minutes=20))
+    add_slot(last_month, patient, second, last_month.starts_at + timedelta(minutes=20))
+    add_slot(missed_last_week, patient, first, missed_last_week.starts_at, status=MISSED)
+    add_slot(elsewhere, patient, third, elsewhere.starts_at + timedelta(minutes=20))
+    add_slot(last_month, other_patient, third, last_month.starts_at + timedelta(minutes=30))
 
-    problem = slots.build_problem(clinic.group_session, now=BEFORE)
+    problem = slot_plans.build_problem(clinic.group_session, now=BEFORE)
 
     last = {p.id: p.last_provider_id for p in problem.patients}
     assert last[patient.id] == second.id
@@ -338,7 +277,7 @@ def test_building_the_problem_takes_the_same_queries_for_4_and_12_patients(
         group_session = db.session.get(GroupSession, world.group_session.id)
         db.session.expire_all()
         with count_queries() as counter:
-            problem = slots.build_problem(group_session, now=BEFORE)
+            problem = slot_plans.build_problem(group_session, now=BEFORE)
         assert len(problem.patients) == size
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
@@ -348,7 +287,7 @@ def test_building_the_problem_takes_the_same_queries_for_4_and_12_patients(
 
 
 def test_twelve_patients_three_residents_and_a_preceptor_are_all_placed(db, clinic):
-    outcome = slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    outcome = slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
 
     assert outcome.unplaced == []
@@ -356,7 +295,7 @@ def test_twelve_patients_three_residents_and_a_preceptor_are_all_placed(db, clin
     assert len(stored) == 12
     assert {s.patient_id for s in stored} == {p.id for p in clinic.patients}
     assert_no_overlaps(stored)
-    window = slots.one_on_one_window(clinic.group_session)
+    window = slot_board.one_on_one_window(clinic.group_session)
     assert all(window.starts_at <= s.starts_at and s.ends_at <= window.ends_at for s in stored)
     assert all(s.ends_at - s.starts_at == timedelta(minutes=10) for s in stored)
     loads = [sum(s.provider_id == r.id for s in stored) for r in clinic.residents]
@@ -372,10 +311,10 @@ def test_twelve_patients_three_residents_and_a_preceptor_are_all_placed(db, clin
 
 
 def test_planning_again_replaces_the_planners_slots_and_keeps_those_placed_by_hand(db, clinic):
-    slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
     moved = stored_slots(db, clinic.group_session)[0]
-    slots.move_slot(
+    slot_changes.move_slot(
         clinic.group_session,
         moved.id,
         provider_id=clinic.residents[2].id,
@@ -384,7 +323,7 @@ def test_planning_again_replaces_the_planners_slots_and_keeps_those_placed_by_ha
     )
     db.session.commit()
 
-    outcome = slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    outcome = slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
 
     stored = stored_slots(db, clinic.group_session)
@@ -400,7 +339,7 @@ def test_planning_again_replaces_the_planners_slots_and_keeps_those_placed_by_ha
 
 
 def test_a_patient_placed_again_keeps_their_slot_and_a_visit_with_a_note_begun_stays(db, clinic):
-    slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
     first = {s.patient_id: s.id for s in stored_slots(db, clinic.group_session)}
     noted = next(
@@ -421,7 +360,7 @@ def test_a_patient_placed_again_keeps_their_slot_and_a_visit_with_a_note_begun_s
     gone.check_in = "excused"
     db.session.commit()
 
-    outcome = slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    outcome = slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
 
     after = {s.patient_id: s for s in stored_slots(db, clinic.group_session)}
@@ -437,14 +376,14 @@ def test_a_patient_placed_again_keeps_their_slot_and_a_visit_with_a_note_begun_s
 
 def test_a_patient_who_needs_a_pharmacist_sees_the_pharmacist(db, clinic, create_user):
     pharmacist = create_user(CLINICIAN, discipline="pharmacist")
-    add_to_team(db, clinic.group_session, pharmacist)
+    assign(clinic.group_session, pharmacist)
     needing = clinic.patients[5]
-    slots.set_needed_discipline(
+    slot_changes.set_needed_discipline(
         clinic.group_session, needing.id, "pharmacist", actor=clinic.coordinator
     )
     db.session.commit()
 
-    slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
 
     stored = {s.patient_id: s for s in stored_slots(db, clinic.group_session)}
@@ -458,24 +397,24 @@ def test_a_patient_who_needs_a_pharmacist_sees_the_pharmacist(db, clinic, create
 
 def test_without_a_pharmacist_on_the_team_the_patient_is_left_out_with_the_reason(db, clinic):
     needing = clinic.patients[0]
-    slots.set_needed_discipline(
+    slot_changes.set_needed_discipline(
         clinic.group_session, needing.id, "pharmacist", actor=clinic.coordinator
     )
 
-    outcome = slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    outcome = slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
 
     assert [(p.id, reason) for p, reason in outcome.unplaced] == [
         (needing.id, "needs a pharmacist, and no pharmacist is on the team")
     ]
-    view = slots.overview(clinic.group_session, now=BEFORE)
+    view = slot_overview.overview(clinic.group_session, now=BEFORE)
     assert [(p.id, r) for p, r in view.left_out] == [(needing.id, outcome.unplaced[0][1])]
     assert view.unslotted == []
 
 
 def test_a_provider_free_part_of_the_time_is_only_given_visits_then(db, clinic):
     partial = clinic.residents[0]
-    slots.set_provider_availability(
+    slot_changes.set_provider_availability(
         clinic.group_session,
         partial.id,
         available_from=at(17, 45),
@@ -483,7 +422,7 @@ def test_a_provider_free_part_of_the_time_is_only_given_visits_then(db, clinic):
         actor=clinic.coordinator,
     )
 
-    slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
 
     theirs = [s for s in stored_slots(db, clinic.group_session) if s.provider_id == partial.id]
@@ -491,14 +430,13 @@ def test_a_provider_free_part_of_the_time_is_only_given_visits_then(db, clinic):
 
 
 def test_a_late_arrival_is_placed_after_they_arrive_and_seen_visits_stay(db, clinic, create_user):
-    slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
     first_round = [s for s in stored_slots(db, clinic.group_session) if s.starts_at == at(17, 15)]
     for slot in first_round:
-        slots.mark_seen(clinic.group_session, slot.id, actor=clinic.residents[0])
+        slot_changes.mark_seen(clinic.group_session, slot.id, actor=clinic.residents[0])
     late = create_user(PATIENT)
-    add_patient(
-        db,
+    add_attendance(
         clinic.group_session,
         late,
         check_in="late",
@@ -509,7 +447,9 @@ def test_a_late_arrival_is_placed_after_they_arrive_and_seen_visits_stay(db, cli
     )
     db.session.commit()
 
-    outcome = slots.replan_from_now(clinic.group_session, actor=clinic.residents[1], now=at(17, 32))
+    outcome = slot_plans.replan_from_now(
+        clinic.group_session, actor=clinic.residents[1], now=at(17, 32)
+    )
     db.session.commit()
 
     stored = stored_slots(db, clinic.group_session)
@@ -526,20 +466,24 @@ def test_a_late_arrival_is_placed_after_they_arrive_and_seen_visits_stay(db, cli
 
 
 def test_a_no_show_frees_the_time_and_the_replan_keeps_seen_visits(db, clinic):
-    slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
     stored = stored_slots(db, clinic.group_session)
     seen = [s for s in stored if s.starts_at == at(17, 15)]
     for slot in seen:
-        slots.mark_seen(clinic.group_session, slot.id, actor=clinic.coordinator)
+        slot_changes.mark_seen(clinic.group_session, slot.id, actor=clinic.coordinator)
     absent = next(s for s in stored if s.starts_at == at(17, 25))
-    slots.mark_missed(clinic.group_session, absent.id, actor=clinic.coordinator, now=at(17, 27))
+    slot_changes.mark_missed(
+        clinic.group_session, absent.id, actor=clinic.coordinator, now=at(17, 27)
+    )
     db.session.commit()
 
     missed = db.session.get(OneOnOneSlot, absent.id)
     assert missed.status == MISSED
     assert (missed.starts_at, missed.ends_at) == (at(17, 25), at(17, 27))  # the rest is free
-    outcome = slots.replan_from_now(clinic.group_session, actor=clinic.coordinator, now=at(17, 27))
+    outcome = slot_plans.replan_from_now(
+        clinic.group_session, actor=clinic.coordinator, now=at(17, 27)
+    )
     db.session.commit()
 
     after = stored_slots(db, clinic.group_session)
@@ -561,7 +505,7 @@ def test_a_no_show_frees_the_time_and_the_replan_keeps_seen_visits(db, clinic):
 
 def test_the_plan_stops_when_the_one_on_one_time_is_over(db, clinic):
     with pytest.raises(ValidationFailed, match="ended at 6:15 PM"):
-        slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=at(18, 15))
+        slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=at(18, 15))
     db.session.rollback()
     assert stored_slots(db, clinic.group_session) == []
 
@@ -569,19 +513,19 @@ def test_the_plan_stops_when_the_one_on_one_time_is_over(db, clinic):
 def test_only_planners_plan_and_never_a_cancelled_session(db, clinic, create_user):
     outsider = create_user(CLINICIAN)
     with pytest.raises(NotAllowed):
-        slots.plan_session(clinic.group_session, actor=outsider, now=BEFORE)
+        slot_plans.plan_session(clinic.group_session, actor=outsider, now=BEFORE)
     db.session.rollback()
     with pytest.raises(NotAllowed):
-        slots.plan_session(clinic.group_session, actor=clinic.patients[0], now=BEFORE)
+        slot_plans.plan_session(clinic.group_session, actor=clinic.patients[0], now=BEFORE)
     db.session.rollback()
     # A precepting attending plans too.
-    slots.plan_session(clinic.group_session, actor=clinic.attending, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=clinic.attending, now=BEFORE)
     db.session.rollback()
 
     clinic.group_session.status = CANCELLED
     db.session.commit()
     with pytest.raises(ValidationFailed, match="cancelled"):
-        slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+        slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.rollback()
     assert stored_slots(db, clinic.group_session) == []
 
@@ -591,7 +535,7 @@ def test_only_planners_plan_and_never_a_cancelled_session(db, clinic, create_use
 
 @pytest.fixture
 def planned(db, clinic) -> list[OneOnOneSlot]:
-    slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
     return stored_slots(db, clinic.group_session)
 
@@ -601,7 +545,7 @@ def test_a_visit_moves_by_hand_to_any_free_minute(db, clinic, planned):
     target = clinic.residents[1]
     free = at(17, 56)  # the residents' visits end at 17:55: any minute will do
 
-    slots.move_slot(
+    slot_changes.move_slot(
         clinic.group_session,
         slot.id,
         provider_id=target.id,
@@ -620,7 +564,7 @@ def test_moving_onto_a_providers_visit_is_a_conflict_naming_it(db, clinic, plann
     mine, theirs = planned[0], next(s for s in planned if s.provider_id != planned[0].provider_id)
 
     with pytest.raises(Conflict) as refused:
-        slots.move_slot(
+        slot_changes.move_slot(
             clinic.group_session,
             mine.id,
             provider_id=theirs.provider_id,
@@ -642,7 +586,7 @@ def test_two_patients_swap_their_visits(db, clinic, planned):
     )
     was = {s.id: (s.patient_id, s.provider_id, s.starts_at) for s in (first, second)}
 
-    slots.swap_slots(clinic.group_session, first.id, second.id, actor=clinic.coordinator)
+    slot_changes.swap_slots(clinic.group_session, first.id, second.id, actor=clinic.coordinator)
     db.session.commit()
 
     a, b = stored(db, first.id), stored(db, second.id)
@@ -661,7 +605,7 @@ def test_a_swap_of_two_visits_with_one_provider_works_too(db, clinic, planned):
     first, second = [s for s in planned if s.provider_id == planned[0].provider_id][:2]
     was = {first.id: first.starts_at, second.id: second.starts_at}
 
-    slots.swap_slots(clinic.group_session, first.id, second.id, actor=clinic.coordinator)
+    slot_changes.swap_slots(clinic.group_session, first.id, second.id, actor=clinic.coordinator)
     db.session.commit()
 
     assert stored(db, first.id).starts_at == was[second.id]
@@ -670,7 +614,7 @@ def test_a_swap_of_two_visits_with_one_provider_works_too(db, clinic, planned):
 
 def test_a_visit_marked_missed_before_it_starts_is_refused(db, clinic, planned):
     with pytest.raises(ValidationFailed, match="can be marked missed from then on"):
-        slots.mark_missed(
+        slot_changes.mark_missed(
             clinic.group_session, planned[-1].id, actor=clinic.coordinator, now=at(17, 20)
         )
     db.session.rollback()
@@ -678,11 +622,11 @@ def test_a_visit_marked_missed_before_it_starts_is_refused(db, clinic, planned):
 
 
 def test_a_visit_seen_never_moves(db, clinic, planned):
-    slots.mark_seen(clinic.group_session, planned[0].id, actor=clinic.coordinator)
+    slot_changes.mark_seen(clinic.group_session, planned[0].id, actor=clinic.coordinator)
     db.session.commit()
 
     with pytest.raises(ValidationFailed, match="already seen"):
-        slots.move_slot(
+        slot_changes.move_slot(
             clinic.group_session,
             planned[0].id,
             provider_id=planned[0].provider_id,
@@ -691,7 +635,7 @@ def test_a_visit_seen_never_moves(db, clinic, planned):
         )
     db.session.rollback()
     with pytest.raises(ValidationFailed, match="only planned visits swap"):
-        slots.swap_slots(
+        slot_changes.swap_slots(
             clinic.group_session, planned[0].id, planned[1].id, actor=clinic.coordinator
         )
     db.session.rollback()
@@ -699,10 +643,12 @@ def test_a_visit_seen_never_moves(db, clinic, planned):
 
 def test_a_missed_visit_moved_by_hand_is_planned_again(db, clinic, planned):
     slot = planned[0]
-    slots.mark_missed(clinic.group_session, slot.id, actor=clinic.coordinator, now=at(17, 16))
+    slot_changes.mark_missed(
+        clinic.group_session, slot.id, actor=clinic.coordinator, now=at(17, 16)
+    )
     db.session.commit()
 
-    slots.move_slot(
+    slot_changes.move_slot(
         clinic.group_session,
         slot.id,
         provider_id=slot.provider_id,
@@ -736,7 +682,7 @@ def guarded(db, site, create_user, create_group, coordinator):
             ("one_on_one", "More one-on-ones", 20),
         ],
     )
-    slots.plan_session(world.group_session, actor=coordinator, now=BEFORE)
+    slot_plans.plan_session(world.group_session, actor=coordinator, now=BEFORE)
     db.session.commit()
     return world
 
@@ -776,7 +722,7 @@ def test_a_move_that_breaks_a_rule_is_refused_and_saves_nothing(
     }[provider]
 
     with pytest.raises(ValidationFailed) as refused:
-        slots.move_slot(
+        slot_changes.move_slot(
             group_session,
             before[0][0],
             provider_id=provider_id,
@@ -792,7 +738,7 @@ def test_a_move_that_breaks_a_rule_is_refused_and_saves_nothing(
 def test_a_move_outside_a_providers_hours_is_refused(db, guarded):
     group_session = guarded.group_session
     slot = stored_slots(db, group_session)[0]
-    slots.set_provider_availability(
+    slot_changes.set_provider_availability(
         group_session,
         guarded.residents[2].id,
         available_from=None,
@@ -802,7 +748,7 @@ def test_a_move_outside_a_providers_hours_is_refused(db, guarded):
     db.session.commit()
 
     with pytest.raises(ValidationFailed, match="only from 5:15 PM until 5:30 PM"):
-        slots.move_slot(
+        slot_changes.move_slot(
             group_session,
             slot.id,
             provider_id=guarded.residents[2].id,
@@ -814,13 +760,13 @@ def test_a_move_outside_a_providers_hours_is_refused(db, guarded):
 def test_a_move_to_a_provider_not_meeting_the_patients_need_is_refused(db, guarded):
     group_session = guarded.group_session
     slot = stored_slots(db, group_session)[0]
-    slots.set_needed_discipline(
+    slot_changes.set_needed_discipline(
         group_session, slot.patient_id, "pharmacist", actor=guarded.coordinator
     )
     db.session.commit()
 
     with pytest.raises(ValidationFailed, match="must be with a pharmacist"):
-        slots.move_slot(
+        slot_changes.move_slot(
             group_session,
             slot.id,
             provider_id=guarded.residents[2].id,
@@ -830,26 +776,28 @@ def test_a_move_to_a_provider_not_meeting_the_patients_need_is_refused(db, guard
 
 
 def test_another_sessions_patient_or_visit_is_refused(db, guarded, site, create_group, create_user):
-    other_session = make_session(db, create_group(site, rule=None), start=START + timedelta(days=1))
+    other_session = make_session(create_group(site, rule=None), start=START + timedelta(days=1))
     stranger = create_user(PATIENT)
-    add_patient(db, other_session, stranger)
+    add_attendance(other_session, stranger)
     resident = guarded.residents[0]
-    add_to_team(db, other_session, resident)
+    assign(other_session, resident)
     theirs = add_slot(
-        db, other_session, stranger, resident, other_session.starts_at + timedelta(minutes=20)
+        other_session, stranger, resident, other_session.starts_at + timedelta(minutes=20)
     )
     mine = stored_slots(db, guarded.group_session)[0]
 
     with pytest.raises(ValidationFailed, match="not on this session's list"):
-        slots.set_needed_discipline(
+        slot_changes.set_needed_discipline(
             guarded.group_session, stranger.id, "pharmacist", actor=guarded.coordinator
         )
     db.session.rollback()
     with pytest.raises(ValidationFailed, match="belongs to another session"):
-        slots.swap_slots(guarded.group_session, mine.id, theirs.id, actor=guarded.coordinator)
+        slot_changes.swap_slots(
+            guarded.group_session, mine.id, theirs.id, actor=guarded.coordinator
+        )
     db.session.rollback()
     with pytest.raises(ValidationFailed, match="belongs to another session"):
-        slots.move_slot(
+        slot_changes.move_slot(
             guarded.group_session,
             theirs.id,
             provider_id=resident.id,
@@ -885,7 +833,7 @@ def test_hours_outside_the_session_or_backwards_are_refused(db, clinic, start, u
     resident = clinic.residents[0]
 
     with pytest.raises(ValidationFailed, match=message):
-        slots.set_provider_availability(
+        slot_changes.set_provider_availability(
             clinic.group_session,
             resident.id,
             available_from=at(*start) if start else None,
@@ -900,7 +848,7 @@ def test_hours_outside_the_session_or_backwards_are_refused(db, clinic, start, u
 
 def test_an_unknown_discipline_is_refused(db, clinic):
     with pytest.raises(ValidationFailed, match="Choose a discipline"):
-        slots.set_needed_discipline(
+        slot_changes.set_needed_discipline(
             clinic.group_session, clinic.patients[0].id, "wizard", actor=clinic.coordinator
         )
 
@@ -909,18 +857,18 @@ def test_an_unknown_discipline_is_refused(db, clinic):
 
 
 def test_the_overview_points_out_what_needs_the_reader(db, clinic, create_user):
-    slots.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
+    slot_plans.plan_session(clinic.group_session, actor=clinic.coordinator, now=BEFORE)
     db.session.commit()
     stored = stored_slots(db, clinic.group_session)
     # One patient becomes an excused absentee; one more arrives; a fourth resident joins.
     gone = db.session.get(Attendance, _attendance_id(db, clinic.group_session, clinic.patients[0]))
     gone.check_in = "excused"
     newcomer = create_user(PATIENT)
-    add_patient(db, clinic.group_session, newcomer, check_in="arrived")
+    add_attendance(clinic.group_session, newcomer, check_in="arrived")
     extra = create_user(CLINICIAN, discipline="nurse_practitioner")
-    add_to_team(db, clinic.group_session, extra)
+    assign(clinic.group_session, extra)
 
-    view = slots.overview(clinic.group_session, now=BEFORE)
+    view = slot_overview.overview(clinic.group_session, now=BEFORE)
 
     gone_slot = next(s for s in stored if s.patient_id == clinic.patients[0].id)
     assert [(s.id, reason) for s, reason in view.slot_problems] == [
