@@ -22,6 +22,7 @@ from groupvisits.encounters.models import (
     MET,
     OPEN,
     PROGRESS,
+    RETURNED,
     SIGNED,
     STOPPED,
     EncounterNote,
@@ -70,11 +71,28 @@ class AfterVisitSummary:
         return to_local(self.visit_at, self.site.timezone).year
 
 
+#: Notes a patient reads as their summary: signed by someone who needs no attestation, or
+#: attested. A resident's plan waits for the attending's review (it may come back changed).
+REVIEWED_STATUSES = (ATTESTED, FINAL)
+
+
+def summaries_in_review(patient: User) -> int:
+    """The patient's visits whose summary waits for the attending's review (one query)."""
+    return db.session.scalar(
+        select(func.count(EncounterNote.id)).where(
+            EncounterNote.patient_id == patient.id,
+            EncounterNote.status.in_((SIGNED, RETURNED)),
+        )
+    )
+
+
 def my_summaries(patient: User, *, now: datetime | None = None) -> list[AfterVisitSummary]:
-    """The patient's signed notes as after-visit summaries, newest first (three queries)."""
+    """The patient's reviewed notes as after-visit summaries, newest first (three queries)."""
     notes = db.session.scalars(
         with_session(select(EncounterNote), EncounterNote)
-        .where(EncounterNote.patient_id == patient.id, EncounterNote.status.in_(SIGNED_STATUSES))
+        .where(
+            EncounterNote.patient_id == patient.id, EncounterNote.status.in_(REVIEWED_STATUSES)
+        )
         .options(
             load_only(
                 EncounterNote.id,

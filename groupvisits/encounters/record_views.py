@@ -195,7 +195,10 @@ def my_visits():
     # Each group's next session once, at the top: the first thing a patient wants to know.
     upcoming = {s.next_session.id: s for s in reversed(summaries) if s.next_session}
     page = render_template(
-        "encounters/my_summaries.html", summaries=summaries, upcoming=list(upcoming.values())
+        "encounters/my_summaries.html",
+        summaries=summaries,
+        upcoming=list(upcoming.values()),
+        in_review=my_records.summaries_in_review(current_user),
     )
     db.session.commit()
     return page

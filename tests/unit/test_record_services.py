@@ -401,20 +401,23 @@ def test_a_patients_record_lists_their_encounters_and_the_group_notes_of_session
 # After-visit summaries
 
 
-def test_summaries_are_the_signed_notes_newest_first_without_assessment_or_billing(
+def test_summaries_are_the_reviewed_notes_newest_first_without_assessment_or_billing(
     group, resident, attending, create_user
 ):
     patient = create_user(PATIENT)
     join(group, patient)
-    first, second, third = (add_session(group, days_ago=d) for d in (90, 60, 30))
+    first, second, third, fourth = (add_session(group, days_ago=d) for d in (90, 60, 30, 20))
     add_note(first, patient, attending, status=FINAL, plan="Plan one")
-    add_note(second, patient, resident, status=SIGNED, plan="Plan two")
+    add_note(second, patient, resident, status=ATTESTED, plan="Plan two")
     add_note(third, patient, resident, status=DRAFT, plan="Plan three")
+    # A resident's plan waits for the attending's review: it may come back changed.
+    add_note(fourth, patient, resident, status=SIGNED, plan="Plan four")
     upcoming = add_session(group, starts_at=utcnow() + timedelta(days=20))
 
     summaries = my_records.my_summaries(patient)
 
     assert [s.plan for s in summaries] == ["Plan two", "Plan one"]
+    assert my_records.summaries_in_review(patient) == 1
     assert summaries[0].goals == ["Walk 20 minutes", "One fruit a day"]
     assert summaries[0].provider_name == resident.full_name
     assert summaries[0].next_session.id == upcoming.id
