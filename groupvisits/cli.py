@@ -202,3 +202,9 @@ def _print_counts(counts: dict[str, int]) -> None:
     width = max((len(table) for table in counts), default=0)
     for table, rows in counts.items():
         click.echo(f"  {table:<{width}} {rows:>8}")
+
+
+# Commands that belong to an area, on the same group.
+from groupvisits.agenda.cli import publish_agendas  # noqa: E402
+
+bp.cli.add_command(publish_agendas)

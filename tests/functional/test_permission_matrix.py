@@ -165,7 +165,35 @@ EXPECTED = {
     "encounters.my_encounter_log": Access(CLINICIANS),
     "encounters.export_encounter_log": Access(CLINICIANS),
     # Agenda: topics, votes, the question box
+    # Seen and added to by the group's active members and the site's staff (others: 404);
+    # votes are members' only; hiding by who curates the group's topics (the world's
+    # clinician curates nothing, so is refused); history for the site's staff. A topic
+    # belongs to one site through its group: staff of another site get a 404.
+    "agenda.show_topics": Access(SIGNED_IN, of_site=True, members=True),
+    "agenda.propose_topic": Access(SIGNED_IN, of_site=True, members=True),
+    "agenda.vote_topic": Access(PATIENTS, of_site=True, members=True),
+    "agenda.unvote_topic": Access(PATIENTS, of_site=True, members=True),
+    "agenda.hide_topic": Access(COORDINATORS, of_site=True),
+    "agenda.unhide_topic": Access(COORDINATORS, of_site=True),
+    "agenda.topic_history": Access(STAFF, of_site=True),
+    "agenda.question_box": Access(SIGNED_IN, of_site=True, members=True),
+    "agenda.drop_question": Access(SIGNED_IN, of_site=True, members=True),
     # Agenda: a session's agenda, publishing, outcomes, history
+    # Read by the group's active members and the site's staff; changed by the session's
+    # facilitator (the world's clinician facilitates nothing, so is refused) or a coordinator.
+    # Items and topics belong to one site: staff of another site get a 404.
+    "agenda.show_session_agenda": Access(SIGNED_IN, of_site=True, members=True),
+    "agenda.talked_about": Access(SIGNED_IN, of_site=True, members=True),
+    "agenda.add_agenda_item": Access(COORDINATORS, of_site=True),
+    "agenda.publish_agenda": Access(COORDINATORS, of_site=True),
+    "agenda.set_item_minutes": Access(COORDINATORS, of_site=True),
+    "agenda.move_agenda_item": Access(COORDINATORS, of_site=True),
+    "agenda.remove_agenda_item": Access(COORDINATORS, of_site=True),
+    "agenda.mark_item_discussed": Access(COORDINATORS, of_site=True),
+    "agenda.carry_item_over": Access(COORDINATORS, of_site=True),
+    "agenda.merge_topic": Access(COORDINATORS, of_site=True),
+    "agenda.decline_topic": Access(COORDINATORS, of_site=True),
+    "agenda.keep_topic": Access(COORDINATORS, of_site=True),
 }
 
 ACTORS = ["anonymous", "coordinator", "clinician", "patient", "other_site_coordinator"]
@@ -312,6 +340,7 @@ def test_object_routes_are_exactly_those_with_an_id_in_the_url(app):
         if rule.endpoint == "static":
             continue
         ids = {"user_id", "site_id", "group_id", "session_id", "membership_id"}
+        ids |= {"topic_id", "item_id"}
         has_id = bool(ids & rule.arguments)
         assert EXPECTED[rule.endpoint].of_site == has_id, rule.endpoint
 
