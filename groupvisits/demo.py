@@ -162,9 +162,11 @@ def load_demo(*, password: str) -> Site:
     load_demo_rosters(groups, rng, patients)
     load_demo_team(groups[0])
     db.session.flush()
+    from groupvisits.demo_agenda import load_agenda
     from groupvisits.demo_encounters import load_encounters
 
     load_encounters([group.id for group in groups], rng, utcnow())
+    load_agenda([group.id for group in groups], rng, utcnow())
     return site
 
 

@@ -21,6 +21,7 @@ from groupvisits.accounts.models import (
     User,
 )
 from groupvisits.demo import ACCESS, DIETS, FAMILY, GIVEN, LANGUAGES
+from groupvisits.demo_agenda import load_agenda
 from groupvisits.demo_encounters import load_encounters
 from groupvisits.extensions import db
 from groupvisits.groups.models import DEFAULT_PLAN, GroupPlanSegment, VisitGroup
@@ -165,6 +166,7 @@ def load_large(*, password_hash: str, seed: int = 2027) -> dict[str, int]:
     db.session.flush()
     new_groups = set(db.session.scalars(select(VisitGroup.id))) - small_demo_groups
     counts.update(load_encounters(sorted(new_groups), rng, now))
+    counts.update(load_agenda(sorted(new_groups), rng, now))
     return counts
 
 
