@@ -100,11 +100,10 @@ def _empty_tables() -> None:
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
             # Rows that point at rows of their own table (a topic merged into another) are
-            # checked one by one; the foreign keys need not hold while everything goes.
-            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            # checked one by one: check the keys once, at the commit, when all are gone.
+            connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
             for table in tables:
                 connection.execute(table.delete())
-            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
 
 
 @pytest.fixture
