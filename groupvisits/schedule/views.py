@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from groupvisits import audit
 from groupvisits.accounts.forms import ConfirmForm
 from groupvisits.accounts.models import COORDINATOR
+from groupvisits.agenda import sessions as agenda_sessions
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.formutil import FIRST_DATE, LAST_DATE, form_status
@@ -84,6 +85,10 @@ def _session_page(
         problems=team_services.coverage_problems(group_session) if current_user.is_staff else [],
         team_form=team_form,
         remove_form=RemoveByIdForm() if team_form else None,
+        # Members read the published agenda here; staff open the facilitator's page.
+        member_agenda=agenda_sessions.member_agenda(group_session)
+        if current_user.is_patient
+        else None,
     )
     db.session.commit()  # after rendering: a commit expires the rows the page shows
     return page
