@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from groupvisits import audit
 from groupvisits.accounts.models import User
+from groupvisits.agenda.sessions import agenda_titles_for
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.mail.services import external_url
@@ -160,8 +162,23 @@ def _sessions(group_ids, since: datetime | None) -> list[GroupSession]:
     )
 
 
-def _session_url(group_session: GroupSession) -> str:
-    return external_url("schedule.show_session", session_id=group_session.id)
+#: Any session id: its page's address is built once per feed, then only the id changes.
+_SAMPLE_ID = 987654321
+
+
+def _session_urls() -> Callable[[GroupSession], str]:
+    """The absolute address of each session's page, as ``external_url`` builds it.
+
+    A feed holds hundreds of sessions: binding and building a URL for each cost more
+    than writing its event.
+    """
+    sample = external_url("schedule.show_session", session_id=_SAMPLE_ID)
+    head, sep, tail = sample.rpartition(str(_SAMPLE_ID))
+    if not sep or tail:  # the id is not last in the address: build each one
+        return lambda group_session: external_url(
+            "schedule.show_session", session_id=group_session.id
+        )
+    return lambda group_session: f"{head}{group_session.id}"
 
 
 def user_feed_body(feed: CalendarFeed, *, domain: str, now: datetime) -> bytes:
@@ -180,24 +197,30 @@ def user_feed_body(feed: CalendarFeed, *, domain: str, now: datetime) -> bytes:
         audit.record(user, "calendar", user, "calendar_feed", feed.id)
     # Staff read their own roles in each session: one query for the whole feed.
     roles = roles_by_session(user, since=now - FEED_HISTORY) if user.is_staff else {}
+    # Agenda titles go to those who may read the group's topics: its staff, and members
+    # with a place and the agreement (never the waitlisted, nor those offered a place).
+    agenda = agenda_titles_for([s.id for s in sessions if s.group_id not in withheld])
     return ical.build_calendar(
         sessions,
         name="Group visits",
         domain=domain,
         stamp=now,
-        url_for_session=_session_url,
+        url_for_session=_session_urls(),
         details_withheld=withheld,
         roles_by_session=roles,
+        agenda_by_session=agenda,
     )
 
 
 def group_feed_body(feed: CalendarFeed, group: VisitGroup, *, domain: str, now: datetime) -> bytes:
     """Every session of one group, its whole history included, for staff of its site."""
     feed.last_used_at = now
+    sessions = _sessions([group.id], None)
     return ical.build_calendar(
-        _sessions([group.id], None),
+        sessions,
         name=group.calendar_name,
         domain=domain,
         stamp=now,
-        url_for_session=_session_url,
+        url_for_session=_session_urls(),
+        agenda_by_session=agenda_titles_for([s.id for s in sessions]),
     )
