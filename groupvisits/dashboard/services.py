@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import contains_eager
 
 from groupvisits.accounts.models import User
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.roster.attendance import counts_for_sessions
-from groupvisits.roster.models import ACTIVE, OFFERED, REQUESTED, Attendance, Membership
+from groupvisits.roster.models import OFFERED, REQUESTED, Membership
 from groupvisits.schedule import census as census_rules
 from groupvisits.schedule import participation
 from groupvisits.schedule import services as schedule
@@ -123,10 +123,12 @@ def coordinator_week(actor: User, *, now: datetime) -> Week:
         for s in schedule.upcoming_sessions(group_ids, now=now, days=WEEK_DAYS + 1)
         if s.local_start.date() < _local_today(s, now) + timedelta(days=WEEK_DAYS)
     ]
-    censuses = census_rules.census_for(
-        sessions, counts_for_sessions([s.id for s in sessions]), now=now
-    )
-    missing = missing_rsvps([s.id for s in sessions if not s.is_cancelled])
+    counts = counts_for_sessions([s.id for s in sessions])
+    censuses = census_rules.census_for(sessions, counts, now=now)
+    # Nobody need answer for a cancelled session.
+    missing = {
+        s.id: counts[s.id].unanswered for s in sessions if s.id in counts and not s.is_cancelled
+    }
     coverage = coverage_for([s for s in sessions if not s.is_cancelled])
     days: dict[date, list[SessionLine]] = {}
     for s in sessions:
@@ -148,38 +150,8 @@ def coordinator_week(actor: User, *, now: datetime) -> Week:
     )
 
 
-def missing_rsvps(session_ids: list[int]) -> dict[int, int]:
-    """Active members of each session's group who have not answered, by session id (1 query)."""
-    if not session_ids:
-        return {}
-    rows = db.session.execute(_missing_rsvps_query(), {"session_ids": sorted(session_ids)})
-    return {session_id: count for session_id, count in rows}
-
-
 def _local_today(group_session: GroupSession, now: datetime) -> date:
     return now.astimezone(ZoneInfo(group_session.group.site.timezone)).date()
-
-
-@functools.cache
-def _missing_rsvps_query():
-    answered = and_(
-        Attendance.session_id == GroupSession.id,
-        Attendance.patient_id == Membership.patient_id,
-        Attendance.rsvp.is_not(None),
-    )
-    return (
-        select(GroupSession.id, func.count(Membership.id))
-        .join(
-            Membership,
-            and_(Membership.group_id == GroupSession.group_id, Membership.status == ACTIVE),
-        )
-        .outerjoin(Attendance, answered)
-        .where(
-            GroupSession.id.in_(bindparam("session_ids", expanding=True)),
-            Attendance.id.is_(None),
-        )
-        .group_by(GroupSession.id)
-    )
 
 
 @functools.cache

@@ -5,7 +5,7 @@ import functools
 from flask import redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager
 
 from groupvisits import audit
 from groupvisits.accounts.models import User, user_sites
@@ -31,10 +31,7 @@ def home():
         return redirect(url_for("accounts.login"))
     if current_user.is_coordinator:
         rows = db.session.execute(
-            select(user_sites.c.site_id, User.role, func.count())
-            .join(User, User.id == user_sites.c.user_id)
-            .where(user_sites.c.site_id.in_(current_user.site_ids), User.active.is_(True))
-            .group_by(user_sites.c.site_id, User.role)
+            _people_counts_query(), {"site_ids": sorted(current_user.site_ids)}
         ).all()
         counts: dict[int, dict[str, int]] = {}
         for site_id, role, count in rows:
@@ -79,15 +76,34 @@ def _patient_home():
 
 
 @functools.cache
+def _people_counts_query():
+    """Active people of each site, by role (built once)."""
+    return (
+        select(user_sites.c.site_id, User.role, func.count())
+        .join(User, User.id == user_sites.c.user_id)
+        .where(
+            user_sites.c.site_id.in_(bindparam("site_ids", expanding=True)),
+            User.active.is_(True),
+        )
+        .group_by(user_sites.c.site_id, User.role)
+    )
+
+
+@functools.cache
 def _memberships_query():
-    """A patient's current memberships (place, offer, waitlist, request), with group and site."""
+    """A patient's current memberships (place, offer, waitlist, request), with group and site.
+
+    Joined, not selectin-loaded: one query instead of three, whatever the patient holds.
+    """
     return (
         select(Membership)
+        .join(Membership.group)
+        .join(VisitGroup.site)
         .where(
             Membership.patient_id == bindparam("patient_id"),
             Membership.status.in_(CURRENT),
         )
-        .options(selectinload(Membership.group).selectinload(VisitGroup.site))
+        .options(contains_eager(Membership.group).contains_eager(VisitGroup.site))
         .order_by(Membership.offer_expires_at, Membership.waitlist_position, Membership.id)
     )
 

@@ -1,8 +1,10 @@
 """Routes for coordinators: list, add, edit, invite and deactivate people."""
 
+import functools
+
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from groupvisits import audit, searches
@@ -37,30 +39,24 @@ def list_people():
     page = page_number(request.args.get("page", 1, type=int))
     if page is None:
         abort(404)
-    in_my_sites = select(user_sites.c.user_id).where(
-        user_sites.c.site_id.in_(current_user.site_ids)
-    )
-    query = select(User).where(User.id.in_(in_my_sites))
+    params = {
+        "site_ids": sorted(current_user.site_ids),
+        "limit": PAGE_SIZE,
+        "offset": (page - 1) * PAGE_SIZE,
+    }
     if role in ROLE_LABELS:
-        query = query.where(User.role == role)
+        params["role"] = role
     if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(User.given_name).like(pattern),
-                func.lower(User.family_name).like(pattern),
-                func.lower(User.preferred_name).like(pattern),
-                User.email.like(pattern),
-                User.phone.like(pattern),
-            )
-        )
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    people = db.session.scalars(
-        query.options(selectinload(User.sites))
-        .order_by(User.family_name, User.given_name, User.id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+        params["pattern"] = f"%{search.lower()}%"
+    # The page and the total in one query; past the last page there is no row to carry it.
+    rows = db.session.execute(_people_query("role" in params, bool(search)), params).all()
+    people = [person for person, _ in rows]
+    if rows:
+        total = rows[0][1]
+    elif page == 1:
+        total = 0
+    else:
+        total = db.session.scalar(_people_count_query("role" in params, bool(search)), params)
     # Patients' names and addresses on the list are patient data: one audit row each.
     audit.record_many(current_user, "view", [p.id for p in people if p.is_patient], "people list")
     listing = render_template(
@@ -75,6 +71,47 @@ def list_people():
     )
     db.session.commit()
     return listing
+
+
+def _people_filter(by_role: bool, by_search: bool):
+    """Who the list may show: people of the coordinator's sites, by role and search words."""
+    in_my_sites = select(user_sites.c.user_id).where(
+        user_sites.c.site_id.in_(bindparam("site_ids", expanding=True))
+    )
+    conditions = [User.id.in_(in_my_sites)]
+    if by_role:
+        conditions.append(User.role == bindparam("role"))
+    if by_search:
+        pattern = bindparam("pattern")
+        conditions.append(
+            or_(
+                func.lower(User.given_name).like(pattern),
+                func.lower(User.family_name).like(pattern),
+                func.lower(User.preferred_name).like(pattern),
+                User.email.like(pattern),
+                User.phone.like(pattern),
+            )
+        )
+    return conditions
+
+
+@functools.cache
+def _people_query(by_role: bool, by_search: bool):
+    """One page of the list with everyone's sites, and how many match in all (built once)."""
+    return (
+        # The count stands alone (not correlated to the listed person): everyone who matches.
+        select(User, _people_count_query(by_role, by_search).correlate(None).scalar_subquery())
+        .where(*_people_filter(by_role, by_search))
+        .options(selectinload(User.sites))
+        .order_by(User.family_name, User.given_name, User.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+@functools.cache
+def _people_count_query(by_role: bool, by_search: bool):
+    return select(func.count()).select_from(User).where(*_people_filter(by_role, by_search))
 
 
 @bp.post("/find")

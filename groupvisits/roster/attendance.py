@@ -13,8 +13,8 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import bindparam, case, func, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import bindparam, case, exists, func, select
+from sqlalchemy.orm import aliased, contains_eager
 
 from groupvisits import audit, localtime
 from groupvisits.accounts.models import User
@@ -579,69 +579,77 @@ def _show_rate_counts(group_ids, now: datetime | None = None) -> dict[int, tuple
 
 
 @functools.cache
-def _session_count_queries():
-    """Members' answers, drop-ins and seats per session; waitlist length per group (built once).
+def _session_counts_query():
+    """Members' answers (and who has not answered), drop-ins, seats and the group's waitlist
+    per session (built once).
 
     Only members holding a place count as confirmed, maybe or declined; drop-ins and support
     persons hold seats of their own. The seats are counted as :func:`seats_taken` counts them.
+    Each session's row carries its group and that group's waitlist, so that one query
+    answers for any number of sessions, with answers or none.
     """
     coming = (Attendance.rsvp == YES) | (Attendance.is_drop_in & (Attendance.rsvp != NO))
     member = ~Attendance.is_drop_in & (Membership.status == ACTIVE)
+    waiting = aliased(Membership)
 
     def count(condition):
         return func.sum(case((condition, 1), else_=0))
 
-    per_session = (
+    waitlisted = (
+        select(func.count(waiting.id))
+        .where(waiting.group_id == GroupSession.group_id, waiting.status == WAITLISTED)
+        .correlate(GroupSession)
+        .scalar_subquery()
+    )
+    placed, answer = aliased(Membership), aliased(Attendance)
+    unanswered = (
+        select(func.count(placed.id))
+        .where(
+            placed.group_id == GroupSession.group_id,
+            placed.status == ACTIVE,
+            ~exists()
+            .where(
+                answer.session_id == GroupSession.id,
+                answer.patient_id == placed.patient_id,
+                answer.rsvp.is_not(None),
+            )
+            .correlate(GroupSession, placed),
+        )
+        .correlate(GroupSession)
+        .scalar_subquery()
+    )
+    return (
         select(
-            Attendance.session_id,
+            GroupSession.id,
+            GroupSession.group_id,
             count(member & (Attendance.rsvp == YES)),
             count(member & (Attendance.rsvp == MAYBE)),
             count(member & (Attendance.rsvp == NO)),
             count(Attendance.is_drop_in & (Attendance.rsvp != NO)),
             count(coming & Attendance.brings_support_person),
             func.sum(case((coming, 1 + case((Attendance.brings_support_person, 1), else_=0)))),
+            waitlisted,
+            unanswered,
         )
+        .outerjoin(Attendance, Attendance.session_id == GroupSession.id)
         .outerjoin(Membership, Membership.id == Attendance.membership_id)
-        .where(Attendance.session_id.in_(bindparam("session_ids", expanding=True)))
-        .group_by(Attendance.session_id)
+        .where(GroupSession.id.in_(bindparam("session_ids", expanding=True)))
+        .group_by(GroupSession.id, GroupSession.group_id)
     )
-    waiting = (
-        select(Membership.group_id, func.count())
-        .where(
-            Membership.group_id.in_(bindparam("group_ids", expanding=True)),
-            Membership.status == WAITLISTED,
-        )
-        .group_by(Membership.group_id)
-    )
-    return per_session, waiting
 
 
 def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
-    """Members' answers, drop-ins, seats, the waitlist and show rate of each session (3 queries)."""
+    """Members' answers, drop-ins, seats, the waitlist and show rate of each session (2 queries).
+
+    ``unanswered`` counts members holding a place with no answer yet, cancelled sessions too.
+    """
     if not session_ids:
         return {}
-    per_session, waiting_query = _session_count_queries()
-    rows = db.session.execute(per_session, {"session_ids": list(session_ids)}).all()
-    # The sessions are almost always loaded already: the identity map answers without SQL.
-    loaded = {
-        sid: db.session.identity_map.get(db.session.identity_key(GroupSession, sid))
-        for sid in session_ids
-    }
-    group_of = {sid: s.group_id for sid, s in loaded.items() if s is not None}
-    missing = [sid for sid, s in loaded.items() if s is None]
-    if missing:
-        group_of.update(
-            db.session.execute(
-                select(GroupSession.id, GroupSession.group_id).where(GroupSession.id.in_(missing))
-            ).all()
-        )
-    group_ids = sorted(set(group_of.values()))
-    waiting = dict(db.session.execute(waiting_query, {"group_ids": group_ids}).all())
-    history = _show_rate_counts(group_ids)
-    by_session = {row[0]: [int(value or 0) for value in row[1:]] for row in rows}
+    rows = db.session.execute(_session_counts_query(), {"session_ids": list(session_ids)}).all()
+    history = _show_rate_counts(sorted({row[1] for row in rows}))
     result = {}
-    for session_id, group_id in group_of.items():
-        yes, maybe, no, drop_ins, support, seats = by_session.get(session_id, [0] * 6)
+    for session_id, group_id, *numbers, waiting, unanswered in rows:
+        yes, maybe, no, drop_ins, support, seats = (int(value or 0) for value in numbers)
         said, came = history.get(group_id, (0, 0))
         result[session_id] = Counts(
             confirmed=yes,
@@ -650,7 +658,8 @@ def counts_for_sessions(session_ids: list[int]) -> dict[int, Counts]:
             drop_ins=drop_ins,
             support_persons=support,
             seats=seats,
-            waitlisted=waiting.get(group_id, 0),
+            waitlisted=int(waiting or 0),
+            unanswered=int(unanswered or 0),
             show_rate=Fraction(came, said) if said else Fraction(1),
             show_rate_known=bool(said),
         )

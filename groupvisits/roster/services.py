@@ -404,15 +404,15 @@ def expire_offers(
     Every group, or only ``group``, or only the groups where ``patient`` holds a lapsed offer.
     """
     now = now or utcnow()
-    query = select(Membership.group_id).where(
-        Membership.status == OFFERED, Membership.offer_expires_at <= now
-    )
+    params = {"now": now}
     if group is not None:
-        query = query.where(Membership.group_id == group.id)
+        params["group_id"] = group.id
     if patient is not None:
-        query = query.where(Membership.patient_id == patient.id)
+        params["patient_id"] = patient.id
+    # Pages ask this on every visit (usually to find nothing): the query is built once.
+    query = _lapsed_offers_query(group is not None, patient is not None)
     lapsed = 0
-    for group_id in sorted(set(db.session.scalars(query))):
+    for group_id in sorted(set(db.session.scalars(query, params))):
         locked = lock_row(VisitGroup, group_id)
         expired = db.session.scalars(
             select(Membership)
@@ -435,6 +435,19 @@ def expire_offers(
         # The place goes to the next person; whoever just let it lapse waits for the next one.
         offer_next(locked, now=now, skip={m.id for m in expired})
     return lapsed
+
+
+@functools.cache
+def _lapsed_offers_query(of_group: bool, of_patient: bool):
+    """Groups with an offer past its hold time: all, or of one group, or of one patient."""
+    query = select(Membership.group_id).where(
+        Membership.status == OFFERED, Membership.offer_expires_at <= bindparam("now")
+    )
+    if of_group:
+        query = query.where(Membership.group_id == bindparam("group_id"))
+    if of_patient:
+        query = query.where(Membership.patient_id == bindparam("patient_id"))
+    return query
 
 
 def move_on_waitlist(membership: Membership, position: int, reason: str, *, actor: User):
@@ -610,6 +623,38 @@ def acceptances_of(
         _agreement_queries()[1], {"agreement_id": agreement.id, "patient_ids": list(patient_ids)}
     )
     return {row.patient_id: row for row in rows}
+
+
+def current_agreement_and_acceptances(
+    group: VisitGroup, patient_ids: list[int]
+) -> tuple[GroupAgreement | None, dict[int, AgreementAcceptance]]:
+    """The group's current agreement and its acceptances by these patients, in one query."""
+    rows = db.session.execute(
+        _agreement_with_acceptances_query(),
+        {"group_id": group.id, "patient_ids": sorted(set(patient_ids))},
+    ).all()
+    if not rows:
+        return None, {}
+    return rows[0][0], {row.patient_id: row for _, row in rows if row is not None}
+
+
+@functools.cache
+def _agreement_with_acceptances_query():
+    latest = (
+        select(GroupAgreement.id)
+        .where(GroupAgreement.group_id == bindparam("group_id"))
+        .order_by(GroupAgreement.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    accepted = (AgreementAcceptance.agreement_id == GroupAgreement.id) & (
+        AgreementAcceptance.patient_id.in_(bindparam("patient_ids", expanding=True))
+    )
+    return (
+        select(GroupAgreement, AgreementAcceptance)
+        .outerjoin(AgreementAcceptance, accepted)
+        .where(GroupAgreement.id == latest)
+    )
 
 
 def accepted_current(group: VisitGroup, patient_ids: list[int]) -> dict[int, AgreementAcceptance]:

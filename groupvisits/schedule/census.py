@@ -38,6 +38,8 @@ class Counts:
     show_rate: Fraction = Fraction(1)
     #: Whether the group has recent sessions the show rate was learnt from.
     show_rate_known: bool = False
+    #: Members holding a place who have not answered yet.
+    unanswered: int = 0
 
     def __post_init__(self) -> None:
         if self.seats is None:

@@ -321,3 +321,27 @@ def test_a_clinicians_schedule_and_home_cost_the_same_with_more_sessions_and_tim
     many = [_queries_of(count_queries, clinician_client, url) for url in ("/my/schedule", "/")]
 
     assert many == few
+
+
+def test_the_people_list_costs_the_same_on_every_page_and_counts_everyone(
+    db, create_user, coordinator_client, count_queries
+):
+    from groupvisits.accounts.models import PATIENT
+    from groupvisits.people.views import PAGE_SIZE
+
+    for _ in range(PAGE_SIZE + 3):
+        create_user(PATIENT)
+    first = _queries_of(count_queries, coordinator_client, "/people/?role=patient")
+    second = _queries_of(count_queries, coordinator_client, "/people/?role=patient&page=2")
+
+    # The page and the total come in one query: the total is everyone's, on every page.
+    total = PAGE_SIZE + 3
+    page_one = coordinator_client.get("/people/?role=patient").get_data(as_text=True)
+    page_two = coordinator_client.get("/people/?role=patient&page=2").get_data(as_text=True)
+    assert f"{total} people, page 1 of 2." in page_one
+    assert f"{total} people, page 2 of 2." in page_two
+    assert page_two.count('data-label="Name"') == 3
+    # Past the last page nobody is listed, and the total still is.
+    past_the_end = coordinator_client.get("/people/?role=patient&page=3").get_data(as_text=True)
+    assert f"{total} people, page 3 of 2." in past_the_end
+    assert second == first
