@@ -11,6 +11,7 @@ from groupvisits import audit
 from groupvisits.accounts.models import User, user_sites
 from groupvisits.dashboard import bp
 from groupvisits.dashboard.services import WEEK_DAYS, coordinator_week
+from groupvisits.encounters import note_reading
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.permissions import public
@@ -45,7 +46,11 @@ def home():
         # The sessions they are on, with their roles, next first; then their sites' others.
         mine = my_schedule.coming_sessions(current_user, now=utcnow(), limit=5)
         upcoming = _upcoming_sessions(participation.group_ids_for(current_user))
-        return render_template("dashboard/clinician.html", mine=mine, upcoming=upcoming)
+        # Notes returned to them, drafts to sign and notes to attest come first.
+        waiting = note_reading.notes_waiting(current_user)
+        return render_template(
+            "dashboard/clinician.html", mine=mine, upcoming=upcoming, waiting=waiting
+        )
     return _patient_home()
 
 

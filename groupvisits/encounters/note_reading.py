@@ -8,7 +8,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from groupvisits.accounts.models import User
@@ -123,6 +123,29 @@ def attestation_queue(attending: User) -> list[EncounterNote]:
             .order_by(EncounterNote.signed_at, EncounterNote.id)
         )
     )
+
+
+def notes_waiting(clinician: User) -> dict[str, int]:
+    """What waits for ``clinician``, for their home page (one query): their notes returned
+    to them and their drafts, and the signed notes they are to attest."""
+    mine = EncounterNote.author_id == clinician.id
+
+    def how_many(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    returned, drafts, to_attest = db.session.execute(
+        select(
+            how_many(mine & (EncounterNote.status == RETURNED)),
+            how_many(mine & (EncounterNote.status == DRAFT)),
+            how_many(
+                (EncounterNote.preceptor_id == clinician.id) & (EncounterNote.status == SIGNED)
+            ),
+        ).where(
+            (mine & EncounterNote.status.in_((RETURNED, DRAFT)))
+            | ((EncounterNote.preceptor_id == clinician.id) & (EncounterNote.status == SIGNED))
+        )
+    ).one()
+    return {"returned": returned, "drafts": drafts, "to_attest": to_attest}
 
 
 #: The order a clinician's page lists their notes in: what needs them first.

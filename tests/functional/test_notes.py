@@ -620,3 +620,27 @@ def test_no_page_title_names_the_groups_condition(db, visit, sign_in_as):
     for url in (f"/notes/{note.id}", "/attestations", "/my/encounters"):
         title = title_of(attending.get(url))
         assert "diabetes" not in title.lower() and visit.patient.family_name not in title
+
+
+def test_the_clinicians_home_says_first_what_notes_wait_for_them(
+    db, create_user, group, sign_in_as, count_queries
+):
+    resident, attending = notes_for(db, create_user, group, 8)
+
+    home = text_of(sign_in_as(resident).get("/"))
+    assert home.index("Waiting for you") < home.index("My next sessions")
+    assert "2 notes returned to you" in home and "2 draft notes" in home
+    assert "to attest" not in home
+    attending_home = text_of(sign_in_as(attending).get("/"))
+    assert "2 notes to attest" in attending_home and "returned to you" not in attending_home
+    quiet = text_of(sign_in_as(clinician(create_user, "nurse_practitioner")).get("/"))
+    assert "Waiting for you" not in quiet
+
+    client = sign_in_as(resident)
+    client.get("/")
+    with count_queries() as few:
+        client.get("/")
+    notes_for(db, create_user, group, 8)
+    with count_queries() as more:
+        client.get("/")
+    assert more.count == few.count
