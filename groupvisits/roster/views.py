@@ -19,6 +19,7 @@ from groupvisits.accounts import services as accounts
 from groupvisits.accounts.forms import ConfirmForm
 from groupvisits.accounts.models import COORDINATOR, PATIENT, User
 from groupvisits.accounts.views import safe_next_url
+from groupvisits.csvutil import BOM, safe_cell
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.formutil import form_status, page_count, page_number
@@ -196,9 +197,7 @@ def export_roster(group_id):
     memberships = _current_memberships(group)
     agreements = services.accepted_current(group, [m.patient_id for m in memberships])
     out = io.StringIO()
-    # A byte-order mark first: spreadsheet programs then read the file as UTF-8, so that
-    # "Peña" or "Nguyễn" open as written.
-    out.write("\ufeff")
+    out.write(BOM)
     writer = csv.writer(out)
     writer.writerow(
         [
@@ -221,17 +220,17 @@ def export_roster(group_id):
         accepted = agreements.get(m.patient_id)
         writer.writerow(
             [
-                _cell(profile.medical_record_number if profile else ""),
-                _cell(p.family_name),
-                _cell(p.given_name),
-                _cell(p.preferred_name),
+                safe_cell(profile.medical_record_number if profile else ""),
+                safe_cell(p.family_name),
+                safe_cell(p.given_name),
+                safe_cell(p.preferred_name),
                 m.status,
                 m.waitlist_position or "",
-                _cell(p.email),
-                _cell(p.phone),
-                _cell(profile.preferred_language if profile else ""),
-                _cell(profile.dietary_summary if profile else ""),
-                _cell(profile.accessibility_needs if profile else ""),
+                safe_cell(p.email),
+                safe_cell(p.phone),
+                safe_cell(profile.preferred_language if profile else ""),
+                safe_cell(profile.dietary_summary if profile else ""),
+                safe_cell(profile.accessibility_needs if profile else ""),
                 accepted.accepted_on.isoformat() if accepted else "",
             ]
         )
@@ -249,12 +248,6 @@ def _export_name(group) -> str:
     today = to_local(utcnow(), group.site.timezone).date()
     name = secure_filename(group.name.lower().replace(" ", "-")) or f"group-{group.id}"
     return f"roster-{name[:60]}-{today.isoformat()}.csv"
-
-
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    value = value or ""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @bp.post("/groups/<int:group_id>/enrol")
