@@ -37,7 +37,7 @@ SIGNED_STATUSES = (SIGNED, ATTESTED, FINAL)
 #: Follow-up items of earlier visits shown before a visit, newest first.
 FOLLOW_UPS_SHOWN = 5
 #: Attested and final notes listed on a clinician's page, newest first (the log has all).
-FINISHED_SHOWN = 50
+FINISHED_SHOWN = 15
 
 
 # Reading notes
