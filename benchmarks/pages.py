@@ -182,6 +182,17 @@ def encounter_pages(group: VisitGroup) -> list[Page]:
     ]
 
 
+def agenda_pages(group, next_session, member_email: str, coordinator_email: str) -> list[Page]:
+    """The agenda's pages: a group's topics and history, a session's agenda and question box."""
+    return [
+        Page("topics (patient)", member_email, f"/groups/{group.id}/topics"),
+        Page("topics (coordinator)", coordinator_email, f"/groups/{group.id}/topics"),
+        Page("session agenda", coordinator_email, f"/sessions/{next_session.id}/agenda"),
+        Page("question box (patient)", member_email, f"/sessions/{next_session.id}/questions"),
+        Page("what we talked about", member_email, f"/groups/{group.id}/talked-about"),
+    ]
+
+
 def _first_member(group: VisitGroup) -> User:
     return db.session.scalar(
         select(User)
@@ -233,4 +244,5 @@ def main_pages(group: VisitGroup | None = None) -> list[Page]:
         Page("clinician calendar feed", "", f"/feeds/{clinician_token}.ics"),
         Page("group feed, 3 years", "", f"/feeds/{staff_token}/groups/{group.id}.ics"),
         *encounter_pages(group),
+        *agenda_pages(group, next_session, member.email, coordinator_email),
     ]

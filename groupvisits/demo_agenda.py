@@ -68,12 +68,15 @@ def load_agenda(group_ids: list[int], rng: random.Random, now: datetime) -> dict
     if not group_ids:
         return {}
     members: dict[int, list[int]] = {}
-    for group_id, patient_id in db.session.execute(
-        select(Membership.group_id, Membership.patient_id)
+    sharing: dict[int, list[int]] = {}
+    for group_id, patient_id, shares in db.session.execute(
+        select(Membership.group_id, Membership.patient_id, Membership.share_name)
         .where(Membership.group_id.in_(group_ids), Membership.status == ACTIVE)
         .order_by(Membership.id)
     ):
         members.setdefault(group_id, []).append(patient_id)
+        if shares:
+            sharing.setdefault(group_id, []).append(patient_id)
     sessions: dict[int, list[tuple[int, datetime, datetime]]] = {}
     for session_id, group_id, starts_at, ends_at in db.session.execute(
         select(GroupSession.id, GroupSession.group_id, GroupSession.starts_at, GroupSession.ends_at)
@@ -161,6 +164,11 @@ def load_agenda(group_ids: list[int], rng: random.Random, now: datetime) -> dict
         )
         topics[first_open + 1] |= {"status": DECLINED, "decline_reason": DECLINE_REASON}
         topics[first_open + 2] |= {"status": KEPT}
+        # One open topic put forward by name, so that the list names someone.
+        topics[first_open + 4] |= {
+            "shown_as": BY_NAME,
+            "proposer_id": rng.choice(sharing.get(group_id) or people),
+        }
         topics[first_open + 3] |= {
             "hidden_at": opened + timedelta(days=1),
             "hidden_reason": HIDE_REASON,

@@ -256,7 +256,14 @@ def _fill_group(group, members, past, rng, start, until, now) -> dict[str, int]:
         )
     for patient in active:
         memberships.append(
-            Membership(group_id=group.id, patient_id=patient.id, status="active", joined_at=now)
+            Membership(
+                group_id=group.id,
+                patient_id=patient.id,
+                status="active",
+                joined_at=now,
+                # Asked with the agreement: most let fellow members see "First L.".
+                share_name=rng.random() < 0.85,
+            )
         )
     history_start = datetime.combine(start, time(12), UTC)
     left = [_past_membership(group, patient, rng, history_start, now) for patient in past]
