@@ -360,13 +360,18 @@ def is_session_provider(user: User, group_session: GroupSession) -> bool:
     """True if ``user`` sees patients one-on-one (or precepts) at this session."""
     if not user.is_authenticated or not user.is_clinician:
         return False
+    return _holds_role(user, group_session, (PROVIDER, PRECEPTOR))
+
+
+def _holds_role(user: User, group_session: GroupSession, roles: tuple[str, ...]) -> bool:
+    """True if ``user`` is on the session's team in one of ``roles`` (one query)."""
     return (
         db.session.scalar(
             select(StaffAssignment.id)
             .where(
                 StaffAssignment.session_id == group_session.id,
                 StaffAssignment.user_id == user.id,
-                StaffAssignment.role.in_((PROVIDER, PRECEPTOR)),
+                StaffAssignment.role.in_(roles),
             )
             .limit(1)
         )
@@ -419,18 +424,7 @@ def is_session_facilitator(user: User, group_session: GroupSession) -> bool:
     """True if ``user`` facilitates this session (its team, role facilitator)."""
     if not user.is_authenticated or not user.is_staff:
         return False
-    return (
-        db.session.scalar(
-            select(StaffAssignment.id)
-            .where(
-                StaffAssignment.session_id == group_session.id,
-                StaffAssignment.user_id == user.id,
-                StaffAssignment.role == FACILITATOR,
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    return _holds_role(user, group_session, (FACILITATOR,))
 
 
 def can_write_group_note(user: User, group_session: GroupSession) -> bool:
