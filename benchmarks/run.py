@@ -1,6 +1,6 @@
 """Measure each main page: SQL queries and median server time, beside a bare Flask page.
 
-    python -m benchmarks.run [--database URL] [--requests N]
+    python -m benchmarks.run [--database URL] [--requests N] [--pages WORDS]
 
 Without --database, a SQLite file under instance/ is filled with the
 network-sized demo (``seed-demo --scale large``) on first use. The bare page
@@ -149,12 +149,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--requests", type=int, default=100, help="per page")
+    parser.add_argument(
+        "--pages", metavar="WORDS", help="only the pages whose name contains WORDS"
+    )
     args = parser.parse_args(argv)
     (ROOT / "instance").mkdir(exist_ok=True)
     app = prepare(args.database)
     empty_url = add_empty_page(app)
     with app.app_context():
         pages = main_pages()
+    if args.pages:
+        pages = [page for page in pages if args.pages in page.name]
+        if not pages:
+            raise SystemExit(f"no page's name contains {args.pages!r}")
     clients = {}
     for page in pages:
         if page.user not in clients:
