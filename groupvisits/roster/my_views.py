@@ -6,7 +6,7 @@ from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from wtforms import BooleanField
 
 from groupvisits import audit, localtime
@@ -130,7 +130,7 @@ def _my_groups_queries():
     mine = (
         select(Membership)
         .where(Membership.patient_id == bindparam("patient_id"))
-        .options(selectinload(Membership.group))
+        .options(joinedload(Membership.group, innerjoin=True))
         .order_by(Membership.created_at.desc(), Membership.id.desc())
     )
     fellows = (
