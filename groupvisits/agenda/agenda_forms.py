@@ -11,15 +11,9 @@ from wtforms.validators import (
     StopValidation,
 )
 
-from groupvisits.agenda.sessions import (
-    LINK_LENGTH_MAX,
-    LINKS_MAX,
-    MINUTES_MAX,
-    MINUTES_MIN,
-    REASON_MAX,
-    SUMMARY_MAX,
-    check_links,
-)
+from groupvisits.agenda.agenda_building import REASON_MAX
+from groupvisits.agenda.agenda_outcomes import LINK_LENGTH_MAX, LINKS_MAX, SUMMARY_MAX, check_links
+from groupvisits.agenda.agenda_rules import MINUTES_MAX, MINUTES_MIN
 from groupvisits.errors import ValidationFailed
 from groupvisits.formutil import an_id
 

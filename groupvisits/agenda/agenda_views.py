@@ -3,11 +3,11 @@ merge, decline, keep, publish, outcomes), members' view of it, and "What we talk
 
 from dataclasses import dataclass
 
-from flask import abort, redirect, render_template, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from groupvisits import audit
-from groupvisits.agenda import bp, sessions
+from groupvisits.agenda import agenda_building, agenda_outcomes, agenda_rules, bp, sessions
 from groupvisits.agenda.agenda_forms import (
     AddToAgendaForm,
     DeclineForm,
@@ -20,7 +20,7 @@ from groupvisits.agenda.agenda_forms import (
 from groupvisits.agenda.models import PLANNED, AgendaItem, AgendaTopic
 from groupvisits.errors import Conflict, ValidationFailed, render_error
 from groupvisits.extensions import db
-from groupvisits.formutil import MAX_ID
+from groupvisits.formutil import MAX_ID, page_count, page_number
 from groupvisits.localtime import day
 from groupvisits.messages import flash
 from groupvisits.permissions import (
@@ -89,12 +89,24 @@ def show_session_agenda(session_id):
 @bp.get("/groups/<int:group_id>/talked-about")
 @signed_in
 def talked_about(group_id):
-    """What we talked about: each session's discussed topics and summaries, newest first."""
+    """What we talked about: each session's discussed topics and summaries, newest first, a
+    page of sessions at a time."""
     group = get_group_or_404(group_id)
     if not can_take_part_in_agenda(current_user, group):
         abort(404)
+    number = page_number(request.args.get("page", 1, type=int))
+    if number is None:
+        abort(404)
+    history = sessions.talked_about(group, page=number)
+    if not history.talks and number > 1:
+        abort(404)
     page = render_template(
-        "agenda/talked_about.html", group=group, history=sessions.talked_about(group)
+        "agenda/talked_about.html",
+        group=group,
+        history=history.talks,
+        total=history.total,
+        page=number,
+        pages=page_count(history.total, sessions.TALKED_PAGE),
     )
     db.session.commit()
     return page
@@ -178,14 +190,14 @@ def _change(group_session, form, change, *, failed: Failed, anchor: str = ""):
 def add_agenda_item(session_id):
     """Put a topic on the agenda with its time box."""
     group_session = _agenda_session_or_404(session_id)
-    sessions.check_curator(current_user, group_session)
+    agenda_rules.check_curator(current_user, group_session)
     form = AddToAgendaForm()
 
     def change():
         topic = db.session.get(AgendaTopic, form.topic_id.data)
         if topic is None:
             raise ValidationFailed("That topic does not exist.", field="topic_id")
-        sessions.accept(
+        agenda_building.accept(
             group_session, topic, form.minutes.data, form.position.data, actor=current_user
         )
         return f"“{topic.title}” is on the agenda, {form.minutes.data} minutes."
@@ -195,46 +207,44 @@ def add_agenda_item(session_id):
     )
 
 
+def _item_change(item_id: int, form_class, kind: str, change, *, anchor: str = ""):
+    """A curator's change to one item of an agenda: ``change(item, form)`` makes it and
+    returns the message to show (see :func:`_change`); back to the item on the agenda page,
+    or to ``anchor``."""
+    item = _item_or_404(item_id)
+    agenda_rules.check_curator(current_user, item.group_session)
+    form = form_class()
+    return _change(
+        item.group_session,
+        form,
+        lambda: change(item, form),
+        failed=Failed(kind, item_id, form),
+        anchor=anchor or f"item-{item_id}",
+    )
+
+
 @bp.post("/agenda-items/<int:item_id>/minutes")
 @roles(*STAFF)
 def set_item_minutes(item_id):
     """Change a planned item's time box."""
-    item = _item_or_404(item_id)
-    sessions.check_curator(current_user, item.group_session)
-    form = TimeBoxForm()
 
-    def change():
-        sessions.set_time_box(item, form.minutes.data, actor=current_user)
+    def change(item, form):
+        agenda_building.set_time_box(item, form.minutes.data, actor=current_user)
         return f"“{item.topic.title}” now has {form.minutes.data} minutes."
 
-    return _change(
-        item.group_session,
-        form,
-        change,
-        failed=Failed("minutes", item_id, form),
-        anchor=f"item-{item_id}",
-    )
+    return _item_change(item_id, TimeBoxForm, "minutes", change)
 
 
 @bp.post("/agenda-items/<int:item_id>/position")
 @roles(*STAFF)
 def move_agenda_item(item_id):
     """Move an item up or down the agenda."""
-    item = _item_or_404(item_id)
-    sessions.check_curator(current_user, item.group_session)
-    form = PositionForm()
 
-    def change():
-        sessions.reorder(item, form.position.data, actor=current_user)
+    def change(item, form):
+        agenda_building.reorder(item, form.position.data, actor=current_user)
         return f"“{item.topic.title}” is now number {item.position} on the agenda."
 
-    return _change(
-        item.group_session,
-        form,
-        change,
-        failed=Failed("position", item_id, form),
-        anchor=f"item-{item_id}",
-    )
+    return _item_change(item_id, PositionForm, "position", change)
 
 
 @bp.post("/sessions/<int:session_id>/agenda/publish")
@@ -242,11 +252,11 @@ def move_agenda_item(item_id):
 def publish_agenda(session_id):
     """Publish the agenda: members see it on their session page from now on."""
     group_session = _agenda_session_or_404(session_id)
-    sessions.check_curator(current_user, group_session)
+    agenda_rules.check_curator(current_user, group_session)
     form = ReturnForm()
 
     def change():
-        if sessions.publish(group_session, actor=current_user):
+        if agenda_building.publish(group_session, actor=current_user):
             return "The agenda is published: members see it on their session page."
         return "The agenda was already published."
 
@@ -260,58 +270,39 @@ def publish_agenda(session_id):
 @roles(*STAFF)
 def mark_item_discussed(item_id):
     """Record that the group talked about a topic, with a short summary for members."""
-    item = _item_or_404(item_id)
-    sessions.check_curator(current_user, item.group_session)
-    form = DiscussedForm()
 
-    def change():
-        sessions.mark_discussed(
+    def change(item, form):
+        agenda_outcomes.mark_discussed(
             item, form.summary.data or "", form.links.data or "", actor=current_user
         )
         return f"“{item.topic.title}” is marked talked about."
 
-    return _change(
-        item.group_session,
-        form,
-        change,
-        failed=Failed("discussed", item_id, form),
-        anchor=f"item-{item_id}",
-    )
+    return _item_change(item_id, DiscussedForm, "discussed", change)
 
 
 @bp.post("/agenda-items/<int:item_id>/carry-over")
 @roles(*STAFF)
 def carry_item_over(item_id):
     """Carry a topic the group had no time for over to its next session."""
-    item = _item_or_404(item_id)
-    sessions.check_curator(current_user, item.group_session)
-    form = ReturnForm()
 
-    def change():
-        later = sessions.carry_over(item, actor=current_user)
+    def change(item, form):
+        later = agenda_outcomes.carry_over(item, actor=current_user)
         when = day(later.starts_at, later.group.site)
         return f"“{item.topic.title}” goes on to the session of {when}, open for votes."
 
-    return _change(
-        item.group_session, form, change, failed=Failed("carry", item_id, form), anchor="agenda"
-    )
+    return _item_change(item_id, ReturnForm, "carry", change, anchor="agenda")
 
 
 @bp.post("/agenda-items/<int:item_id>/remove")
 @roles(*STAFF)
 def remove_agenda_item(item_id):
     """Take a planned topic off the agenda (it is open for votes again)."""
-    item = _item_or_404(item_id)
-    sessions.check_curator(current_user, item.group_session)
-    form = ReturnForm()
 
-    def change():
-        topic = sessions.remove_item(item, actor=current_user)
+    def change(item, form):
+        topic = agenda_building.remove_item(item, actor=current_user)
         return f"“{topic.title}” is off the agenda and open for votes again."
 
-    return _change(
-        item.group_session, form, change, failed=Failed("remove", item_id, form), anchor="agenda"
-    )
+    return _item_change(item_id, ReturnForm, "remove", change, anchor="agenda")
 
 
 # Curating the group's topics
@@ -321,7 +312,7 @@ def _topic_change(topic_id: int, form_class, change, kind: str):
     """A change to one topic, from the agenda page of ``session_id`` (posted) if it is one of
     the topic's group; the error page otherwise."""
     topic = _topic_or_404(topic_id)
-    sessions.check_topic_curator(current_user, topic)
+    agenda_rules.check_topic_curator(current_user, topic)
     form = form_class()
     back = None
     if isinstance(form.session_id.data, int) and 0 < form.session_id.data <= MAX_ID:
@@ -357,7 +348,7 @@ def merge_topic(topic_id):
         into = db.session.get(AgendaTopic, form.into.data)
         if into is None:
             raise ValidationFailed("Choose the topic to merge this one into.", field="into")
-        moved = sessions.merge(topic, into, actor=current_user)
+        moved = agenda_building.merge(topic, into, actor=current_user)
         votes = "1 vote" if moved == 1 else f"{moved} votes"
         return f"“{topic.title}” is merged into “{into.title}” ({votes} carried over)."
 
@@ -370,7 +361,7 @@ def decline_topic(topic_id):
     """Decline a topic with a kind reason members read."""
 
     def change(topic, form):
-        sessions.decline(topic, form.reason.data, actor=current_user)
+        agenda_building.decline(topic, form.reason.data, actor=current_user)
         return f"“{topic.title}” is declined; members see your reason."
 
     return _topic_change(topic_id, DeclineForm, change, "decline")
@@ -382,7 +373,7 @@ def keep_topic(topic_id):
     """Keep a topic for a later session."""
 
     def change(topic, form):
-        sessions.keep_for_later(topic, actor=current_user)
+        agenda_building.keep_for_later(topic, actor=current_user)
         return f"“{topic.title}” is kept for later."
 
     return _topic_change(topic_id, ReturnForm, change, "keep")

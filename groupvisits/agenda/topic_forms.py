@@ -1,6 +1,6 @@
 """Forms of a group's topics and the question box.
 
-Lengths are checked by :mod:`groupvisits.agenda.topics` (after spaces are tidied and line
+Lengths are checked by :mod:`groupvisits.agenda.topic_changes` (after spaces are tidied and line
 breaks counted once, as the browser counts them); the forms only ask for what is required.
 """
 
@@ -9,7 +9,7 @@ from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired
 
 from groupvisits.agenda.models import ANONYMOUS, BY_NAME, DETAILS_MAX, TITLE_MAX
-from groupvisits.agenda.topics import REASON_MAX
+from groupvisits.agenda.topic_changes import REASON_MAX
 from groupvisits.formutil import options
 
 NEXT, ANY = "next", "any"

@@ -5,15 +5,17 @@ Members with a place and staff of the group's site see a group's topics; anyone 
 (members of other groups, former members, people on the waitlist) gets a 404 on every route.
 """
 
+import functools
+
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from groupvisits import audit
 from groupvisits.accounts.models import PATIENT
-from groupvisits.agenda import bp, topics
-from groupvisits.agenda.models import QUESTION, AgendaTopic
+from groupvisits.agenda import bp, topic_changes, topic_rows, topics
+from groupvisits.agenda.models import ANONYMOUS, QUESTION, AgendaTopic
 from groupvisits.agenda.topic_forms import (
     ANY,
     NEXT,
@@ -26,6 +28,7 @@ from groupvisits.agenda.topic_forms import (
 )
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
+from groupvisits.formutil import page_count, page_number
 from groupvisits.groups.models import VisitGroup
 from groupvisits.messages import flash
 from groupvisits.permissions import (
@@ -44,12 +47,19 @@ from groupvisits.timeutil import utcnow
 
 
 def _group_or_404(group_id: int) -> VisitGroup:
-    group = db.session.scalar(
-        select(VisitGroup).where(VisitGroup.id == group_id).options(joinedload(VisitGroup.site))
-    )
+    group = db.session.scalar(_group_query(), {"group_id": group_id})
     if group is None or not can_take_part_in_agenda(current_user, group):
         abort(404)
     return group
+
+
+@functools.cache
+def _group_query():
+    return (
+        select(VisitGroup)
+        .where(VisitGroup.id == bindparam("group_id"))
+        .options(joinedload(VisitGroup.site))
+    )
 
 
 def _session_or_404(session_id: int) -> GroupSession:
@@ -89,14 +99,32 @@ def _show_error(form, exc: GroupVisitsError) -> str | None:
     return str(exc)
 
 
+def _submit(form, change, show_again):
+    """Run ``change()`` once ``form`` is valid: its result, and no page. Otherwise nothing is
+    saved: None, and the page to show again, ``show_again(problem, status)`` (the service's
+    message under its field, or as the problem of the page; None for the form's own errors)."""
+    if not form.validate_on_submit():
+        return None, show_again(None, None)
+    try:
+        return change(), None
+    except GroupVisitsError as exc:
+        db.session.rollback()
+        return None, show_again(_show_error(form, exc), exc.status_code)
+
+
 # A group's topics
 
 
 @bp.get("/groups/<int:group_id>/topics")
 @signed_in
 def show_topics(group_id):
-    """The group's topics with their votes, and the form to put one forward."""
+    """The group's topics with their votes, and the form to put one forward; with
+    ``?show=closed`` (or ``hidden``, for staff) and ``&page=``, every closed (or hidden) topic,
+    page by page."""
     group = _group_or_404(group_id)
+    shelf = request.args.get("show")
+    if shelf is not None:
+        return _shelf_page(group, shelf)
     return _topics_page(group, ProposeForm(formdata=None))
 
 
@@ -106,24 +134,23 @@ def propose_topic(group_id):
     """Put a topic forward for the group."""
     group = _group_or_404(group_id)
     form = ProposeForm()
-    _prepare(form, group)
-    if not form.validate_on_submit():
-        return _topics_page(group, form)
-    anonymous = "shown_as" in form and form.shown_as.data == topics.ANONYMOUS
-    try:
-        topic = topics.propose(
+    _prepare(form, group, topics.sessions_ahead(group).next)
+    anonymous = "shown_as" in form and form.shown_as.data == ANONYMOUS
+    topic, page = _submit(
+        form,
+        lambda: topic_changes.propose(
             group,
             title=form.title.data,
             details=form.details.data or "",
             anonymous=anonymous,
             for_next_session=form.when.data == NEXT,
             actor=current_user,
-        )
-    except GroupVisitsError as exc:
-        db.session.rollback()
-        problem = _show_error(form, exc)
-        return _topics_page(group, form, problem=problem, status=exc.status_code)
-    nobody_knows = topics.is_fully_anonymous(topic)
+        ),
+        lambda problem, status: _topics_page(group, form, problem=problem, status=status),
+    )
+    if page is not None:
+        return page
+    nobody_knows = topic_rows.is_fully_anonymous(topic)
     db.session.commit()
     if nobody_knows:
         # Nothing of it is kept with this person's sign-in, not even in a message.
@@ -135,9 +162,8 @@ def propose_topic(group_id):
     )
 
 
-def _prepare(form: ProposeForm, group: VisitGroup) -> None:
+def _prepare(form: ProposeForm, group: VisitGroup, next_up: GroupSession | None) -> None:
     """Fit the form to the person and the group: their anonymity choices, the next session."""
-    next_up = topics.next_session(group)
     form.when.choices = when_choices(group.site.day(next_up.starts_at) if next_up else None)
     if next_up is None and not form.when.raw_data:
         form.when.data = ANY  # nothing to choose but "any session"
@@ -146,7 +172,9 @@ def _prepare(form: ProposeForm, group: VisitGroup) -> None:
             del form.shown_as  # staff topics always show the staff member's name
     else:
         shown_as = (
-            current_user.group_name if topics.name_shared(group, current_user) else topics.A_MEMBER
+            current_user.group_name
+            if topic_rows.name_shared(group, current_user)
+            else topic_rows.A_MEMBER
         )
         form.shown_as.choices = anonymity_choices(
             shown_as=shown_as, fully_anonymous=group.allow_anonymous_topics
@@ -154,30 +182,27 @@ def _prepare(form: ProposeForm, group: VisitGroup) -> None:
 
 
 def _topics_page(group, form=None, *, problem=None, status=None):
-    """The topic list as the current person sees it; each patient named on it is audited."""
+    """The topic list as the current person sees it: the topics open for votes first, then
+    the latest hidden and closed ones (the rest a page away); each patient named is audited."""
     if form is None:
         form = ProposeForm(formdata=None)
-    _prepare(form, group)
+    ahead = topics.sessions_ahead(group)
+    _prepare(form, group, ahead.next)
     sort = _sort(request.args.get("sort") or request.form.get("sort"))
-    rows = topics.group_topics(group, current_user, sort)
+    lists = topics.topic_lists(group, current_user, sort)
     staff = current_user.is_staff
-    box = topics.question_box_session(group)
-    audit.record_many(
-        current_user,
-        "view",
-        sorted({r.named_patient_id for r in rows if r.named_patient_id}),
-        "agenda topics",
-        group.id,
-    )
+    box = ahead.box
+    _audit_rows(group, lists.rows)
     page = render_template(
         "agenda/topics.html",
         group=group,
         form=form,
         sort=sort,
         sorts=topics.SORTS,
-        open_rows=[r for r in rows if r.can_vote],
-        hidden_rows=[r for r in rows if r.topic.is_hidden],
-        closed_rows=[r for r in rows if not r.can_vote and not r.topic.is_hidden],
+        open_rows=lists.open,
+        hidden=lists.hidden,
+        closed=lists.closed,
+        shown_ids={r.topic.id for r in lists.rows},
         staff=staff,
         may_hide=staff and can_curate_topics(current_user, group),
         box=box,
@@ -188,6 +213,38 @@ def _topics_page(group, form=None, *, problem=None, status=None):
     return page, status or (422 if form.errors else 200)
 
 
+def _audit_rows(group: VisitGroup, rows) -> None:
+    """One audit row for each patient the topic rows name to the current person."""
+    named = sorted({r.named_patient_id for r in rows if r.named_patient_id})
+    audit.record_many(current_user, "view", named, "agenda topics", group.id)
+
+
+def _shelf_page(group: VisitGroup, shelf: str):
+    """Every closed topic (what became of it), or every hidden one (staff), page by page."""
+    number = page_number(request.args.get("page", 1, type=int))
+    if number is None or shelf not in topics.SHELVES:
+        abort(404)
+    if shelf == "hidden" and not current_user.is_staff:
+        abort(404)
+    found = topics.topic_shelf(group, current_user, shelf, page=number)
+    if not found.rows and number > 1:
+        abort(404)
+    _audit_rows(group, found.rows)
+    page = render_template(
+        "agenda/topic_shelf.html",
+        group=group,
+        shelf=shelf,
+        found=found,
+        page=number,
+        pages=page_count(found.total, topics.SHELF_PAGE),
+        shown_ids={r.topic.id for r in found.rows},
+        staff=current_user.is_staff,
+        may_hide=current_user.is_staff and can_curate_topics(current_user, group),
+    )
+    db.session.commit()
+    return page
+
+
 # Votes
 
 
@@ -195,14 +252,18 @@ def _topics_page(group, form=None, *, problem=None, status=None):
 @roles(PATIENT)
 def vote_topic(topic_id):
     """Vote for a topic (a second click changes nothing)."""
-    return _vote(topic_id, topics.vote, "Your vote is counted.", "You had voted for it already.")
+    return _vote(
+        topic_id, topic_changes.vote, "Your vote is counted.", "You had voted for it already."
+    )
 
 
 @bp.post("/topics/<int:topic_id>/unvote")
 @roles(PATIENT)
 def unvote_topic(topic_id):
     """Take my vote for a topic back."""
-    return _vote(topic_id, topics.unvote, "Your vote is taken back.", "You had not voted for it.")
+    return _vote(
+        topic_id, topic_changes.unvote, "Your vote is taken back.", "You had not voted for it."
+    )
 
 
 def _vote(topic_id: int, change, done: str, unchanged: str):
@@ -235,7 +296,7 @@ def hide_topic(topic_id):
         problem = " ".join(form.reason.errors) or "Your form expired. Please try again."
         return _back_page(topic, problem, 422)
     try:
-        topics.hide(topic, form.reason.data, current_user)
+        topic_changes.hide(topic, form.reason.data, current_user)
     except GroupVisitsError as exc:
         db.session.rollback()
         return _back_page(topic, str(exc), exc.status_code)
@@ -252,7 +313,7 @@ def unhide_topic(topic_id):
     require(topics.can_hide(current_user, topic))
     form = UnhideForm()
     try:
-        topics.unhide(topic, current_user, form.reason.data or "")
+        topic_changes.unhide(topic, current_user, form.reason.data or "")
     except GroupVisitsError as exc:
         db.session.rollback()
         return _back_page(topic, str(exc), exc.status_code)
@@ -284,7 +345,7 @@ def topic_history(topic_id):
     """Every change to a topic, who made it and when (a fully anonymous proposer: nobody)."""
     topic = _topic_or_404(topic_id)
     events = topics.topic_history(topic)
-    row = topics.topic_row(topic, current_user)
+    row = topic_rows.topic_row(topic, current_user)
     named = {e.actor_id for e in events if e.actor is not None and e.actor.is_patient}
     if row.named_patient_id:
         named.add(row.named_patient_id)
@@ -298,7 +359,7 @@ def topic_history(topic_id):
         row=row,
         events=events,
         group=topic.group,
-        fully_anonymous=topics.is_fully_anonymous(topic),
+        fully_anonymous=topic_rows.is_fully_anonymous(topic),
         may_hide=topics.can_hide(current_user, topic),
     )
     db.session.commit()
@@ -322,14 +383,13 @@ def drop_question(session_id):
     """Drop a question in the box (staff: type one in from a paper card)."""
     group_session = _session_or_404(session_id)
     form = QuestionForm()
-    if not form.validate_on_submit():
-        return _question_box_page(group_session, form)
-    try:
-        topics.drop_question(group_session, form.text.data, current_user)
-    except GroupVisitsError as exc:
-        db.session.rollback()
-        problem = _show_error(form, exc)
-        return _question_box_page(group_session, form, problem, exc.status_code)
+    _, page = _submit(
+        form,
+        lambda: topic_changes.drop_question(group_session, form.text.data, current_user),
+        lambda problem, status: _question_box_page(group_session, form, problem, status),
+    )
+    if page is not None:
+        return page
     db.session.commit()
     if current_user.is_staff:
         flash("The question from the card is in the box.", "success")
@@ -340,7 +400,7 @@ def drop_question(session_id):
 
 def _question_box_page(group_session, form, problem=None, status=None):
     group = group_session.group
-    rows = topics.open_questions(group_session, current_user)
+    rows = topic_rows.open_questions(group_session, current_user)
     staff = current_user.is_staff
     audit.record_many(
         current_user,

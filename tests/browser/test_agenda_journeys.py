@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from groupvisits.accounts.models import CLINICIAN, PATIENT, User
-from groupvisits.agenda import topics
+from groupvisits.agenda import topic_changes, topics
 from groupvisits.agenda.models import AgendaTopic
 from groupvisits.groups.models import VisitGroup
 from groupvisits.roster import services as roster
@@ -76,11 +76,11 @@ def make_clinic(db, site, create_group, create_user, coordinator):
 
 def _propose(db, clinic: AgendaClinic, title: str, proposer: User, voters=()) -> AgendaTopic:
     """A member's topic, by name, for the next session, and its votes (through the services)."""
-    topic = topics.propose(
+    topic = topic_changes.propose(
         clinic.group, title=title, for_next_session=True, actor=proposer, anonymous=False
     )
     for voter in voters:
-        topics.vote(topic, voter)
+        topic_changes.vote(topic, voter)
     db.session.commit()
     return topic
 
@@ -281,3 +281,43 @@ def test_during_the_session_a_member_drops_a_question_the_facilitator_sees_it(
     desk.reload()
     expect(questions.locator(".question__title")).to_have_text([question])
     axe_check(desk)
+
+
+def test_a_member_finds_what_became_of_earlier_topics_a_page_away(
+    new_page, axe_check, sign_in_page, make_clinic, db
+):
+    clinic = make_clinic(timedelta(days=7))
+    pat, omar, _, _ = clinic.members
+    count = topics.LATEST_SHOWN + 2
+    for n in range(count):
+        topic = _propose(db, clinic, f"Earlier topic {n + 1}", omar)
+        topic.status, topic.decline_reason = "declined", "Better kept for your one-on-one visit."
+        db.session.flush()
+        topic.updated_at = utcnow() - timedelta(days=n + 1)
+    db.session.commit()
+    _propose(db, clinic, "Foot care", omar)
+    group_id = clinic.group.id
+    page = new_page(**PHONE)
+
+    sign_in_page(page, pat)
+    page.goto(f"/groups/{group_id}/topics")
+    # The topics open for votes come first; of the closed ones, only the latest.
+    open_list = page.get_by_role("region", name=re.compile(r"^Open for votes"))
+    expect(open_list.locator(".topic__title")).to_have_text(["Foot care"])
+    closed = page.get_by_role("region", name=re.compile(r"^What became of other topics"))
+    expect(closed.locator(".topic__title")).to_have_count(topics.LATEST_SHOWN)
+    expect(closed.locator(".topic__title").first).to_have_text("Earlier topic 1")
+    axe_check(page)
+
+    closed.get_by_role("link", name=f"All {count} earlier topics, page by page").click()
+    expect(page).to_have_url(re.compile(rf"/groups/{group_id}/topics\?show=closed$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("What became of other topics")
+    expect(page.locator(".topic__title")).to_have_count(count)
+    expect(page.locator(f"li.topic >> nth={count - 1}")).to_contain_text(
+        "Why not: Better kept for your one-on-one visit."
+    )
+    axe_check(page)
+
+    page.get_by_role("link", name="What we talked about, session by session").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("What we talked about")
+    axe_check(page)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
-from groupvisits.agenda import sessions
+from groupvisits.agenda import agenda_building, agenda_outcomes, sessions
 from groupvisits.agenda.models import (
     ACCEPTED,
     ANONYMOUS,
@@ -101,7 +101,7 @@ def test_the_facilitators_page_shows_topics_by_votes_the_agenda_and_the_minutes_
     make_topic(db, w.group, "Few votes", votes=m[:1], proposer=m[0])
     make_topic(db, w.group, "Many votes", votes=m[:3], proposer=m[1])
     on_agenda = make_topic(db, w.group, "Already planned", votes=m[:2])
-    sessions.accept(w.group_session, on_agenda, 15, actor=w.coordinator)
+    agenda_building.accept(w.group_session, on_agenda, 15, actor=w.coordinator)
     make_topic(db, w.group, "Old question?", kind=QUESTION, session_id=w.group_session.id)
     make_topic(db, w.group, "New question?", kind=QUESTION, session_id=w.group_session.id)
     make_topic(
@@ -146,7 +146,7 @@ def test_an_agenda_past_the_group_conversation_is_refused_with_the_minutes_left(
 ):
     w = agenda_world
     planned, topic = make_topic(db, w.group, "Planned"), make_topic(db, w.group, "Too long")
-    sessions.accept(w.group_session, planned, 40, actor=w.coordinator)
+    agenda_building.accept(w.group_session, planned, 40, actor=w.coordinator)
     db.session.commit()
 
     response = facilitator_client.post_form(
@@ -192,7 +192,7 @@ def test_a_topic_of_another_group_or_none_is_refused_and_nothing_saved(
 def test_time_boxes_order_and_removal(db, agenda_world, facilitator_client, ids):
     w = agenda_world
     a, b, c = (make_topic(db, w.group, t) for t in ("Alpha", "Bravo", "Charlie"))
-    items = [sessions.accept(w.group_session, t, 10, actor=w.coordinator) for t in (a, b, c)]
+    items = [agenda_building.accept(w.group_session, t, 10, actor=w.coordinator) for t in (a, b, c)]
     db.session.commit()
     item_ids = [i.id for i in items]
 
@@ -240,7 +240,7 @@ def test_members_see_the_agenda_only_once_published_without_names_or_details(
     topic = make_topic(
         db, w.group, "Eating out", proposer=proposer, details="My private worry about money"
     )
-    sessions.accept(w.group_session, topic, 20, actor=w.coordinator)
+    agenda_building.accept(w.group_session, topic, 20, actor=w.coordinator)
     db.session.commit()
 
     before = page(member_client, agenda_url(w.group_session))
@@ -362,7 +362,7 @@ def test_marking_a_topic_talked_about_and_reading_it_in_the_history(
 ):
     w = agenda_world
     topic = make_topic(db, w.group, "Eating out")
-    item = sessions.accept(w.group_session, topic, 20, actor=w.coordinator)
+    item = agenda_building.accept(w.group_session, topic, 20, actor=w.coordinator)
     db.session.commit()
     item_id = item.id
     url = f"/agenda-items/{item_id}/discussed"
@@ -393,12 +393,45 @@ def test_marking_a_topic_talked_about_and_reading_it_in_the_history(
     assert '<a href="https://menu.example.org/tips" rel="noopener noreferrer">' in history
 
 
+def test_what_we_talked_about_shows_the_latest_sessions_and_pages_to_earlier_ones(
+    db, agenda_world, member_client, ids, monkeypatch
+):
+    w = agenda_world
+    monkeypatch.setattr(sessions, "TALKED_PAGE", 2)
+    three = db.session.scalars(
+        select(GroupSession)
+        .where(GroupSession.group_id == w.group.id, GroupSession.starts_at > utcnow())
+        .order_by(GroupSession.starts_at)
+        .limit(3)
+    ).all()
+    for n, group_session in enumerate(three):
+        item = agenda_building.accept(
+            group_session, make_topic(db, w.group, f"Talk {n}"), 10, actor=w.coordinator
+        )
+        agenda_outcomes.mark_discussed(
+            item, f"Summary {n}", "", actor=w.coordinator, now=group_session.starts_at
+        )
+    db.session.commit()
+    url = f"/groups/{ids['group']}/talked-about"
+
+    latest, earlier = page(member_client, url), page(member_client, f"{url}?page=2")
+
+    assert ["Talk 2" in latest, "Talk 1" in latest, "Talk 0" in latest] == [True, True, False]
+    assert ["Talk 2" in earlier, "Talk 1" in earlier, "Talk 0" in earlier] == [False, False, True]
+    assert "page 1 of 2" in latest
+    assert f'href="{url}?page=2">Earlier sessions' in latest
+    assert f'href="{url}?page=1">Later sessions' in earlier and "Earlier sessions" not in earlier
+    for beyond in ("page=3", "page=0", "page=x1"):
+        status = member_client.get(f"{url}?{beyond}").status_code
+        assert status == (200 if beyond == "page=x1" else 404), beyond
+
+
 def test_carrying_a_topic_over_sends_it_to_the_next_session_open_for_votes(
     db, agenda_world, facilitator_client, ids
 ):
     w = agenda_world
     topic = make_topic(db, w.group, "Eating out", votes=w.members[:2])
-    item = sessions.accept(w.group_session, topic, 20, actor=w.coordinator)
+    item = agenda_building.accept(w.group_session, topic, 20, actor=w.coordinator)
     db.session.commit()
     response = facilitator_client.post_form(f"/agenda-items/{item.id}/carry-over")
     assert response.status_code == 302
@@ -418,8 +451,8 @@ def test_members_of_other_groups_former_and_waitlisted_members_get_404(
 ):
     w = agenda_world
     topic = make_topic(db, w.group, "Eating out")
-    item = sessions.accept(w.group_session, topic, 10, actor=w.coordinator)
-    sessions.publish(w.group_session, actor=w.coordinator)
+    item = agenda_building.accept(w.group_session, topic, 10, actor=w.coordinator)
+    agenda_building.publish(w.group_session, actor=w.coordinator)
     db.session.commit()
     other_group = create_group(rule=None)
     outsiders = {
@@ -452,7 +485,7 @@ def test_members_read_but_never_curate(db, agenda_world, member_client, ids):
     w = agenda_world
     topic = make_topic(db, w.group, "Eating out")
     other = make_topic(db, w.group, "Other")
-    item = sessions.accept(w.group_session, topic, 10, actor=w.coordinator)
+    item = agenda_building.accept(w.group_session, topic, 10, actor=w.coordinator)
     db.session.commit()
     assert member_client.get(agenda_url(w.group_session)).status_code == 200
     assert member_client.get(f"/groups/{ids['group']}/talked-about").status_code == 200
@@ -473,7 +506,7 @@ def test_clinicians_not_facilitating_read_but_do_not_curate(db, agenda_world, si
     w = agenda_world
     topic = make_topic(db, w.group, "Eating out")
     other = make_topic(db, w.group, "Other")
-    item = sessions.accept(w.group_session, topic, 10, actor=w.coordinator)
+    item = agenda_building.accept(w.group_session, topic, 10, actor=w.coordinator)
     db.session.commit()
     client = sign_in_as(w.bystander)
     html = page(client, agenda_url(w.group_session))
@@ -500,7 +533,7 @@ def test_coordinators_of_the_site_curate_and_other_sites_get_404(
 ):
     w = agenda_world
     topic, other = make_topic(db, w.group, "Eating out"), make_topic(db, w.group, "Other")
-    item = sessions.accept(w.group_session, topic, 10, actor=w.coordinator)
+    item = agenda_building.accept(w.group_session, topic, 10, actor=w.coordinator)
     db.session.commit()
     coordinator = sign_in_as(w.coordinator)
     assert (
@@ -571,8 +604,8 @@ def test_an_anonymous_topics_proposer_appears_in_no_page(
         votes=[secret_proposer],
     )
     for topic in (anonymous, fully):
-        sessions.accept(w.group_session, topic, 10, actor=w.coordinator)
-    sessions.publish(w.group_session, actor=w.coordinator)
+        agenda_building.accept(w.group_session, topic, 10, actor=w.coordinator)
+    agenda_building.publish(w.group_session, actor=w.coordinator)
     db.session.commit()
     assert open_anonymous.id
 
@@ -582,7 +615,7 @@ def test_an_anonymous_topics_proposer_appears_in_no_page(
     }
     started(db, ids["session"])
     for item in db.session.scalars(select(AgendaItem)):
-        sessions.mark_discussed(item, "We talked.", "", actor=w.coordinator)
+        agenda_outcomes.mark_discussed(item, "We talked.", "", actor=w.coordinator)
     db.session.commit()
     pages["member history"] = page(member_client, f"/groups/{ids['group']}/talked-about")
     pages["staff history"] = page(facilitator_client, f"/groups/{ids['group']}/talked-about")
@@ -634,8 +667,8 @@ def test_nothing_anyone_wrote_becomes_markup(
     titled = make_topic(db, w.group, XSS, details=XSS, proposer=w.members[1])
     make_topic(db, w.group, f"Open {XSS}", details=XSS)
     make_topic(db, w.group, XSS, kind=QUESTION, session_id=w.group_session.id, details=XSS)
-    item = sessions.accept(w.group_session, titled, 10, actor=w.coordinator)
-    sessions.publish(w.group_session, actor=w.coordinator)
+    item = agenda_building.accept(w.group_session, titled, 10, actor=w.coordinator)
+    agenda_building.publish(w.group_session, actor=w.coordinator)
     db.session.commit()
     item_id = item.id
     started(db, ids["session"])
@@ -679,13 +712,15 @@ def test_query_counts_do_not_grow_with_topics_votes_and_items(
 ):
     w = agenda_world
     topic = make_topic(db, w.group, "First", votes=w.members[:1], proposer=w.members[0])
-    item = sessions.accept(w.group_session, topic, 5, actor=w.coordinator)
+    item = agenda_building.accept(w.group_session, topic, 5, actor=w.coordinator)
     make_topic(db, w.group, "Open", votes=w.members[:1], proposer=w.members[1])
     make_topic(db, w.group, "Q?", kind=QUESTION, session_id=w.group_session.id)
-    sessions.publish(w.group_session, actor=w.coordinator)
+    agenda_building.publish(w.group_session, actor=w.coordinator)
     db.session.commit()
     started(db, ids["session"])
-    sessions.mark_discussed(db.session.get(AgendaItem, item.id), "Fine", "", actor=w.coordinator)
+    agenda_outcomes.mark_discussed(
+        db.session.get(AgendaItem, item.id), "Fine", "", actor=w.coordinator
+    )
     db.session.commit()
     urls = {
         "facilitator": (facilitator_client, f"/sessions/{ids['session']}/agenda"),
@@ -700,9 +735,9 @@ def test_query_counts_do_not_grow_with_topics_votes_and_items(
     group_session = db.session.get(GroupSession, ids["session"])
     for n in range(6):
         planned = make_topic(db, w.group, f"Planned {n}", votes=voters, proposer=voters[n % 5])
-        new = sessions.accept(group_session, planned, 5, actor=w.coordinator)
+        new = agenda_building.accept(group_session, planned, 5, actor=w.coordinator)
         if n % 2:
-            sessions.mark_discussed(
+            agenda_outcomes.mark_discussed(
                 new, f"Summary {n}", "https://example.org/a", actor=w.coordinator
             )
         make_topic(db, w.group, f"Open {n}", votes=voters, proposer=voters[n % 5])
@@ -719,7 +754,7 @@ def test_accepted_and_open_statuses_are_shown_as_they_are(db, agenda_world, faci
     w = agenda_world
     planned = make_topic(db, w.group, "Planned topic")
     kept = make_topic(db, w.group, "Kept topic", status=KEPT)
-    sessions.accept(w.group_session, planned, 10, actor=w.coordinator)
+    agenda_building.accept(w.group_session, planned, 10, actor=w.coordinator)
     db.session.commit()
     assert status_of(db, planned.id) == ACCEPTED
     html = page(facilitator_client, agenda_url(w.group_session))

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from flask import render_template_string
 from markupsafe import escape
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT, SignIn
-from groupvisits.agenda import topics
+from groupvisits.agenda import topic_changes, topics
 from groupvisits.agenda.models import AgendaTopic, TopicEvent, TopicVote
 from groupvisits.audit import AuditEvent
 from groupvisits.roster import services as roster
@@ -22,6 +22,7 @@ from groupvisits.schedule import services as schedule
 from groupvisits.team import services as team
 from groupvisits.team.models import FACILITATOR
 from groupvisits.timeutil import utcnow
+from tests.unit import test_topic_services as topic_services_tests
 
 SCRIPT = "<script>alert('topic')</script>"
 IMAGE = '"><img src=x onerror=alert(1)>'
@@ -29,16 +30,8 @@ IMAGE = '"><img src=x onerror=alert(1)>'
 GIVEN, FAMILY = "Zebulon", "Quaxley"
 
 
-@pytest.fixture(autouse=True)
-def _merged_topics_deleted_first(db):
-    """Merged topics go before the others at teardown (SQLite checks RESTRICT row by row)."""
-    yield
-    db.session.rollback()
-    while db.session.execute(
-        delete(AgendaTopic).where(AgendaTopic.merged_into_id.is_not(None))
-    ).rowcount:
-        pass
-    db.session.commit()
+# Merged topics go first at teardown (shared with the topic services' tests).
+merged_topics_deleted_first = topic_services_tests.merged_topics_deleted_first
 
 
 def text(response) -> str:
@@ -124,7 +117,7 @@ def facilitator(db, create_user, group, coordinator):
 def propose(group, actor, title="Eating out", **kwargs) -> AgendaTopic:
     from groupvisits.extensions import db
 
-    topic = topics.propose(group, title=title, actor=actor, **kwargs)
+    topic = topic_changes.propose(group, title=title, actor=actor, **kwargs)
     db.session.commit()
     return topic
 
@@ -281,7 +274,7 @@ def test_a_topic_for_the_next_session_of_a_group_without_one_is_refused(
 def test_topics_are_ordered_by_votes_or_newest(db, group, proposer, member, sign_in_as):
     popular = propose(group, proposer, title="Popular")
     propose(group, proposer, title="Latest idea")
-    topics.vote(popular, member)
+    topic_changes.vote(popular, member)
     db.session.commit()
     client = sign_in_as(member)
 
@@ -324,7 +317,7 @@ def test_a_vote_on_a_hidden_topic_is_refused_with_a_message_and_not_saved(
     db, group, proposer, member, coordinator, sign_in_as
 ):
     topic = propose(group, proposer)
-    topics.hide(topic, "Names someone", coordinator)
+    topic_changes.hide(topic, "Names someone", coordinator)
     db.session.commit()
 
     response = sign_in_as(member).post_form(f"/topics/{topic.id}/vote", {})
@@ -504,7 +497,7 @@ def test_a_curator_hides_a_question_and_returns_to_the_box(
     db, group, member, coordinator_client, sign_in_as
 ):
     group_session = session_now(db, group)
-    question = topics.drop_question(group_session, "Something unkind", member)
+    question = topic_changes.drop_question(group_session, "Something unkind", member)
     db.session.commit()
 
     response = coordinator_client.post_form(f"/topics/{question.id}/hide", {"reason": "Unkind"})
@@ -523,7 +516,7 @@ def test_outsiders_get_404_on_every_topic_route_and_change_nothing(
 ):
     group_session = session_now(db, group)
     topic = propose(group, proposer, title="Members only")
-    question = topics.drop_question(group_session, "Members only?", proposer)
+    question = topic_changes.drop_question(group_session, "Members only?", proposer)
     db.session.commit()
     before = (count(db, AgendaTopic), count(db, TopicVote), count(db, TopicEvent))
     # (method, url, form, what a patient gets, what another site's coordinator gets): 404
@@ -531,6 +524,8 @@ def test_outsiders_get_404_on_every_topic_route_and_change_nothing(
     # group (staff pages for patients, votes for staff), before anything is looked up.
     routes = [
         ("GET", topics_url(group), None, 404, 404),
+        ("GET", topics_url(group, show="closed"), None, 404, 404),
+        ("GET", topics_url(group, show="hidden"), None, 404, 404),
         ("POST", topics_url(group), {"title": "In", "shown_as": "name", "when": "any"}, 404, 404),
         ("POST", f"/topics/{topic.id}/vote", {}, 404, 403),
         ("POST", f"/topics/{topic.id}/unvote", {}, 404, 403),
@@ -551,6 +546,94 @@ def test_outsiders_get_404_on_every_topic_route_and_change_nothing(
             assert "Members only" not in text(response), (who, url)
 
     assert (count(db, AgendaTopic), count(db, TopicVote), count(db, TopicEvent)) == before
+
+
+# What became of other topics: the latest on the topic page, the rest page by page
+
+
+def close_topics(db, group, proposer, n: int, prefix="Done"):
+    """``n`` topics the group talked about, the first the latest changed."""
+    for k in range(n):
+        topic = propose(group, proposer, title=f"{prefix} {k:02d}")
+        topic.status = "discussed"
+        db.session.flush()
+        topic.updated_at = utcnow() - timedelta(days=k + 1)
+    db.session.commit()
+
+
+def test_the_topic_page_puts_open_topics_first_and_only_the_latest_closed_ones(
+    db, group, proposer, member, sign_in_as
+):
+    close_topics(db, group, proposer, topics.LATEST_SHOWN + 3)
+    propose(group, proposer, title="Still open")
+
+    page = text(sign_in_as(member).get(topics_url(group)))
+
+    assert page.index("Still open") < page.index("What became of other topics")
+    shown = [k for k in range(topics.LATEST_SHOWN + 3) if f"Done {k:02d}" in page]
+    assert shown == list(range(topics.LATEST_SHOWN))
+    assert f"What became of other topics ({topics.LATEST_SHOWN + 3})" in words(
+        sign_in_as(member).get(topics_url(group))
+    )
+    assert f'href="/groups/{group.id}/topics?show=closed"' in page
+    assert f'href="/groups/{group.id}/talked-about"' in page
+
+
+def test_every_closed_topic_is_a_page_away_newest_first_with_older_and_newer_links(
+    db, group, proposer, member, sign_in_as, monkeypatch
+):
+    monkeypatch.setattr(topics, "SHELF_PAGE", 4)
+    close_topics(db, group, proposer, 6)
+    propose(group, proposer, title="Still open")
+    client = sign_in_as(member)
+
+    first = client.get(topics_url(group, show="closed"))
+    second = client.get(topics_url(group, show="closed", page=2))
+
+    assert first.status_code == second.status_code == 200
+    assert [f"Done {k:02d}" in text(first) for k in range(6)] == [True] * 4 + [False] * 2
+    assert [f"Done {k:02d}" in text(second) for k in range(6)] == [False] * 4 + [True] * 2
+    assert "Still open" not in text(first)
+    assert "6 in all; page 1 of 2" in words(first)
+    assert f'href="/groups/{group.id}/topics?show=closed&amp;page=2">Older' in source(first)
+    assert f'href="/groups/{group.id}/topics?show=closed&amp;page=1">Newer' in source(second)
+    assert "Older" not in words(second)
+    for beyond in ("page=3", "page=0", "page=-1", "page=99999999999999999999"):
+        assert client.get(f"{topics_url(group, show='closed')}&{beyond}").status_code == 404
+    assert client.get(topics_url(group, show="everything")).status_code == 404
+
+
+def test_hidden_topics_are_bounded_on_the_page_and_listed_for_staff_only(
+    db, group, proposer, member, coordinator, sign_in_as
+):
+    for k in range(topics.LATEST_SHOWN + 1):
+        topic_changes.hide(
+            propose(group, proposer, title=f"Hidden {k:02d}"), "Off topic", coordinator
+        )
+        db.session.commit()
+
+    staff = sign_in_as(coordinator)
+    page = text(staff.get(topics_url(group)))
+    every = staff.get(topics_url(group, show="hidden"))
+
+    assert sum(f"Hidden {k:02d}" in page for k in range(topics.LATEST_SHOWN + 1)) == (
+        topics.LATEST_SHOWN
+    )
+    assert f"All {topics.LATEST_SHOWN + 1} hidden topics" in page
+    assert every.status_code == 200
+    assert all(f"Hidden {k:02d}" in text(every) for k in range(topics.LATEST_SHOWN + 1))
+    assert sign_in_as(member).get(topics_url(group, show="hidden")).status_code == 404
+
+
+def test_the_closed_topics_page_audits_the_members_it_names(
+    db, group, proposer, member, sign_in_as
+):
+    close_topics(db, group, proposer, 2)
+
+    page = text(sign_in_as(member).get(topics_url(group, show="closed")))
+
+    assert "From: Zebulon Q." in page
+    assert _named_in_trail(db, proposer) == [("view", "agenda topics")]
 
 
 # Anonymity, from every side
@@ -602,7 +685,7 @@ def test_a_fully_anonymous_topic_and_question_name_nobody_anywhere(
     )
     topic = db.session.scalar(select(AgendaTopic).where(AgendaTopic.kind == "topic"))
     question = db.session.scalar(select(AgendaTopic).where(AgendaTopic.kind == "question"))
-    topics.hide(question, "Asked twice", coordinator)  # staff see hidden ones: still nobody
+    topic_changes.hide(question, "Asked twice", coordinator)  # staff see hidden ones: still nobody
     db.session.commit()
 
     assert (topic.proposer_id, question.proposer_id) == (None, None)
@@ -746,8 +829,12 @@ def test_the_topic_page_costs_the_same_with_more_topics_and_votes(
     group.max_members = 15
     db.session.commit()
     propose(group, proposer)
+    close_topics(db, group, proposer, 1)  # one on each list, from a member named on it
     clients = {"member": sign_in_as(member), "coordinator": sign_in_as(coordinator)}
-    few = {who: _queries(count_queries, c, topics_url(group)) for who, c in clients.items()}
+    urls = [topics_url(group), topics_url(group, show="closed")]
+    few = {
+        (who, url): _queries(count_queries, c, url) for who, c in clients.items() for url in urls
+    }
 
     voters = [member, proposer]
     for _ in range(8):
@@ -756,11 +843,15 @@ def test_the_topic_page_costs_the_same_with_more_topics_and_votes(
     for n in range(25):
         topic = propose(group, voters[n % 10], title=f"Topic {n}", anonymous=n % 2 == 0)
         for voter in voters[: n % 10]:
-            topics.vote(topic, voter)
+            topic_changes.vote(topic, voter)
         if n % 6 == 0:
-            topics.hide(topic, "Off topic", coordinator)
+            topic_changes.hide(topic, "Off topic", coordinator)
+        elif n % 3 == 0:
+            topic.status = "declined"
     db.session.commit()
-    many = {who: _queries(count_queries, c, topics_url(group)) for who, c in clients.items()}
+    many = {
+        (who, url): _queries(count_queries, c, url) for who, c in clients.items() for url in urls
+    }
 
     assert many == few
     assert max(few.values()) <= 20
@@ -776,7 +867,7 @@ def test_the_question_box_costs_the_same_with_more_questions(
     few = {who: _queries(count_queries, c, url) for who, c in clients.items()}
 
     for n in range(15):
-        topics.drop_question(group_session, f"Question {n}?", (member, proposer)[n % 2])
+        topic_changes.drop_question(group_session, f"Question {n}?", (member, proposer)[n % 2])
     db.session.commit()
     many = {who: _queries(count_queries, c, url) for who, c in clients.items()}
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
-from groupvisits.agenda import sessions
+from groupvisits.agenda import agenda_building, agenda_outcomes, sessions
 from groupvisits.agenda.cli import publish_agendas
 from groupvisits.agenda.models import (
     ACCEPTED,
@@ -175,7 +175,7 @@ def test_budget_is_the_minutes_of_the_plans_group_conversation_steps(db, agenda_
 def test_accepting_fills_the_budget_and_the_topic_is_on_the_agenda(db, agenda_world):
     w = agenda_world
     topic = make_topic(db, w.group, votes=w.members[:2])
-    item = sessions.accept(w.group_session, topic, 20, actor=w.facilitator)
+    item = agenda_building.accept(w.group_session, topic, 20, actor=w.facilitator)
     db.session.commit()
 
     assert (item.position, item.minutes, item.outcome) == (1, 20, PLANNED)
@@ -184,26 +184,28 @@ def test_accepting_fills_the_budget_and_the_topic_is_on_the_agenda(db, agenda_wo
     assert (budget.used, budget.left) == (20, 25)
     [entry] = sessions.agenda_of(w.group_session)
     assert (entry.topic.title, entry.votes) == ("Eating out", 2)
-    assert events_of(db, topic.id) == [sessions.EV_ACCEPTED]
+    assert events_of(db, topic.id) == [agenda_building.EV_ACCEPTED]
 
 
 def test_an_agenda_that_would_overflow_is_refused_with_the_minutes_left(db, agenda_world):
     w = agenda_world
     first, second = make_topic(db, w.group, "Sleep"), make_topic(db, w.group, "Holidays")
-    sessions.accept(w.group_session, first, 40, actor=w.facilitator)
+    agenda_building.accept(w.group_session, first, 40, actor=w.facilitator)
     db.session.commit()
 
     with pytest.raises(ValidationFailed, match="5 minutes left of the 45-minute") as caught:
-        sessions.accept(w.group_session, second, 6, actor=w.facilitator)
+        agenda_building.accept(w.group_session, second, 6, actor=w.facilitator)
     db.session.rollback()
 
     assert caught.value.field == "minutes"
     assert items_of(db, w.group_session.id) == [(first.id, 1, 40, PLANNED)]
     assert db.session.get(AgendaTopic, second.id).status == OPEN
-    sessions.accept(w.group_session, second, 5, actor=w.facilitator)  # exactly fits
+    agenda_building.accept(w.group_session, second, 5, actor=w.facilitator)  # exactly fits
     db.session.commit()
     with pytest.raises(ValidationFailed, match="0 minutes left"):
-        sessions.accept(w.group_session, make_topic(db, w.group, "More"), 1, actor=w.coordinator)
+        agenda_building.accept(
+            w.group_session, make_topic(db, w.group, "More"), 1, actor=w.coordinator
+        )
 
 
 def test_a_session_without_group_conversation_has_no_time_for_topics(db, agenda_world):
@@ -211,14 +213,16 @@ def test_a_session_without_group_conversation_has_no_time_for_topics(db, agenda_
     schedule.set_session_plan(w.group_session, [("meal", "Meal", 30, False)], actor=w.coordinator)
     db.session.commit()
     with pytest.raises(ValidationFailed, match="no group conversation"):
-        sessions.accept(w.group_session, make_topic(db, w.group), 10, actor=w.facilitator)
+        agenda_building.accept(w.group_session, make_topic(db, w.group), 10, actor=w.facilitator)
 
 
 @pytest.mark.parametrize("minutes", [0, 181, -5, None])
 def test_a_time_box_outside_1_to_180_minutes_is_refused(db, agenda_world, minutes):
     w = agenda_world
     with pytest.raises(ValidationFailed, match="from 1 to 180 minutes"):
-        sessions.accept(w.group_session, make_topic(db, w.group), minutes, actor=w.facilitator)
+        agenda_building.accept(
+            w.group_session, make_topic(db, w.group), minutes, actor=w.facilitator
+        )
 
 
 def test_topics_of_another_group_hidden_merged_declined_or_questions_are_refused(
@@ -240,7 +244,7 @@ def test_topics_of_another_group_hidden_merged_declined_or_questions_are_refused
         (question, ValidationFailed, "Questions"),
     ]:
         with pytest.raises(error, match=words):
-            sessions.accept(w.group_session, topic, 10, actor=w.facilitator)
+            agenda_building.accept(w.group_session, topic, 10, actor=w.facilitator)
         db.session.rollback()
     assert items_of(db, w.group_session.id) == []
 
@@ -248,11 +252,11 @@ def test_topics_of_another_group_hidden_merged_declined_or_questions_are_refused
 def test_a_topic_already_on_an_agenda_is_not_added_twice(db, agenda_world):
     w = agenda_world
     topic = make_topic(db, w.group)
-    sessions.accept(w.group_session, topic, 10, actor=w.facilitator)
+    agenda_building.accept(w.group_session, topic, 10, actor=w.facilitator)
     db.session.commit()
     for group_session in (w.group_session, w.later_session):
         with pytest.raises(Conflict, match="already on an agenda"):
-            sessions.accept(group_session, topic, 10, actor=w.coordinator)
+            agenda_building.accept(group_session, topic, 10, actor=w.coordinator)
         db.session.rollback()
 
 
@@ -267,11 +271,11 @@ def test_only_the_facilitator_and_coordinators_of_the_site_curate(
         create_user(COORDINATOR, sites=[other_site]),
     ):
         with pytest.raises(NotAllowed):
-            sessions.accept(w.group_session, topic, 10, actor=outsider)
+            agenda_building.accept(w.group_session, topic, 10, actor=outsider)
     # The facilitator of this session does not curate the next one.
     with pytest.raises(NotAllowed):
-        sessions.accept(w.later_session, topic, 10, actor=w.facilitator)
-    sessions.accept(w.later_session, topic, 10, actor=w.coordinator)
+        agenda_building.accept(w.later_session, topic, 10, actor=w.facilitator)
+    agenda_building.accept(w.later_session, topic, 10, actor=w.coordinator)
 
 
 def test_a_cancelled_sessions_agenda_does_not_change(db, agenda_world):
@@ -279,15 +283,15 @@ def test_a_cancelled_sessions_agenda_does_not_change(db, agenda_world):
     schedule.cancel_session(w.group_session, "Snow", actor=w.coordinator)
     db.session.commit()
     with pytest.raises(Conflict, match="cancelled"):
-        sessions.accept(w.group_session, make_topic(db, w.group), 10, actor=w.coordinator)
+        agenda_building.accept(w.group_session, make_topic(db, w.group), 10, actor=w.coordinator)
 
 
 def test_a_topic_accepted_at_a_position_moves_the_others_down(db, agenda_world):
     w = agenda_world
     a, b, c = (make_topic(db, w.group, t) for t in "ABC")
-    sessions.accept(w.group_session, a, 10, actor=w.facilitator)
-    sessions.accept(w.group_session, b, 10, actor=w.facilitator)
-    sessions.accept(w.group_session, c, 10, 1, actor=w.facilitator)
+    agenda_building.accept(w.group_session, a, 10, actor=w.facilitator)
+    agenda_building.accept(w.group_session, b, 10, actor=w.facilitator)
+    agenda_building.accept(w.group_session, c, 10, 1, actor=w.facilitator)
     db.session.commit()
     assert [e.topic.title for e in sessions.agenda_of(w.group_session)] == ["C", "A", "B"]
     assert [row.position for row in items_of(db, w.group_session.id)] == [1, 2, 3]
@@ -296,14 +300,14 @@ def test_a_topic_accepted_at_a_position_moves_the_others_down(db, agenda_world):
 def test_reorder_moves_an_item_and_the_others_close_up(db, agenda_world):
     w = agenda_world
     items = [
-        sessions.accept(w.group_session, make_topic(db, w.group, t), 10, actor=w.facilitator)
+        agenda_building.accept(w.group_session, make_topic(db, w.group, t), 10, actor=w.facilitator)
         for t in "ABCD"
     ]
     db.session.commit()
-    sessions.reorder(items[3], 2, actor=w.facilitator)
+    agenda_building.reorder(items[3], 2, actor=w.facilitator)
     db.session.commit()
     assert [e.topic.title for e in sessions.agenda_of(w.group_session)] == ["A", "D", "B", "C"]
-    sessions.reorder(items[0], 99, actor=w.facilitator)  # past the end: last
+    agenda_building.reorder(items[0], 99, actor=w.facilitator)  # past the end: last
     db.session.commit()
     assert [e.topic.title for e in sessions.agenda_of(w.group_session)] == ["D", "B", "C", "A"]
     assert [row.position for row in items_of(db, w.group_session.id)] == [1, 2, 3, 4]
@@ -311,33 +315,37 @@ def test_reorder_moves_an_item_and_the_others_close_up(db, agenda_world):
 
 def test_a_time_box_may_grow_into_the_minutes_left_and_no_further(db, agenda_world):
     w = agenda_world
-    a = sessions.accept(w.group_session, make_topic(db, w.group, "A"), 20, actor=w.facilitator)
-    sessions.accept(w.group_session, make_topic(db, w.group, "B"), 15, actor=w.facilitator)
+    a = agenda_building.accept(
+        w.group_session, make_topic(db, w.group, "A"), 20, actor=w.facilitator
+    )
+    agenda_building.accept(w.group_session, make_topic(db, w.group, "B"), 15, actor=w.facilitator)
     db.session.commit()
 
-    sessions.set_time_box(a, 30, actor=w.facilitator)  # 30 + 15 = 45
+    agenda_building.set_time_box(a, 30, actor=w.facilitator)  # 30 + 15 = 45
     db.session.commit()
     with pytest.raises(ValidationFailed, match="0 minutes left"):
-        sessions.set_time_box(a, 31, actor=w.facilitator)
+        agenda_building.set_time_box(a, 31, actor=w.facilitator)
     db.session.rollback()
     assert [row.minutes for row in items_of(db, w.group_session.id)] == [30, 15]
-    assert sessions.EV_TIME_BOX in events_of(db, a.topic_id)
+    assert agenda_building.EV_TIME_BOX in events_of(db, a.topic_id)
 
 
 def test_removing_an_item_opens_the_topic_again_with_its_votes(db, agenda_world):
     w = agenda_world
     topic = make_topic(db, w.group, "A", votes=w.members[:3])
-    item = sessions.accept(w.group_session, topic, 20, actor=w.facilitator)
-    other = sessions.accept(w.group_session, make_topic(db, w.group, "B"), 5, actor=w.facilitator)
+    item = agenda_building.accept(w.group_session, topic, 20, actor=w.facilitator)
+    other = agenda_building.accept(
+        w.group_session, make_topic(db, w.group, "B"), 5, actor=w.facilitator
+    )
     db.session.commit()
 
-    sessions.remove_item(item, actor=w.facilitator)
+    agenda_building.remove_item(item, actor=w.facilitator)
     db.session.commit()
     assert db.session.get(AgendaTopic, topic.id).status == OPEN
     assert len(vote_pairs(db, topic.id)) == 3
     assert items_of(db, w.group_session.id) == [(other.topic_id, 1, 5, PLANNED)]
     assert sessions.budget(w.group_session).left == 40
-    assert events_of(db, topic.id)[-1] == sessions.EV_REMOVED
+    assert events_of(db, topic.id)[-1] == agenda_building.EV_REMOVED
 
 
 # Curating topics
@@ -349,7 +357,7 @@ def test_merge_carries_votes_over_counting_each_voter_once(db, agenda_world):
     duplicate = make_topic(db, w.group, "Eating at restaurants", votes=[m[0], m[1], m[2]])
     into = make_topic(db, w.group, "Eating out", votes=[m[2], m[3]])
 
-    moved = sessions.merge(duplicate, into, actor=w.facilitator)
+    moved = agenda_building.merge(duplicate, into, actor=w.facilitator)
     db.session.commit()
 
     assert moved == 2  # m[2] voted for both: one vote kept
@@ -357,8 +365,8 @@ def test_merge_carries_votes_over_counting_each_voter_once(db, agenda_world):
     assert vote_pairs(db, duplicate.id) == set()
     duplicate = db.session.get(AgendaTopic, duplicate.id)
     assert (duplicate.status, duplicate.merged_into_id) == (MERGED, into.id)
-    assert events_of(db, duplicate.id) == [sessions.EV_MERGED]
-    assert events_of(db, into.id) == [sessions.EV_MERGED_IN]
+    assert events_of(db, duplicate.id) == [agenda_building.EV_MERGED]
+    assert events_of(db, into.id) == [agenda_building.EV_MERGED_IN]
     note = db.session.scalar(select(TopicEvent.note).where(TopicEvent.topic_id == into.id))
     assert "2 votes carried over" in note
 
@@ -370,19 +378,19 @@ def test_merge_refuses_itself_another_group_merged_and_topics_on_an_agenda(
     a, b = make_topic(db, w.group, "A"), make_topic(db, w.group, "B")
     elsewhere = make_topic(db, create_group(rule=None), "Elsewhere")
     with pytest.raises(ValidationFailed, match="another topic"):
-        sessions.merge(a, a, actor=w.coordinator)
+        agenda_building.merge(a, a, actor=w.coordinator)
     with pytest.raises(ValidationFailed, match="same group"):
-        sessions.merge(a, elsewhere, actor=w.coordinator)
-    sessions.accept(w.group_session, a, 10, actor=w.coordinator)
+        agenda_building.merge(a, elsewhere, actor=w.coordinator)
+    agenda_building.accept(w.group_session, a, 10, actor=w.coordinator)
     db.session.commit()
     with pytest.raises(Conflict, match="on an agenda"):
-        sessions.merge(a, b, actor=w.coordinator)
+        agenda_building.merge(a, b, actor=w.coordinator)
     db.session.rollback()
-    sessions.merge(b, a, actor=w.coordinator)  # into a topic on the agenda: fine
+    agenda_building.merge(b, a, actor=w.coordinator)  # into a topic on the agenda: fine
     db.session.commit()
     c = make_topic(db, w.group, "C")
     with pytest.raises(Conflict, match="merged"):
-        sessions.merge(c, b, actor=w.coordinator)
+        agenda_building.merge(c, b, actor=w.coordinator)
 
 
 def test_only_curators_of_the_group_merge_decline_or_keep(db, agenda_world, create_user, site):
@@ -391,15 +399,15 @@ def test_only_curators_of_the_group_merge_decline_or_keep(db, agenda_world, crea
     # Facilitating one session (not the group's core team) curates that agenda only.
     stand_in = create_user(CLINICIAN, sites=[site])
     add_facilitator(db, w.later_session, stand_in)
-    sessions.accept(w.later_session, a, 10, actor=stand_in)
+    agenda_building.accept(w.later_session, a, 10, actor=stand_in)
     db.session.rollback()
     for outsider in (w.bystander, w.members[0], stand_in):
         with pytest.raises(NotAllowed):
-            sessions.merge(a, b, actor=outsider)
+            agenda_building.merge(a, b, actor=outsider)
         with pytest.raises(NotAllowed):
-            sessions.decline(a, "Not for the group", actor=outsider)
+            agenda_building.decline(a, "Not for the group", actor=outsider)
         with pytest.raises(NotAllowed):
-            sessions.keep_for_later(a, actor=outsider)
+            agenda_building.keep_for_later(a, actor=outsider)
 
 
 @pytest.mark.parametrize("reason", ["", "   \n ", "x" * 501])
@@ -407,7 +415,7 @@ def test_decline_needs_a_kind_reason(db, agenda_world, reason):
     w = agenda_world
     topic = make_topic(db, w.group)
     with pytest.raises(ValidationFailed, match="reason") as caught:
-        sessions.decline(topic, reason, actor=w.coordinator)
+        agenda_building.decline(topic, reason, actor=w.coordinator)
     db.session.rollback()
     assert caught.value.field == "reason"
     assert db.session.get(AgendaTopic, topic.id).status == OPEN
@@ -416,7 +424,7 @@ def test_decline_needs_a_kind_reason(db, agenda_world, reason):
 def test_decline_keeps_the_reason_members_read(db, agenda_world):
     w = agenda_world
     topic = make_topic(db, w.group)
-    sessions.decline(
+    agenda_building.decline(
         topic, "  Your care team can help with this one-on-one.  ", actor=w.coordinator
     )
     db.session.commit()
@@ -425,22 +433,22 @@ def test_decline_keeps_the_reason_members_read(db, agenda_world):
         DECLINED,
         "Your care team can help with this one-on-one.",
     )
-    assert events_of(db, topic.id) == [sessions.EV_DECLINED]
+    assert events_of(db, topic.id) == [agenda_building.EV_DECLINED]
     with pytest.raises(Conflict, match="declined"):
-        sessions.keep_for_later(topic, actor=w.coordinator)
+        agenda_building.keep_for_later(topic, actor=w.coordinator)
 
 
 def test_keep_for_later_leaves_votes_and_the_topic_may_be_added_later(db, agenda_world):
     w = agenda_world
     topic = make_topic(db, w.group, votes=w.members[:2])
-    sessions.keep_for_later(topic, actor=w.coordinator)
+    agenda_building.keep_for_later(topic, actor=w.coordinator)
     db.session.commit()
     assert db.session.get(AgendaTopic, topic.id).status == KEPT
     with pytest.raises(Conflict, match="already kept"):
-        sessions.keep_for_later(topic, actor=w.coordinator)
+        agenda_building.keep_for_later(topic, actor=w.coordinator)
     db.session.rollback()
     assert [c.topic.id for c in sessions.candidates(w.group_session)] == [topic.id]
-    sessions.accept(w.group_session, topic, 10, actor=w.facilitator)
+    agenda_building.accept(w.group_session, topic, 10, actor=w.facilitator)
     db.session.commit()
     assert len(vote_pairs(db, topic.id)) == 2
 
@@ -476,33 +484,33 @@ def test_questions_of_the_session_newest_first_hidden_left_out(db, agenda_world)
 def test_publishing_needs_a_topic_and_happens_once(db, agenda_world):
     w = agenda_world
     with pytest.raises(ValidationFailed, match="at least one topic"):
-        sessions.publish(w.group_session, actor=w.facilitator)
-    sessions.accept(w.group_session, make_topic(db, w.group), 10, actor=w.facilitator)
-    assert sessions.publish(w.group_session, actor=w.facilitator) is True
+        agenda_building.publish(w.group_session, actor=w.facilitator)
+    agenda_building.accept(w.group_session, make_topic(db, w.group), 10, actor=w.facilitator)
+    assert agenda_building.publish(w.group_session, actor=w.facilitator) is True
     db.session.commit()
     first = w.group_session.agenda_published_at
     assert first is not None
-    assert sessions.publish(w.group_session, actor=w.coordinator) is False
+    assert agenda_building.publish(w.group_session, actor=w.coordinator) is False
     db.session.commit()
     assert db.session.get(GroupSession, w.group_session.id).agenda_published_at == first
     with pytest.raises(NotAllowed):
-        sessions.publish(w.group_session, actor=w.bystander)
+        agenda_building.publish(w.group_session, actor=w.bystander)
 
 
 def test_publish_due_publishes_agendas_from_local_midnight_n_days_before(db, agenda_world):
     w = agenda_world
-    sessions.accept(w.group_session, make_topic(db, w.group, "A"), 10, actor=w.coordinator)
-    sessions.accept(w.later_session, make_topic(db, w.group, "B"), 10, actor=w.coordinator)
+    agenda_building.accept(w.group_session, make_topic(db, w.group, "A"), 10, actor=w.coordinator)
+    agenda_building.accept(w.later_session, make_topic(db, w.group, "B"), 10, actor=w.coordinator)
     db.session.commit()
     due_at = sessions.publish_due_at(w.group_session)
     local = due_at.astimezone(w.group_session.timezone)
     assert (local.hour, local.minute) == (0, 0)
     assert (w.group_session.local_start.date() - local.date()).days == 3
 
-    assert sessions.publish_due(now=due_at - timedelta(seconds=1)) == []
-    assert sessions.publish_due(now=due_at) == [w.group_session.id]
+    assert agenda_building.publish_due(now=due_at - timedelta(seconds=1)) == []
+    assert agenda_building.publish_due(now=due_at) == [w.group_session.id]
     db.session.commit()
-    assert sessions.publish_due(now=due_at + timedelta(hours=1)) == []  # done already
+    assert agenda_building.publish_due(now=due_at + timedelta(hours=1)) == []  # done already
     assert db.session.get(GroupSession, w.later_session.id).agenda_published_at is None
 
 
@@ -511,18 +519,18 @@ def test_publish_due_skips_empty_cancelled_and_past_sessions(db, agenda_world):
     w.group.agenda_publish_days = 14
     db.session.commit()
     now = w.later_session.starts_at - timedelta(days=10)
-    assert sessions.publish_due(now=now) == []  # no topics yet
-    sessions.accept(w.later_session, make_topic(db, w.group, "B"), 10, actor=w.coordinator)
+    assert agenda_building.publish_due(now=now) == []  # no topics yet
+    agenda_building.accept(w.later_session, make_topic(db, w.group, "B"), 10, actor=w.coordinator)
     db.session.commit()
     schedule.cancel_session(w.later_session, "Holiday", actor=w.coordinator)
     db.session.commit()
-    assert sessions.publish_due(now=now) == []
-    assert sessions.publish_due(now=w.group_session.starts_at + timedelta(minutes=1)) == []
+    assert agenda_building.publish_due(now=now) == []
+    assert agenda_building.publish_due(now=w.group_session.starts_at + timedelta(minutes=1)) == []
 
 
 def test_the_publish_agendas_command_publishes_what_is_due(db, runner, agenda_world):
     w = agenda_world
-    sessions.accept(w.group_session, make_topic(db, w.group), 10, actor=w.coordinator)
+    agenda_building.accept(w.group_session, make_topic(db, w.group), 10, actor=w.coordinator)
     w.group.agenda_publish_days = 14
     db.session.commit()
     days_ahead = (w.group_session.starts_at - utcnow()).days
@@ -544,14 +552,14 @@ def test_agenda_titles_for_gives_published_titles_in_order_in_one_query(
     c = make_topic(db, w.group, "Walking groups")
     hidden = make_topic(db, w.group, "Hidden later")
     for topic in (a, b, c, hidden):
-        sessions.accept(w.group_session, topic, 5, actor=w.coordinator)
-    sessions.reorder(
+        agenda_building.accept(w.group_session, topic, 5, actor=w.coordinator)
+    agenda_building.reorder(
         db.session.scalar(select(AgendaItem).filter_by(topic_id=c.id)), 1, actor=w.coordinator
     )
-    sessions.accept(
+    agenda_building.accept(
         w.later_session, make_topic(db, w.group, "Not published"), 5, actor=w.coordinator
     )
-    sessions.publish(w.group_session, actor=w.coordinator)
+    agenda_building.publish(w.group_session, actor=w.coordinator)
     db.session.get(AgendaTopic, hidden.id).hidden_at = utcnow()
     db.session.commit()
 
@@ -568,11 +576,11 @@ def test_agenda_titles_for_gives_published_titles_in_order_in_one_query(
 def test_member_agenda_shows_only_a_published_agenda_without_hidden_topics(db, agenda_world):
     w = agenda_world
     shown, hidden = make_topic(db, w.group, "Shown"), make_topic(db, w.group, "Hidden")
-    sessions.accept(w.group_session, shown, 15, actor=w.coordinator)
-    sessions.accept(w.group_session, hidden, 10, actor=w.coordinator)
+    agenda_building.accept(w.group_session, shown, 15, actor=w.coordinator)
+    agenda_building.accept(w.group_session, hidden, 10, actor=w.coordinator)
     db.session.commit()
     assert sessions.member_agenda(w.group_session).entries == []
-    sessions.publish(w.group_session, actor=w.coordinator)
+    agenda_building.publish(w.group_session, actor=w.coordinator)
     db.session.get(AgendaTopic, hidden.id).hidden_at = utcnow()
     db.session.commit()
     agenda = sessions.member_agenda(w.group_session)
@@ -590,9 +598,9 @@ def started(group_session):
 def test_mark_discussed_keeps_a_summary_and_secure_links(db, agenda_world):
     w = agenda_world
     topic = make_topic(db, w.group)
-    item = sessions.accept(w.group_session, topic, 20, actor=w.facilitator)
+    item = agenda_building.accept(w.group_session, topic, 20, actor=w.facilitator)
     db.session.commit()
-    sessions.mark_discussed(
+    agenda_outcomes.mark_discussed(
         item,
         "  We shared tips for ordering.  ",
         "https://www.example.org/menu-tips\n\n  https://food.example.org/a?b=1  \n",
@@ -607,9 +615,14 @@ def test_mark_discussed_keeps_a_summary_and_secure_links(db, agenda_world):
         "https://food.example.org/a?b=1",
     ]
     assert db.session.get(AgendaTopic, topic.id).status == DISCUSSED
-    sessions.mark_discussed(item, "Changed.", "", actor=w.coordinator, now=started(w.group_session))
+    agenda_outcomes.mark_discussed(
+        item, "Changed.", "", actor=w.coordinator, now=started(w.group_session)
+    )
     db.session.commit()
-    assert events_of(db, topic.id)[-2:] == [sessions.EV_DISCUSSED, sessions.EV_SUMMARY]
+    assert events_of(db, topic.id)[-2:] == [
+        agenda_outcomes.EV_DISCUSSED,
+        agenda_outcomes.EV_SUMMARY,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -626,10 +639,10 @@ def test_mark_discussed_keeps_a_summary_and_secure_links(db, agenda_world):
 )
 def test_mark_discussed_refuses_links_that_are_not_https_with_a_host(db, agenda_world, links):
     w = agenda_world
-    item = sessions.accept(w.group_session, make_topic(db, w.group), 20, actor=w.facilitator)
+    item = agenda_building.accept(w.group_session, make_topic(db, w.group), 20, actor=w.facilitator)
     db.session.commit()
     with pytest.raises(ValidationFailed) as caught:
-        sessions.mark_discussed(
+        agenda_outcomes.mark_discussed(
             item, "Fine", links, actor=w.facilitator, now=started(w.group_session)
         )
     db.session.rollback()
@@ -639,14 +652,14 @@ def test_mark_discussed_refuses_links_that_are_not_https_with_a_host(db, agenda_
 
 def test_mark_discussed_refuses_a_long_summary_and_a_session_not_begun(db, agenda_world):
     w = agenda_world
-    item = sessions.accept(w.group_session, make_topic(db, w.group), 20, actor=w.facilitator)
+    item = agenda_building.accept(w.group_session, make_topic(db, w.group), 20, actor=w.facilitator)
     db.session.commit()
     with pytest.raises(ValidationFailed, match="1000 characters"):
-        sessions.mark_discussed(
+        agenda_outcomes.mark_discussed(
             item, "x" * 1001, "", actor=w.facilitator, now=started(w.group_session)
         )
     with pytest.raises(Conflict, match="once the session has begun"):
-        sessions.mark_discussed(item, "Soon", "", actor=w.facilitator)
+        agenda_outcomes.mark_discussed(item, "Soon", "", actor=w.facilitator)
     db.session.rollback()
     assert db.session.get(AgendaItem, item.id).outcome == PLANNED
 
@@ -654,10 +667,10 @@ def test_mark_discussed_refuses_a_long_summary_and_a_session_not_begun(db, agend
 def test_carry_over_sends_the_topic_to_the_next_session_open_with_its_votes(db, agenda_world):
     w = agenda_world
     topic = make_topic(db, w.group, votes=w.members[:3])
-    item = sessions.accept(w.group_session, topic, 30, actor=w.facilitator)
+    item = agenda_building.accept(w.group_session, topic, 30, actor=w.facilitator)
     db.session.commit()
 
-    later = sessions.carry_over(item, actor=w.facilitator)
+    later = agenda_outcomes.carry_over(item, actor=w.facilitator)
     db.session.commit()
 
     assert later.id == w.later_session.id
@@ -667,17 +680,17 @@ def test_carry_over_sends_the_topic_to_the_next_session_open_with_its_votes(db, 
     assert db.session.get(AgendaItem, item.id).outcome == CARRIED_OVER
     assert sessions.budget(w.group_session).used == 0  # its time is free again
     with pytest.raises(Conflict, match="carried over"):
-        sessions.carry_over(item, actor=w.facilitator)
+        agenda_outcomes.carry_over(item, actor=w.facilitator)
     db.session.rollback()
     with pytest.raises(Conflict, match="carried over"):
-        sessions.accept(w.group_session, topic, 10, actor=w.coordinator)
+        agenda_building.accept(w.group_session, topic, 10, actor=w.coordinator)
     db.session.rollback()
-    sessions.accept(w.later_session, topic, 10, actor=w.coordinator)  # onwards it goes
+    agenda_building.accept(w.later_session, topic, 10, actor=w.coordinator)  # onwards it goes
     db.session.commit()
     assert events_of(db, topic.id) == [
-        sessions.EV_ACCEPTED,
-        sessions.EV_CARRIED,
-        sessions.EV_ACCEPTED,
+        agenda_building.EV_ACCEPTED,
+        agenda_outcomes.EV_CARRIED,
+        agenda_building.EV_ACCEPTED,
     ]
 
 
@@ -688,10 +701,10 @@ def test_carry_over_without_a_later_session_is_refused(db, agenda_world, create_
         .where(GroupSession.group_id == w.group.id)
         .order_by(GroupSession.starts_at.desc())
     ).first()
-    item = sessions.accept(last, make_topic(db, w.group), 10, actor=w.coordinator)
+    item = agenda_building.accept(last, make_topic(db, w.group), 10, actor=w.coordinator)
     db.session.commit()
     with pytest.raises(ValidationFailed, match="no later session"):
-        sessions.carry_over(item, actor=w.coordinator)
+        agenda_outcomes.carry_over(item, actor=w.coordinator)
     db.session.rollback()
     assert db.session.get(AgendaItem, item.id).outcome == PLANNED
 
@@ -703,16 +716,18 @@ def test_talked_about_lists_discussed_items_per_session_newest_first(
     m = w.members
 
     def discuss(group_session, title, summary):
-        item = sessions.accept(
+        item = agenda_building.accept(
             group_session, make_topic(db, w.group, title, votes=m[:2]), 10, actor=w.coordinator
         )
-        sessions.mark_discussed(item, summary, "", actor=w.coordinator, now=started(group_session))
+        agenda_outcomes.mark_discussed(
+            item, summary, "", actor=w.coordinator, now=started(group_session)
+        )
         return item
 
     discuss(w.group_session, "Sleep", "Keep a routine.")
     discuss(w.group_session, "Stress", "Breathing exercise.")
     discuss(w.later_session, "Walking", "Walk after meals.")
-    planned = sessions.accept(
+    planned = agenda_building.accept(
         w.later_session, make_topic(db, w.group, "Planned"), 5, actor=w.coordinator
     )
     hidden = discuss(w.later_session, "Hidden", "Hidden")
@@ -725,9 +740,10 @@ def test_talked_about_lists_discussed_items_per_session_newest_first(
         history = sessions.talked_about(w.group)
         shown = [
             (t.group_session.id, [(e.topic.title, e.item.summary, e.votes) for e in t.entries])
-            for t in history
+            for t in history.talks
         ]
     assert counter.count == 1
+    assert history.total == 2
     assert shown == [
         (w.later_session.id, [("Walking", "Walk after meals.", 2)]),
         (
@@ -737,11 +753,47 @@ def test_talked_about_lists_discussed_items_per_session_newest_first(
     ]
 
 
+def test_talked_about_pages_through_the_sessions_newest_first_in_one_query_each(
+    db, agenda_world, count_queries, monkeypatch
+):
+    w = agenda_world
+    monkeypatch.setattr(sessions, "TALKED_PAGE", 2)
+    five = db.session.scalars(
+        select(GroupSession)
+        .where(GroupSession.group_id == w.group.id, GroupSession.starts_at > utcnow())
+        .order_by(GroupSession.starts_at)
+        .limit(5)
+    ).all()
+    for n, group_session in enumerate(five):
+        topic = make_topic(db, w.group, f"Topic {n}")
+        item = agenda_building.accept(group_session, topic, 10, actor=w.coordinator)
+        agenda_outcomes.mark_discussed(
+            item, f"Summary {n}", "", actor=w.coordinator, now=started(group_session)
+        )
+    db.session.commit()
+    assert w.group.id  # loaded before counting
+
+    pages = []
+    for page in (1, 2, 3, 4):
+        with count_queries() as counter:
+            history = sessions.talked_about(w.group, page=page)
+            pages.append([[e.topic.title for e in t.entries] for t in history.talks])
+        assert counter.count == 1
+        assert history.total == (5 if history.talks else 0)
+
+    assert pages == [
+        [["Topic 4"], ["Topic 3"]],
+        [["Topic 2"], ["Topic 1"]],
+        [["Topic 0"]],
+        [],
+    ]
+
+
 def test_agenda_of_reads_in_one_query_however_many_items_and_votes(
     db, agenda_world, create_user, site, count_queries
 ):
     w = agenda_world
-    sessions.accept(
+    agenda_building.accept(
         w.group_session, make_topic(db, w.group, "A", votes=w.members), 5, actor=w.coordinator
     )
     db.session.commit()
@@ -752,7 +804,7 @@ def test_agenda_of_reads_in_one_query_however_many_items_and_votes(
         sessions.candidates(w.group_session)
     voters = [add_member(db, w.group, create_user(PATIENT, sites=[site])) for _ in range(6)]
     for title in "BCDE":
-        sessions.accept(
+        agenda_building.accept(
             w.group_session, make_topic(db, w.group, title, votes=voters), 5, actor=w.coordinator
         )
         make_topic(db, w.group, f"Open {title}", votes=voters, proposer=voters[0])
@@ -770,8 +822,8 @@ def test_votes_and_anonymity_of_topics_are_left_as_they_were(db, agenda_world):
     w = agenda_world
     anonymous = make_topic(db, w.group, "Anon", proposer=w.members[0], shown_as=ANONYMOUS)
     fully = make_topic(db, w.group, "Fully", shown_as=ANONYMOUS)
-    sessions.merge(fully, anonymous, actor=w.coordinator)
-    sessions.accept(w.group_session, anonymous, 10, actor=w.coordinator)
+    agenda_building.merge(fully, anonymous, actor=w.coordinator)
+    agenda_building.accept(w.group_session, anonymous, 10, actor=w.coordinator)
     db.session.commit()
     rows = db.session.execute(
         select(AgendaTopic.id, AgendaTopic.proposer_id, AgendaTopic.shown_as).order_by(

@@ -10,25 +10,17 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from groupvisits.accounts.models import PATIENT, User
-from groupvisits.agenda import topics
+from groupvisits.agenda import topic_changes
 from groupvisits.agenda.models import AgendaTopic, TopicEvent, TopicVote
 from groupvisits.errors import ValidationFailed
 from groupvisits.roster import services as roster
+from tests.unit import test_topic_services as topic_services_tests
 
-
-@pytest.fixture(autouse=True)
-def _merged_topics_deleted_first(db):
-    """Merged topics go before the others at teardown (SQLite checks RESTRICT row by row)."""
-    yield
-    db.session.rollback()
-    while db.session.execute(
-        delete(AgendaTopic).where(AgendaTopic.merged_into_id.is_not(None))
-    ).rowcount:
-        pass
-    db.session.commit()
+# Merged topics go first at teardown (shared with the topic services' tests).
+merged_topics_deleted_first = topic_services_tests.merged_topics_deleted_first
 
 
 @contextmanager
@@ -53,7 +45,7 @@ def members(db, create_group, create_user, coordinator):
 @pytest.fixture
 def topic_id(db, members):
     group, (proposer, *_) = members
-    topic = topics.propose(group, title="Eating out", actor=proposer)
+    topic = topic_changes.propose(group, title="Eating out", actor=proposer)
     db.session.commit()
     return topic.id
 
@@ -82,10 +74,12 @@ def test_a_second_click_on_vote_after_the_first_committed_is_a_no_op(app, db, me
     stale = loaded(db, topic_id)
 
     with other_request(app) as other:
-        assert topics.vote(other.get(AgendaTopic, topic_id), other.get(User, voter.id)) is True
+        assert (
+            topic_changes.vote(other.get(AgendaTopic, topic_id), other.get(User, voter.id)) is True
+        )
         other.commit()
 
-    assert topics.vote(stale, voter) is False
+    assert topic_changes.vote(stale, voter) is False
     db.session.commit()
 
     assert votes_of(app, topic_id) == [voter.id]
@@ -93,15 +87,18 @@ def test_a_second_click_on_vote_after_the_first_committed_is_a_no_op(app, db, me
 
 def test_taking_back_a_vote_already_taken_back_is_a_no_op(app, db, members, topic_id):
     _, (_, voter, _) = members
-    topics.vote(loaded(db, topic_id), voter)
+    topic_changes.vote(loaded(db, topic_id), voter)
     db.session.commit()
     stale = loaded(db, topic_id)
 
     with other_request(app) as other:
-        assert topics.unvote(other.get(AgendaTopic, topic_id), other.get(User, voter.id)) is True
+        assert (
+            topic_changes.unvote(other.get(AgendaTopic, topic_id), other.get(User, voter.id))
+            is True
+        )
         other.commit()
 
-    assert topics.unvote(stale, voter) is False
+    assert topic_changes.unvote(stale, voter) is False
     db.session.commit()
 
     assert votes_of(app, topic_id) == []
@@ -113,11 +110,13 @@ def test_a_vote_on_a_topic_hidden_meanwhile_is_refused(app, db, members, topic_i
     assert not stale.is_hidden  # what the member's page showed
 
     with other_request(app) as other:
-        topics.hide(other.get(AgendaTopic, topic_id), "Off topic", other.get(User, coordinator.id))
+        topic_changes.hide(
+            other.get(AgendaTopic, topic_id), "Off topic", other.get(User, coordinator.id)
+        )
         other.commit()
 
     with pytest.raises(ValidationFailed, match="taken off the list"):
-        topics.vote(stale, voter)
+        topic_changes.vote(stale, voter)
     db.session.rollback()
 
     assert votes_of(app, topic_id) == []
@@ -125,7 +124,7 @@ def test_a_vote_on_a_topic_hidden_meanwhile_is_refused(app, db, members, topic_i
 
 def test_a_vote_on_a_topic_merged_meanwhile_is_refused(app, db, members, topic_id):
     group, (proposer, voter, _) = members
-    into = topics.propose(group, title="Restaurants", actor=proposer)
+    into = topic_changes.propose(group, title="Restaurants", actor=proposer)
     db.session.commit()
     into_id = into.id
     stale = loaded(db, topic_id)
@@ -136,7 +135,7 @@ def test_a_vote_on_a_topic_merged_meanwhile_is_refused(app, db, members, topic_i
         other.commit()
 
     with pytest.raises(ValidationFailed, match="merged"):
-        topics.vote(stale, voter)
+        topic_changes.vote(stale, voter)
     db.session.rollback()
 
     assert votes_of(app, topic_id) == []
@@ -148,11 +147,13 @@ def test_hiding_a_topic_just_hidden_by_someone_else_is_refused(
     stale = loaded(db, topic_id)
 
     with other_request(app) as other:
-        topics.hide(other.get(AgendaTopic, topic_id), "Off topic", other.get(User, coordinator.id))
+        topic_changes.hide(
+            other.get(AgendaTopic, topic_id), "Off topic", other.get(User, coordinator.id)
+        )
         other.commit()
 
     with pytest.raises(ValidationFailed, match="hidden already"):
-        topics.hide(stale, "Duplicate", coordinator)
+        topic_changes.hide(stale, "Duplicate", coordinator)
     db.session.rollback()
 
     with other_request(app) as other:
@@ -196,7 +197,9 @@ def _vote_as(topic_id: int, voter_id: int):
     from groupvisits.extensions import db
 
     def work(_index: int) -> bool:
-        return topics.vote(db.session.get(AgendaTopic, topic_id), db.session.get(User, voter_id))
+        return topic_changes.vote(
+            db.session.get(AgendaTopic, topic_id), db.session.get(User, voter_id)
+        )
 
     return work
 
@@ -239,8 +242,8 @@ def test_a_vote_and_a_hide_at_the_same_moment_are_served_one_after_the_other(
 
         topic = db.session.get(AgendaTopic, topic_id)
         if index == 0:
-            return topics.hide(topic, "Off topic", db.session.get(User, coordinator_id))
-        return topics.vote(topic, db.session.get(User, voter_id))
+            return topic_changes.hide(topic, "Off topic", db.session.get(User, coordinator_id))
+        return topic_changes.vote(topic, db.session.get(User, voter_id))
 
     hidden, voted = run_at_once(app, work, 2)
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
-from groupvisits.agenda import topics
+from groupvisits.agenda import topic_changes, topic_rows, topics
 from groupvisits.agenda.models import (
     ACCEPTED,
     ANONYMOUS,
@@ -37,7 +37,7 @@ from groupvisits.timeutil import utcnow
 
 
 @pytest.fixture(autouse=True)
-def _merged_topics_deleted_first(db):
+def merged_topics_deleted_first(db):
     """After each test, delete merged topics before the others: on SQLite a topic another
     was merged into cannot go first (RESTRICT is checked row by row there)."""
     yield
@@ -125,7 +125,7 @@ def facilitator(db, create_user, group, coordinator):
 def put_forward(group, actor, title="Eating out", **kwargs) -> AgendaTopic:
     from groupvisits.extensions import db
 
-    topic = topics.propose(group, title=title, actor=actor, **kwargs)
+    topic = topic_changes.propose(group, title=title, actor=actor, **kwargs)
     db.session.commit()
     return topic
 
@@ -196,7 +196,7 @@ def test_a_topic_for_the_next_session_of_a_group_without_sessions_is_refused(
     unscheduled = create_group(rule=None)
 
     with pytest.raises(ValidationFailed, match="No session of this group is planned") as caught:
-        topics.propose(unscheduled, title="Sleep", for_next_session=True, actor=coordinator)
+        topic_changes.propose(unscheduled, title="Sleep", for_next_session=True, actor=coordinator)
 
     assert caught.value.field == "when"
     assert topic_count(db) == 0
@@ -206,7 +206,7 @@ def test_an_anonymous_topic_hides_the_member_from_members_but_not_from_staff(db,
     topic = put_forward(group, member, anonymous=True)
 
     assert (topic.shown_as, topic.proposer_id) == (ANONYMOUS, member.id)
-    assert not topics.is_fully_anonymous(topic)
+    assert not topic_rows.is_fully_anonymous(topic)
     assert events_of(db, topic.id) == [("proposed", member.id, "")]
 
 
@@ -217,7 +217,7 @@ def test_a_fully_anonymous_topic_keeps_nobody_not_even_in_its_history(db, group,
     topic = put_forward(group, member, title="Erectile problems", anonymous=True)
 
     assert (topic.shown_as, topic.proposer_id, topic.proposed_by_staff) == (ANONYMOUS, None, False)
-    assert topics.is_fully_anonymous(topic)
+    assert topic_rows.is_fully_anonymous(topic)
     assert events_of(db, topic.id) == [("proposed", None, "")]
 
 
@@ -267,7 +267,7 @@ def test_a_bad_title_is_refused_with_a_clear_message_and_nothing_saved(
     db, group, member, title, message
 ):
     with pytest.raises(ValidationFailed, match=message) as caught:
-        topics.propose(group, title=title, actor=member)
+        topic_changes.propose(group, title=title, actor=member)
 
     assert caught.value.field == "title"
     assert topic_count(db) == 0
@@ -278,7 +278,7 @@ def test_details_are_counted_as_the_browser_counts_them(db, group, member):
     assert len(put_forward(group, member, details=fits).details) == 999
 
     with pytest.raises(ValidationFailed, match="up to 1000 characters \\(it has 1001\\)") as caught:
-        topics.propose(group, title="Too much", details="y" * 1001, actor=member)
+        topic_changes.propose(group, title="Too much", details="y" * 1001, actor=member)
     assert caught.value.field == "details"
     assert topic_count(db) == 1
 
@@ -288,7 +288,7 @@ def test_people_without_a_place_in_the_group_cannot_put_topics_forward(
 ):
     for outsider in (waitlisted, former_member, other_group_member, other_site_coordinator):
         with pytest.raises(NotAllowed):
-            topics.propose(group, title="Let me in", actor=outsider)
+            topic_changes.propose(group, title="Let me in", actor=outsider)
     assert topic_count(db) == 0
 
 
@@ -301,29 +301,29 @@ def topic(group, member):
 
 
 def test_a_member_votes_once_and_a_second_vote_changes_nothing(db, topic, shy_member):
-    assert topics.vote(topic, shy_member) is True
+    assert topic_changes.vote(topic, shy_member) is True
     db.session.commit()
-    assert topics.vote(topic, shy_member) is False
+    assert topic_changes.vote(topic, shy_member) is False
     db.session.commit()
 
     assert vote_count(db, topic.id) == 1
 
 
 def test_a_member_takes_their_vote_back_and_may_vote_again(db, topic, shy_member):
-    topics.vote(topic, shy_member)
+    topic_changes.vote(topic, shy_member)
     db.session.commit()
 
-    assert topics.unvote(topic, shy_member) is True
+    assert topic_changes.unvote(topic, shy_member) is True
     db.session.commit()
     assert vote_count(db, topic.id) == 0
-    assert topics.unvote(topic, shy_member) is False
-    assert topics.vote(topic, shy_member) is True
+    assert topic_changes.unvote(topic, shy_member) is False
+    assert topic_changes.vote(topic, shy_member) is True
     db.session.commit()
     assert vote_count(db, topic.id) == 1
 
 
 def test_a_proposer_may_vote_for_their_own_topic(db, topic, member):
-    assert topics.vote(topic, member) is True
+    assert topic_changes.vote(topic, member) is True
     db.session.commit()
     assert vote_count(db, topic.id) == 1
 
@@ -347,7 +347,7 @@ def test_only_members_with_a_place_vote(
         other_site_coordinator,
     ):
         with pytest.raises(NotAllowed, match="Only members of this group vote"):
-            topics.vote(topic, outsider)
+            topic_changes.vote(topic, outsider)
         db.session.rollback()
     assert vote_count(db) == 0
 
@@ -359,7 +359,7 @@ def test_a_member_of_another_group_cannot_vote_on_this_groups_topic(
     enrol(create_group(), elsewhere)
 
     with pytest.raises(NotAllowed):
-        topics.vote(topic, elsewhere)
+        topic_changes.vote(topic, elsewhere)
     assert vote_count(db) == 0
 
 
@@ -375,17 +375,17 @@ def test_votes_on_a_closed_topic_are_refused_and_nothing_is_saved(
     db, group, member, shy_member, topic, status, message
 ):
     into = put_forward(group, member, title="Restaurants")
-    topics.vote(topic, member)
+    topic_changes.vote(topic, member)
     if status == MERGED:
         topic.merged_into_id = into.id
     topic.status = status
     db.session.commit()
 
     with pytest.raises(ValidationFailed, match=message):
-        topics.vote(topic, shy_member)
+        topic_changes.vote(topic, shy_member)
     db.session.rollback()
     with pytest.raises(ValidationFailed, match=message):
-        topics.unvote(topic, member)
+        topic_changes.unvote(topic, member)
     db.session.rollback()
 
     assert vote_count(db, topic.id) == 1
@@ -396,7 +396,7 @@ def test_votes_on_open_accepted_and_kept_topics_count(db, topic, shy_member, sta
     topic.status = status
     db.session.commit()
 
-    assert topics.vote(topic, shy_member) is True
+    assert topic_changes.vote(topic, shy_member) is True
     db.session.commit()
     assert vote_count(db, topic.id) == 1
 
@@ -404,15 +404,15 @@ def test_votes_on_open_accepted_and_kept_topics_count(db, topic, shy_member, sta
 def test_votes_on_a_hidden_topic_are_refused_and_nothing_is_saved(
     db, topic, member, shy_member, coordinator
 ):
-    topics.vote(topic, member)
-    topics.hide(topic, "Names another patient", coordinator)
+    topic_changes.vote(topic, member)
+    topic_changes.hide(topic, "Names another patient", coordinator)
     db.session.commit()
 
     with pytest.raises(ValidationFailed, match="taken off the list"):
-        topics.vote(topic, shy_member)
+        topic_changes.vote(topic, shy_member)
     db.session.rollback()
     with pytest.raises(ValidationFailed, match="taken off the list"):
-        topics.unvote(topic, member)
+        topic_changes.unvote(topic, member)
     db.session.rollback()
 
     assert vote_count(db, topic.id) == 1
@@ -422,7 +422,7 @@ def test_questions_are_not_voted_on(db, group, member, shy_member):
     question = _question_now(db, group, member)
 
     with pytest.raises(ValidationFailed, match="not voted on"):
-        topics.vote(question, shy_member)
+        topic_changes.vote(question, shy_member)
     assert vote_count(db) == 0
 
 
@@ -433,18 +433,23 @@ def _by_title(rows):
     return {row.topic.title: row for row in rows}
 
 
+def every_topic(group, viewer, sort="votes"):
+    """Every row of the topic page's lists: open for votes, closed, hidden (staff)."""
+    return topics.topic_lists(group, viewer, sort).rows
+
+
 def test_members_see_topics_with_their_votes_most_votes_first(db, group, member, shy_member):
     older = put_forward(group, member, title="Older, one vote")
     newer = put_forward(group, member, title="Newer, one vote")
     top = put_forward(group, shy_member, title="Two votes")
     put_forward(group, shy_member, title="No votes")
-    topics.vote(top, member)
-    topics.vote(top, shy_member)
-    topics.vote(newer, member)
-    topics.vote(older, shy_member)
+    topic_changes.vote(top, member)
+    topic_changes.vote(top, shy_member)
+    topic_changes.vote(newer, member)
+    topic_changes.vote(older, shy_member)
     db.session.commit()
 
-    rows = topics.group_topics(group, member)
+    rows = topics.topic_lists(group, member).open
 
     assert [(r.topic.title, r.votes, r.voted) for r in rows] == [
         ("Two votes", 2, True),
@@ -452,13 +457,13 @@ def test_members_see_topics_with_their_votes_most_votes_first(db, group, member,
         ("Newer, one vote", 1, True),
         ("No votes", 0, False),
     ]
-    newest_first = [r.topic.title for r in topics.group_topics(group, member, sort="new")]
+    newest_first = [r.topic.title for r in topics.topic_lists(group, member, sort="new").open]
     assert newest_first == ["No votes", "Two votes", "Newer, one vote", "Older, one vote"]
 
 
 def test_an_unknown_order_is_a_programming_error(group, member):
     with pytest.raises(ValueError):
-        topics.group_topics(group, member, sort="alphabet")
+        topics.topic_lists(group, member, sort="alphabet")
 
 
 def test_members_see_names_only_as_fellow_members_may_see_them(
@@ -472,7 +477,7 @@ def test_members_see_names_only_as_fellow_members_may_see_them(
     viewer = create_user(PATIENT)
     enrol(group, viewer, share_name=True)
 
-    rows = _by_title(topics.group_topics(group, viewer))
+    rows = _by_title(every_topic(group, viewer))
 
     assert rows["By Rosa"].shown_name == "Rosa L."
     assert rows["By Rosa"].named_patient_id == member.id
@@ -489,7 +494,7 @@ def test_a_member_sees_their_own_topics_as_theirs_and_how_the_group_sees_them(
     put_forward(group, shy_member, title="Mine, anonymous", anonymous=True)
     put_forward(group, member, title="Not mine")
 
-    rows = _by_title(topics.group_topics(group, shy_member))
+    rows = _by_title(every_topic(group, shy_member))
 
     assert (rows["Mine, by name"].mine, rows["Mine, by name"].shown_name) == (True, "You")
     assert rows["Mine, by name"].group_sees == "A member"
@@ -505,7 +510,7 @@ def test_staff_see_proposers_but_never_a_fully_anonymous_one(db, group, member, 
     db.session.commit()
     put_forward(group, member, title="Fully anonymous", anonymous=True)
 
-    rows = _by_title(topics.group_topics(group, coordinator))
+    rows = _by_title(every_topic(group, coordinator))
 
     assert rows["By name"].shown_name == "Rosa Lopez"
     assert rows["By name"].named_patient_id == member.id
@@ -522,15 +527,21 @@ def test_hidden_topics_vanish_for_members_and_stay_marked_for_staff(
 ):
     put_forward(group, member, title="Stays")
     hidden = put_forward(group, member, title="Names a neighbour")
-    topics.hide(hidden, "Names someone outside the group", coordinator)
+    topic_changes.hide(hidden, "Names someone outside the group", coordinator)
     db.session.commit()
 
-    assert [r.topic.title for r in topics.group_topics(group, member)] == ["Stays"]
+    member_sees = topics.topic_lists(group, member)
+    assert [r.topic.title for r in member_sees.rows] == ["Stays"]
+    assert member_sees.hidden.total == 0
     for staff in (coordinator, clinician):
-        rows = _by_title(topics.group_topics(group, staff))
-        assert rows["Names a neighbour"].topic.is_hidden
-        assert rows["Names a neighbour"].hidden_by.id == coordinator.id
-        assert not rows["Names a neighbour"].can_vote
+        lists = topics.topic_lists(group, staff)
+        assert [r.topic.title for r in lists.open] == ["Stays"]
+        (row,) = lists.hidden.rows
+        assert row.topic.title == "Names a neighbour"
+        assert row.topic.is_hidden
+        assert row.hidden_by.id == coordinator.id
+        assert not row.can_vote
+        assert lists.hidden.total == 1
 
 
 def test_members_still_see_what_became_of_declined_merged_and_discussed_topics(db, group, member):
@@ -541,27 +552,100 @@ def test_members_still_see_what_became_of_declined_merged_and_discussed_topics(d
     declined.status, declined.decline_reason = DECLINED, "Not for this group, sorry."
     db.session.commit()
 
-    rows = _by_title(topics.group_topics(group, member))
+    lists = topics.topic_lists(group, member)
+    rows = _by_title(lists.rows)
 
-    assert rows["Eating out"].topic.merged_into.title == "Restaurants"
+    assert [r.topic.title for r in lists.open] == ["Restaurants"]
+    assert {r.topic.title for r in lists.closed.rows} == {"Eating out", "Politics"}
+    assert rows["Eating out"].merged_into_title == "Restaurants"
     assert rows["Politics"].topic.decline_reason == "Not for this group, sorry."
     assert [r.can_vote for r in rows.values()] == [True, False, False]
+
+
+def _close(db, topic, status, days_ago):
+    """Close ``topic`` as if it happened ``days_ago`` (its last change)."""
+    topic.status = status
+    topic.decline_reason = "Not for this group." if status == DECLINED else ""
+    db.session.flush()
+    topic.updated_at = utcnow() - timedelta(days=days_ago)
+    db.session.commit()
+
+
+def test_the_topic_page_shows_the_latest_closed_topics_and_counts_them_all(
+    db, group, member, coordinator
+):
+    for n in range(8):
+        _close(db, put_forward(group, member, title=f"Closed {n}"), DISCUSSED, days_ago=n)
+    put_forward(group, member, title="Open")
+
+    lists = topics.topic_lists(group, member)
+
+    assert [r.topic.title for r in lists.open] == ["Open"]
+    assert [r.topic.title for r in lists.closed.rows] == [
+        f"Closed {n}" for n in range(topics.LATEST_SHOWN)
+    ]
+    assert lists.closed.total == 8
+    assert topics.topic_lists(group, member, latest=2).closed.total == 8
+
+
+def test_closed_and_hidden_topics_are_read_page_by_page_latest_first(
+    db, group, member, coordinator, monkeypatch
+):
+    monkeypatch.setattr(topics, "SHELF_PAGE", 3)
+    for n in range(7):
+        _close(db, put_forward(group, member, title=f"Closed {n}"), DECLINED, days_ago=n)
+    for n in range(4):
+        topic_changes.hide(
+            put_forward(group, member, title=f"Hidden {n}"), "Off topic", coordinator
+        )
+        db.session.commit()
+
+    def titles(viewer, shelf, page):
+        found = topics.topic_shelf(group, viewer, shelf, page=page)
+        return [r.topic.title for r in found.rows], found.total
+
+    assert titles(member, "closed", 1) == (["Closed 0", "Closed 1", "Closed 2"], 7)
+    assert titles(member, "closed", 3) == (["Closed 6"], 7)
+    assert titles(member, "closed", 4) == ([], 0)
+    # The latest hidden first; members get none of them.
+    assert titles(coordinator, "hidden", 1)[0] == ["Hidden 3", "Hidden 2", "Hidden 1"]
+    assert titles(coordinator, "hidden", 2) == (["Hidden 0"], 4)
+    assert titles(member, "hidden", 1) == ([], 0)
+    with pytest.raises(ValueError):
+        topics.topic_shelf(group, member, "everything", page=1)
+
+
+def test_a_member_sees_the_title_of_a_merged_topics_target_only_if_it_is_not_hidden(
+    db, group, member, coordinator
+):
+    into = put_forward(group, member, title="Restaurants")
+    merged = put_forward(group, member, title="Eating out")
+    merged.status, merged.merged_into_id = MERGED, into.id
+    db.session.commit()
+    topic_changes.hide(into, "Names a restaurant owner", coordinator)
+    db.session.commit()
+
+    (for_member,) = topics.topic_lists(group, member).closed.rows
+    (for_staff,) = topics.topic_lists(group, coordinator).closed.rows
+
+    assert for_member.merged_into_title is None
+    assert for_staff.merged_into_title == "Restaurants"
 
 
 def test_questions_are_not_among_the_groups_topics(db, group, member):
     put_forward(group, member, title="A topic")
     _question_now(db, group, member, "A question?")
 
-    assert [r.topic.title for r in topics.group_topics(group, member)] == ["A topic"]
+    assert [r.topic.title for r in every_topic(group, member)] == ["A topic"]
 
 
-def test_listing_topics_takes_one_query_however_many_topics_and_votes(
+def test_the_topic_lists_take_one_query_however_many_topics_and_votes(
     db, group, member, shy_member, create_user, enrol, coordinator, count_queries
 ):
     put_forward(group, member, title="First")
     assert group.id and member.role  # loaded before counting
     with count_queries() as few:
-        assert len(topics.group_topics(group, member)) == 1
+        assert len(every_topic(group, member)) == 1
 
     group.max_members = 15
     voters = [member, shy_member]
@@ -573,18 +657,18 @@ def test_listing_topics_takes_one_query_however_many_topics_and_votes(
             group, voters[n % len(voters)], title=f"Topic {n}", anonymous=n % 3 == 0
         )
         for voter in voters[: n % len(voters)]:
-            topics.vote(topic, voter)
+            topic_changes.vote(topic, voter)
         if n % 7 == 0:
-            topics.hide(topic, "Off topic", coordinator)
+            topic_changes.hide(topic, "Off topic", coordinator)
     db.session.commit()
 
     for viewer in (member, coordinator):
         assert group.id and viewer.role  # loaded before counting
         with count_queries() as many:
-            rows = topics.group_topics(group, viewer)
-            [(r.shown_name, r.topic.group_session, r.topic.merged_into) for r in rows]
+            rows = every_topic(group, viewer)
+            [(r.shown_name, r.for_session_at, r.merged_into_title, r.hidden_by) for r in rows]
         assert many.count == few.count == 1
-    assert sum(r.votes for r in topics.group_topics(group, coordinator)) > 100
+    assert sum(r.votes for r in every_topic(group, coordinator)) > 100
 
 
 # The question box
@@ -592,7 +676,7 @@ def test_listing_topics_takes_one_query_however_many_topics_and_votes(
 
 def _question_now(db, group, actor, text="What about snacks?"):
     group_session = next_scheduled(db, group)
-    question = topics.drop_question(group_session, text, actor, now=group_session.starts_at)
+    question = topic_changes.drop_question(group_session, text, actor, now=group_session.starts_at)
     db.session.commit()
     return question
 
@@ -612,7 +696,7 @@ def group_session(db, group):
     ids=["an hour before", "at the start", "at the end"],
 )
 def test_a_member_drops_a_question_during_the_session(db, group_session, member, moment):
-    question = topics.drop_question(
+    question = topic_changes.drop_question(
         group_session, "  How do I read a food label?  ", member, now=moment(group_session)
     )
     db.session.commit()
@@ -642,7 +726,7 @@ def test_a_question_outside_the_session_is_refused_and_nothing_saved(
     db, group_session, member, moment, message
 ):
     with pytest.raises(ValidationFailed, match=message):
-        topics.drop_question(group_session, "Snacks?", member, now=moment(group_session))
+        topic_changes.drop_question(group_session, "Snacks?", member, now=moment(group_session))
     assert topic_count(db) == 0
 
 
@@ -651,7 +735,7 @@ def test_a_question_in_a_cancelled_session_is_refused(db, group_session, member,
     db.session.commit()
 
     with pytest.raises(ValidationFailed, match="cancelled"):
-        topics.drop_question(group_session, "Snacks?", member, now=group_session.starts_at)
+        topic_changes.drop_question(group_session, "Snacks?", member, now=group_session.starts_at)
     assert topic_count(db) == 0
 
 
@@ -659,7 +743,9 @@ def test_a_question_in_a_group_allowing_anonymity_keeps_nobody(db, group, group_
     group.allow_anonymous_topics = True
     db.session.commit()
 
-    question = topics.drop_question(group_session, "Snacks?", member, now=group_session.starts_at)
+    question = topic_changes.drop_question(
+        group_session, "Snacks?", member, now=group_session.starts_at
+    )
     db.session.commit()
 
     assert (question.proposer_id, question.shown_as) == (None, ANONYMOUS)
@@ -672,7 +758,7 @@ def test_staff_type_in_a_question_from_a_paper_card(
     group.allow_anonymous_topics = True
     db.session.commit()
 
-    question = topics.drop_question(
+    question = topic_changes.drop_question(
         group_session, "Is fruit OK?", clinician, now=group_session.starts_at
     )
     db.session.commit()
@@ -682,25 +768,25 @@ def test_staff_type_in_a_question_from_a_paper_card(
         True,
         clinician.id,
     )
-    assert events_of(db, question.id) == [("proposed", clinician.id, topics.FROM_A_CARD)]
-    (row,) = topics.open_questions(group_session, clinician)
+    assert events_of(db, question.id) == [("proposed", clinician.id, topic_changes.FROM_A_CARD)]
+    (row,) = topic_rows.open_questions(group_session, clinician)
     assert row.shown_name == "You"
-    (row,) = topics.open_questions(group_session, coordinator)
+    (row,) = topic_rows.open_questions(group_session, coordinator)
     assert row.shown_name == "Typed in from a paper card by Clara Nician"
     assert row.group_sees == "Anonymous"
-    (row,) = topics.open_questions(group_session)
+    (row,) = topic_rows.open_questions(group_session)
     assert row.shown_name == "Anonymous"
 
 
 def test_a_long_question_gets_a_short_title_and_keeps_its_whole_text(db, group_session, member):
     text = "Why " + "does my sugar go up at night " * 10 + "?"
-    question = topics.drop_question(group_session, text, member, now=group_session.starts_at)
+    question = topic_changes.drop_question(group_session, text, member, now=group_session.starts_at)
     db.session.commit()
 
     assert len(question.title) <= 120
     assert question.title.endswith("…")
     assert question.details == text.strip()
-    (row,) = topics.open_questions(group_session)
+    (row,) = topic_rows.open_questions(group_session)
     assert row.text == question.details
 
 
@@ -710,7 +796,7 @@ def test_a_long_question_gets_a_short_title_and_keeps_its_whole_text(db, group_s
 )
 def test_an_empty_or_overlong_question_is_refused(db, group_session, member, text, message):
     with pytest.raises(ValidationFailed, match=message):
-        topics.drop_question(group_session, text, member, now=group_session.starts_at)
+        topic_changes.drop_question(group_session, text, member, now=group_session.starts_at)
     assert topic_count(db) == 0
 
 
@@ -719,32 +805,40 @@ def test_only_members_with_a_place_and_staff_drop_questions(
 ):
     for outsider in (waitlisted, former_member, other_group_member, other_site_coordinator):
         with pytest.raises(NotAllowed):
-            topics.drop_question(group_session, "Me?", outsider, now=group_session.starts_at)
+            topic_changes.drop_question(group_session, "Me?", outsider, now=group_session.starts_at)
     assert topic_count(db) == 0
 
 
 def test_open_questions_are_this_sessions_newest_first_without_hidden_ones_for_members(
     db, group, group_session, member, shy_member, coordinator
 ):
-    first = topics.drop_question(group_session, "First?", member, now=group_session.starts_at)
+    first = topic_changes.drop_question(
+        group_session, "First?", member, now=group_session.starts_at
+    )
     db.session.commit()
-    second = topics.drop_question(group_session, "Second?", shy_member, now=group_session.ends_at)
-    hidden = topics.drop_question(group_session, "Rude?", shy_member, now=group_session.ends_at)
-    answered = topics.drop_question(group_session, "Done?", member, now=group_session.ends_at)
+    second = topic_changes.drop_question(
+        group_session, "Second?", shy_member, now=group_session.ends_at
+    )
+    hidden = topic_changes.drop_question(
+        group_session, "Rude?", shy_member, now=group_session.ends_at
+    )
+    answered = topic_changes.drop_question(
+        group_session, "Done?", member, now=group_session.ends_at
+    )
     answered.status = DISCUSSED
-    topics.hide(hidden, "Unkind", coordinator)
+    topic_changes.hide(hidden, "Unkind", coordinator)
     db.session.commit()
     put_forward(group, member, title="A topic, not a question")
 
-    assert [r.topic.id for r in topics.open_questions(group_session)] == [second.id, first.id]
-    assert [r.topic.id for r in topics.open_questions(group_session, member)] == [
+    assert [r.topic.id for r in topic_rows.open_questions(group_session)] == [second.id, first.id]
+    assert [r.topic.id for r in topic_rows.open_questions(group_session, member)] == [
         second.id,
         first.id,
     ]
-    staff_rows = topics.open_questions(group_session, coordinator)
+    staff_rows = topic_rows.open_questions(group_session, coordinator)
     assert [r.topic.id for r in staff_rows] == [hidden.id, second.id, first.id]
     later = schedule.next_sessions([group.id], group_session.ends_at)[group.id]
-    assert topics.open_questions(later, coordinator) == []
+    assert topic_rows.open_questions(later, coordinator) == []
 
 
 def test_the_question_box_opens_an_hour_before_and_closes_at_the_end(group_session):
@@ -761,18 +855,18 @@ def test_the_question_box_opens_an_hour_before_and_closes_at_the_end(group_sessi
 def test_a_coordinator_hides_a_topic_with_a_reason_and_shows_it_again(
     db, group, topic, member, coordinator
 ):
-    topics.hide(topic, "  Names   another patient ", coordinator)
+    topic_changes.hide(topic, "  Names   another patient ", coordinator)
     db.session.commit()
 
     assert topic.is_hidden
     assert (topic.hidden_by_id, topic.hidden_reason) == (coordinator.id, "Names another patient")
-    assert topics.group_topics(group, member) == []
+    assert every_topic(group, member) == []
 
-    topics.unhide(topic, coordinator, "Reworded with the member")
+    topic_changes.unhide(topic, coordinator, "Reworded with the member")
     db.session.commit()
 
     assert not topic.is_hidden
-    assert [r.topic.id for r in topics.group_topics(group, member)] == [topic.id]
+    assert [r.topic.id for r in every_topic(group, member)] == [topic.id]
     assert [(e.kind, e.actor_id, e.note) for e in topics.topic_history(topic)] == [
         ("proposed", member.id, ""),
         ("hidden", coordinator.id, "Names another patient"),
@@ -783,7 +877,7 @@ def test_a_coordinator_hides_a_topic_with_a_reason_and_shows_it_again(
 @pytest.mark.parametrize("reason", ["", "   ", None])
 def test_hiding_without_a_reason_is_refused_and_nothing_changes(db, topic, coordinator, reason):
     with pytest.raises(ValidationFailed, match="Say why you hide it") as caught:
-        topics.hide(topic, reason, coordinator)
+        topic_changes.hide(topic, reason, coordinator)
     db.session.rollback()
 
     assert caught.value.field == "reason"
@@ -793,13 +887,13 @@ def test_hiding_without_a_reason_is_refused_and_nothing_changes(db, topic, coord
 
 def test_hiding_twice_or_showing_a_visible_topic_is_refused(db, topic, coordinator):
     with pytest.raises(ValidationFailed, match="is not hidden"):
-        topics.unhide(topic, coordinator)
+        topic_changes.unhide(topic, coordinator)
     db.session.rollback()
-    topics.hide(topic, "Off topic", coordinator)
+    topic_changes.hide(topic, "Off topic", coordinator)
     db.session.commit()
 
     with pytest.raises(ValidationFailed, match="hidden already"):
-        topics.hide(topic, "Again", coordinator)
+        topic_changes.hide(topic, "Again", coordinator)
     db.session.rollback()
 
     assert [e[0] for e in events_of(db, topic.id)] == ["proposed", "hidden"]
@@ -810,11 +904,11 @@ def test_only_curators_hide_topics(
 ):
     for not_a_curator in (member, clinician, other_site_coordinator):
         with pytest.raises(NotAllowed):
-            topics.hide(topic, "Off topic", not_a_curator)
+            topic_changes.hide(topic, "Off topic", not_a_curator)
         db.session.rollback()
     assert not db.session.get(AgendaTopic, topic.id).is_hidden
 
-    topics.hide(topic, "Off topic", facilitator)
+    topic_changes.hide(topic, "Off topic", facilitator)
     db.session.commit()
     assert topic.is_hidden
 
@@ -824,10 +918,12 @@ def test_a_sessions_facilitator_hides_its_questions(
 ):
     session_facilitator = create_user(CLINICIAN, discipline="behavioural_health")
     team.assign_staff(group_session, session_facilitator, FACILITATOR, actor=coordinator)
-    question = topics.drop_question(group_session, "Rude?", member, now=group_session.starts_at)
+    question = topic_changes.drop_question(
+        group_session, "Rude?", member, now=group_session.starts_at
+    )
     db.session.commit()
 
-    topics.hide(question, "Unkind", session_facilitator)
+    topic_changes.hide(question, "Unkind", session_facilitator)
     db.session.commit()
 
     assert question.is_hidden
@@ -838,7 +934,7 @@ def test_the_history_of_a_fully_anonymous_topic_names_nobody(db, group, member, 
     group.allow_anonymous_topics = True
     db.session.commit()
     topic = put_forward(group, member, anonymous=True)
-    topics.hide(topic, "Duplicate", coordinator)
+    topic_changes.hide(topic, "Duplicate", coordinator)
     db.session.commit()
 
     history = topics.topic_history(topic)
