@@ -101,9 +101,10 @@ def record_each(actor: User | None, action: str, object_type: str, rows) -> None
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     ip_address, now = _address_of(actor), utcnow()
+    actor_id = actor.id if actor is not None else None  # once: ``actor`` may be a proxy
     values = [
         {
-            "actor_id": actor.id if actor is not None else None,
+            "actor_id": actor_id,
             "action": action,
             "patient_id": patient_id,
             "object_type": object_type,

@@ -1,21 +1,18 @@
-"""What people read of their own records: a patient's after-visit summaries and goals (with
-the progress they report), and a clinician's encounter log.
+"""What patients read of their own records: their after-visit summaries and goals (with
+the progress they report). A clinician's encounter log is in :mod:`.encounter_log`.
 
 Patients read the plan, goals and follow-up of their signed notes, never the assessment,
 concerns, vitals or billing. Every page's data comes in a fixed number of queries.
 """
 
-import functools
-from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from babel.dates import format_date
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import aliased, joinedload, load_only
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, load_only
 
 from groupvisits import audit
-from groupvisits.accounts.models import PatientProfile, User
+from groupvisits.accounts.models import User
 from groupvisits.encounters.models import (
     ATTESTED,
     FINAL,
@@ -29,11 +26,10 @@ from groupvisits.encounters.models import (
     GoalProgress,
     PatientGoal,
 )
-from groupvisits.encounters.note_reading import SIGNED_STATUSES, with_session
+from groupvisits.encounters.note_reading import with_session
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
-from groupvisits.localtime import site_locale
 from groupvisits.locking import lock_row
 from groupvisits.schedule import participation
 from groupvisits.schedule import services as schedule
@@ -90,9 +86,7 @@ def my_summaries(patient: User, *, now: datetime | None = None) -> list[AfterVis
     """The patient's reviewed notes as after-visit summaries, newest first (three queries)."""
     notes = db.session.scalars(
         with_session(select(EncounterNote), EncounterNote)
-        .where(
-            EncounterNote.patient_id == patient.id, EncounterNote.status.in_(REVIEWED_STATUSES)
-        )
+        .where(EncounterNote.patient_id == patient.id, EncounterNote.status.in_(REVIEWED_STATUSES))
         .options(
             load_only(
                 EncounterNote.id,
@@ -207,127 +201,3 @@ def record_progress(
     if goal.status != OPEN:
         audit.record(actor, "update", actor, "goal", goal.id)
     return progress
-
-
-# Residents' encounter log
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One signed note in a clinician's log: no patient name, their record number only."""
-
-    note_id: int
-    patient_id: int
-    visit_at: datetime
-    site: Site
-    group_name: str
-    record_number: str
-    status: str
-    preceptor_name: str
-    attested_at: datetime | None
-
-    @property
-    def local_date(self) -> date:
-        return to_local(self.visit_at, self.site.timezone).date()
-
-    @property
-    def attested_on(self) -> date | None:
-        return to_local(self.attested_at, self.site.timezone).date() if self.attested_at else None
-
-    @property
-    def status_label(self) -> str:
-        return {SIGNED: "Awaiting attestation", ATTESTED: "Attested", FINAL: "Signed"}[self.status]
-
-
-@dataclass
-class EncounterLog:
-    """A clinician's signed notes, newest first, counted by month, group and preceptor."""
-
-    entries: list[LogEntry]
-    #: (label, count) pairs: months newest first; groups and preceptors by count.
-    by_month: list[tuple[str, int]]
-    by_group: list[tuple[str, int]]
-    by_preceptor: list[tuple[str, int]]
-
-    @property
-    def total(self) -> int:
-        return len(self.entries)
-
-
-#: Log entries whose note needs no attestation are counted under this preceptor.
-NO_PRECEPTOR = "None (no attestation needed)"
-
-
-@functools.cache
-def _log_query():
-    preceptor = aliased(User)
-    return (
-        select(
-            EncounterNote.id,
-            EncounterNote.patient_id,
-            GroupSession.starts_at,
-            Site,
-            VisitGroup.name,
-            PatientProfile.medical_record_number,
-            EncounterNote.status,
-            preceptor.given_name,
-            preceptor.preferred_name,
-            preceptor.family_name,
-            EncounterNote.attested_at,
-        )
-        .join(GroupSession, GroupSession.id == EncounterNote.session_id)
-        .join(VisitGroup, VisitGroup.id == GroupSession.group_id)
-        .join(Site, Site.id == VisitGroup.site_id)
-        .outerjoin(PatientProfile, PatientProfile.user_id == EncounterNote.patient_id)
-        .outerjoin(preceptor, preceptor.id == EncounterNote.preceptor_id)
-        .where(
-            EncounterNote.author_id == bindparam("author_id"),
-            EncounterNote.status.in_(SIGNED_STATUSES),
-        )
-        .order_by(GroupSession.starts_at.desc(), EncounterNote.id.desc())
-    )
-
-
-def encounter_log(clinician: User) -> EncounterLog:
-    """The clinician's signed notes (signed, attested, final), in one query.
-
-    Patients appear by medical record number: the log is checked against the chart.
-    """
-    entries = []
-    for row in db.session.execute(_log_query(), {"author_id": clinician.id}):
-        note_id, patient_id, starts_at, site, group_name, mrn, status = row[:7]
-        given, preferred, family, attested_at = row[7:]
-        preceptor = f"{preferred or given} {family}".strip() if family or given else ""
-        entries.append(
-            LogEntry(
-                note_id=note_id,
-                patient_id=patient_id,
-                visit_at=starts_at,
-                site=site,
-                group_name=group_name,
-                record_number=mrn or "",
-                status=status,
-                preceptor_name=preceptor,
-                attested_at=attested_at,
-            )
-        )
-    months: dict[tuple[int, int], list] = {}
-    for entry in entries:
-        on = entry.local_date
-        months.setdefault((on.year, on.month), [_month_words(on, entry.site), 0])[1] += 1
-    return EncounterLog(
-        entries=entries,
-        by_month=[tuple(months[key]) for key in sorted(months, reverse=True)],
-        by_group=_counted(entry.group_name for entry in entries),
-        by_preceptor=_counted(entry.preceptor_name or NO_PRECEPTOR for entry in entries),
-    )
-
-
-def _month_words(on: date, site: Site) -> str:
-    """The month in the site's language: "January 2027"."""
-    return format_date(on, "LLLL y", locale=site_locale(site))
-
-
-def _counted(names) -> list[tuple[str, int]]:
-    """Names with their counts, most first, then by name."""
-    return sorted(Counter(names).items(), key=lambda item: (-item[1], item[0]))

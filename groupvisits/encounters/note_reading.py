@@ -1,42 +1,44 @@
-"""Reading encounter notes: one note with what its page shows, its history, the lists around
-notes (the attending's queue, a clinician's own notes), and what a provider reads before a
-visit. Also the pieces the records' queries share: which notes count as signed, and a join
-of a note's session, group and site.
+"""Reading encounter notes: one note with what its page shows, its history, and the lists
+around notes (the attending's queue, a clinician's own notes). Also the pieces the records'
+queries share: which notes count as signed, a note's place, a person's name, and a join of
+a note's session, group and site. What a provider reads before a visit is in
+:mod:`.pre_visit`.
 """
 
 import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, or_, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy import (
+    bindparam,
+    case,
+    func,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from groupvisits.accounts.models import User
 from groupvisits.encounters.models import (
     ATTESTED,
     DRAFT,
     FINAL,
-    OPEN,
     RETURNED,
     SIGNED,
     EncounterNote,
-    GoalProgress,
     NoteAddendum,
     NoteEvent,
     OneOnOneSlot,
-    PatientGoal,
 )
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
-from groupvisits.roster import history
-from groupvisits.roster.models import Attendance
 from groupvisits.schedule.models import GroupSession
+from groupvisits.sites.models import Site
 
 #: Notes that are signed: the patient's summary shows them, the resident's log counts them.
 SIGNED_STATUSES = (SIGNED, ATTESTED, FINAL)
-#: Follow-up items of earlier visits shown before a visit, newest first.
-FOLLOW_UPS_SHOWN = 5
-#: Attested and final notes listed on a clinician's page, newest first (the log has all).
+#: Notes awaiting attestation, and attested or final ones, listed on a clinician's page.
 FINISHED_SHOWN = 15
 
 
@@ -69,14 +71,62 @@ def with_session(query, model):
     )
 
 
-def load_note(note_id: int) -> EncounterNote | None:
-    """A note with its session, site, people and addenda (in two queries); None if none."""
-    return db.session.scalar(
-        _with_context(select(EncounterNote).where(EncounterNote.id == note_id)).options(
-            joinedload(EncounterNote.attested_by),
-            selectinload(EncounterNote.addenda).joinedload(NoteAddendum.author),
+@functools.cache
+def _note_queries():
+    """A note with the rows its page shows (session, group, site, people), then its addenda
+    with their authors: plain joins, each row loaded once and found by the relationships."""
+    patient, author, preceptor, attested_by = (aliased(User) for _ in range(4))
+    note = (
+        select(
+            EncounterNote, GroupSession, VisitGroup, Site, patient, author, preceptor, attested_by
         )
+        .join(GroupSession, GroupSession.id == EncounterNote.session_id)
+        .join(VisitGroup, VisitGroup.id == GroupSession.group_id)
+        .join(Site, Site.id == VisitGroup.site_id)
+        .join(patient, patient.id == EncounterNote.patient_id)
+        .join(author, author.id == EncounterNote.author_id)
+        .outerjoin(preceptor, preceptor.id == EncounterNote.preceptor_id)
+        .outerjoin(attested_by, attested_by.id == EncounterNote.attested_by_id)
+        .where(EncounterNote.id == bindparam("note_id"))
     )
+    addenda = (
+        select(NoteAddendum, User)
+        .join(User, User.id == NoteAddendum.author_id)
+        .where(NoteAddendum.note_id == bindparam("note_id"))
+        .order_by(NoteAddendum.id)
+    )
+    return note, addenda
+
+
+def load_note(note_id: int) -> EncounterNote | None:
+    """A note with its session, site, people and addenda (in two queries); None if none.
+
+    The session, group, site and people are loaded in the note's query: reading them from
+    the note (``note.group_session.group.site``) finds them without another query.
+    """
+    note_query, addenda_query = _note_queries()
+    params = {"note_id": note_id}
+    row = db.session.execute(note_query, params).first()
+    if row is None:
+        return None
+    note, group_session, group, site, patient, author, preceptor, attested_by = row
+    # Tie each row to the note: the session holds loaded rows only weakly.
+    set_committed_value(group, "site", site)
+    set_committed_value(group_session, "group", group)
+    for name, value in (
+        ("group_session", group_session),
+        ("patient", patient),
+        ("author", author),
+        ("preceptor", preceptor),
+        ("attested_by", attested_by),
+    ):
+        set_committed_value(note, name, value)
+    addenda = []
+    for addendum, addendum_author in db.session.execute(addenda_query, params):
+        set_committed_value(addendum, "author", addendum_author)
+        addenda.append(addendum)
+    set_committed_value(note, "addenda", addenda)
+    return note
 
 
 def load_slot(slot_id: int) -> OneOnOneSlot | None:
@@ -103,15 +153,18 @@ def note_of_slot(slot: OneOnOneSlot) -> EncounterNote | None:
 
 
 def note_history(note: EncounterNote) -> list[NoteEvent]:
-    """The note's steps (signed, returned with comment, signed again, attested), oldest first."""
-    return list(
-        db.session.scalars(
-            select(NoteEvent)
-            .where(NoteEvent.note_id == note.id)
-            .options(joinedload(NoteEvent.actor))
-            .order_by(NoteEvent.occurred_at, NoteEvent.id)
-        )
-    )
+    """The note's steps (signed, returned with comment, signed again, attested), oldest
+    first, each with its actor (one query)."""
+    events = []
+    for event, actor in db.session.execute(
+        select(NoteEvent, User)
+        .join(User, User.id == NoteEvent.actor_id)
+        .where(NoteEvent.note_id == note.id)
+        .order_by(NoteEvent.occurred_at, NoteEvent.id)
+    ):
+        set_committed_value(event, "actor", actor)
+        events.append(event)
+    return events
 
 
 def attestation_queue(attending: User) -> list[EncounterNote]:
@@ -150,174 +203,154 @@ def notes_waiting(clinician: User) -> dict[str, int]:
 
 #: The order a clinician's page lists their notes in: what needs them first.
 MY_ORDER = (RETURNED, DRAFT, SIGNED, ATTESTED, FINAL)
+#: Statuses whose notes a clinician's page lists in full: their own work to do.
+TO_DO = (RETURNED, DRAFT)
 
 
-def my_encounters(clinician: User) -> dict[str, list[EncounterNote]]:
-    """A clinician's notes by status, in :data:`MY_ORDER` (every key present; two queries).
+@dataclass(frozen=True)
+class Place:
+    """Where a visit took place, as a list shows its time: a site's name, zone and locale."""
 
-    Returned notes, drafts and notes awaiting attestation are all listed (oldest session
-    first); attested and final notes only the latest :data:`FINISHED_SHOWN`.
+    name: str
+    timezone: str
+    locale: str
+
+
+@dataclass(frozen=True)
+class NoteLine:
+    """One of a clinician's notes as their list shows it: whose, when, and where it stands.
+
+    Read as plain columns: never what the note says, but the attending's comment on a
+    returned note (the author's to answer).
     """
-    by_status: dict[str, list[EncounterNote]] = {status: [] for status in MY_ORDER}
-    open_notes = db.session.scalars(
-        _with_context(select(EncounterNote))
-        .join(EncounterNote.group_session)
-        .where(
-            EncounterNote.author_id == clinician.id,
-            EncounterNote.status.in_((RETURNED, DRAFT, SIGNED)),
-        )
-        .order_by(GroupSession.starts_at, EncounterNote.id)
-    )
-    finished = db.session.scalars(
-        _with_context(select(EncounterNote))
-        .where(
-            EncounterNote.author_id == clinician.id,
-            EncounterNote.status.in_((ATTESTED, FINAL)),
-        )
-        .order_by(EncounterNote.signed_at.desc(), EncounterNote.id.desc())
-        .limit(FINISHED_SHOWN)
-    )
-    for note in [*open_notes, *finished]:
-        by_status[note.status].append(note)
-    return by_status
 
-
-# Before the visit
-
-
-@dataclass(frozen=True)
-class Measure:
-    """The latest value of one measure, in words, with when and where it was taken."""
-
-    label: str
-    text: str
-    taken_at: datetime
-    source: str
-
-
-@dataclass(frozen=True)
-class GoalStatus:
-    """An open goal with the patient's latest word on it (None: nothing said yet)."""
-
-    goal: PatientGoal
-    latest: GoalProgress | None
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A follow-up item written at an earlier visit."""
-
-    text: str
+    id: int
+    patient_id: int
+    patient_name: str
+    status: str
     visit_at: datetime
-    author: User
+    group_name: str
+    site: Place
+    preceptor_name: str
+    return_comment: str
+    returned_at: datetime | None
 
 
-@dataclass(frozen=True)
-class PreVisit:
-    """What a provider reads before a visit: last measures, open goals, follow-up items."""
+@dataclass
+class MyNotes:
+    """A clinician's notes by status, in :data:`MY_ORDER`, and how many of each there are."""
 
-    measures: list[Measure]
-    goals: list[GoalStatus]
-    follow_ups: list[FollowUp]
+    by_status: dict[str, list[NoteLine]]
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def listed(self) -> list[NoteLine]:
+        return [line for lines in self.by_status.values() for line in lines]
+
+
+def person_name(given: str | None, preferred: str | None, family: str | None) -> str:
+    """A person's name as :attr:`User.full_name` says it."""
+    return f"{preferred or given or ''} {family or ''}".strip()
 
 
 @functools.cache
-def _pre_visit_queries():
-    """Earlier signed notes, check-in vitals and open goals of a patient at a site (built once)."""
-    at_site = (GroupSession.group_id == VisitGroup.id) & (VisitGroup.site_id == bindparam("site"))
-    notes = (
-        select(EncounterNote, GroupSession.starts_at)
-        .join(GroupSession, GroupSession.id == EncounterNote.session_id)
-        .join(VisitGroup, at_site)
-        .where(
-            EncounterNote.patient_id == bindparam("patient"),
-            EncounterNote.signed_at.is_not(None),
-            EncounterNote.id != bindparam("note"),
-            GroupSession.starts_at < bindparam("before"),
+def _my_notes_queries():
+    """How many notes of each status, and the notes a clinician's page lists (built once)."""
+    mine = EncounterNote.author_id == bindparam("author_id")
+    counts = select(EncounterNote.status, func.count()).where(mine).group_by(EncounterNote.status)
+
+    def picked(statuses, *order):
+        return (
+            select(EncounterNote.id)
+            .where(mine, EncounterNote.status.in_(statuses))
+            .order_by(*order)
+            .limit(bindparam("shown"))
+            .subquery()
         )
-        .options(joinedload(EncounterNote.author, innerjoin=True))
-        .order_by(GroupSession.starts_at.desc(), EncounterNote.id.desc())
-    )
-    vitals = (
+
+    # Waiting for the attending: those waiting longest. Finished: the latest signed.
+    waiting = picked((SIGNED,), EncounterNote.signed_at, EncounterNote.id)
+    finished = picked((ATTESTED, FINAL), EncounterNote.signed_at.desc(), EncounterNote.id.desc())
+    listed = union_all(
+        select(EncounterNote.id).where(mine, EncounterNote.status.in_(TO_DO)),
+        select(waiting.c.id),
+        select(finished.c.id),
+    ).subquery()
+    patient, preceptor = aliased(User), aliased(User)
+    lines = (
         select(
-            Attendance.weight_kg, Attendance.systolic, Attendance.diastolic, Attendance.vitals_at
+            EncounterNote.id,
+            EncounterNote.patient_id,
+            patient.given_name,
+            patient.preferred_name,
+            patient.family_name,
+            EncounterNote.status,
+            GroupSession.starts_at,
+            VisitGroup.name,
+            Site.name,
+            Site.timezone,
+            Site.locale,
+            preceptor.given_name,
+            preceptor.preferred_name,
+            preceptor.family_name,
+            EncounterNote.return_comment,
+            EncounterNote.returned_at,
+            EncounterNote.signed_at,
         )
-        .join(GroupSession, GroupSession.id == Attendance.session_id)
-        .join(VisitGroup, at_site)
-        .where(
-            Attendance.patient_id == bindparam("patient"),
-            Attendance.vitals_at.is_not(None),
-            GroupSession.starts_at <= bindparam("before"),
-        )
-        .order_by(Attendance.vitals_at.desc())
+        .join(listed, listed.c.id == EncounterNote.id)
+        .join(GroupSession, GroupSession.id == EncounterNote.session_id)
+        .join(VisitGroup, VisitGroup.id == GroupSession.group_id)
+        .join(Site, Site.id == VisitGroup.site_id)
+        .join(patient, patient.id == EncounterNote.patient_id)
+        .outerjoin(preceptor, preceptor.id == EncounterNote.preceptor_id)
     )
-    goals = (
-        select(PatientGoal)
-        .join(VisitGroup, VisitGroup.id == PatientGoal.group_id)
-        .where(
-            PatientGoal.patient_id == bindparam("patient"),
-            PatientGoal.status == OPEN,
-            VisitGroup.site_id == bindparam("site"),
-            or_(PatientGoal.note_id.is_(None), PatientGoal.note_id != bindparam("note")),
-        )
-        .options(selectinload(PatientGoal.progress))
-        .order_by(PatientGoal.created_at, PatientGoal.id)
-    )
-    return notes, vitals, goals
+    return counts, lines
 
 
-def pre_visit(note: EncounterNote) -> PreVisit:
-    """The patient's last measures, open goals and earlier follow-up items (four queries).
+def my_encounters(clinician: User, *, shown: int = FINISHED_SHOWN) -> MyNotes:
+    """A clinician's notes by status, in :data:`MY_ORDER` (every key present; two queries).
 
-    Measures are the latest of earlier signed notes and check-in vitals (this session's
-    included), each with its date; only what was recorded at the note's site is shown,
-    as only its clinicians read the note. Weights are in the site's unit.
+    Returned notes and drafts, the clinician's work, are all listed (oldest session first);
+    of those awaiting attestation the ``shown`` waiting longest; of attested and final notes
+    the latest ``shown`` signed. The counts say how many there are of each.
     """
-    site = note.group_session.group.site
-    params = {
-        "patient": note.patient_id,
-        "site": site.id,
-        "note": note.id,
-        "before": note.group_session.starts_at,
-    }
-    notes_query, vitals_query, goals_query = _pre_visit_queries()
-    earlier = db.session.execute(notes_query, params).all()
-    checked = db.session.execute(vitals_query, params).all()
-
-    found: dict[str, Measure] = {}
-
-    def offer(key: str, label: str, text: str, taken_at: datetime, source: str) -> None:
-        if key not in found or taken_at > found[key].taken_at:
-            found[key] = Measure(label, text, taken_at, source)
-
-    for weight_kg, systolic, diastolic, vitals_at in checked:
-        if systolic is not None:
-            offer("bp", "Blood pressure", f"{systolic}/{diastolic} mmHg", vitals_at, "check-in")
-        if weight_kg is not None:
-            offer("weight", "Weight", _weight(weight_kg, site), vitals_at, "check-in")
-    for earlier_note, visit_at in earlier:
-        if earlier_note.systolic is not None:
-            bp = f"{earlier_note.systolic}/{earlier_note.diastolic} mmHg"
-            offer("bp", "Blood pressure", bp, visit_at, "visit note")
-        if earlier_note.weight_kg is not None:
-            offer("weight", "Weight", _weight(earlier_note.weight_kg, site), visit_at, "visit note")
-        if earlier_note.hba1c is not None:
-            offer("hba1c", "HbA1c", f"{earlier_note.hba1c}%", visit_at, "visit note")
-        if earlier_note.glucose is not None:
-            offer("glucose", "Glucose", f"{earlier_note.glucose} mg/dL", visit_at, "visit note")
-    measures = [found[key] for key in ("bp", "weight", "hba1c", "glucose") if key in found]
-
-    goals = [
-        GoalStatus(goal, goal.progress[-1] if goal.progress else None)
-        for goal in db.session.scalars(goals_query, params)
-    ]
-    follow_ups = [
-        FollowUp(earlier_note.follow_up, visit_at, earlier_note.author)
-        for earlier_note, visit_at in earlier
-        if earlier_note.follow_up.strip()
-    ][:FOLLOW_UPS_SHOWN]
-    return PreVisit(measures=measures, goals=goals, follow_ups=follow_ups)
+    counts_query, lines_query = _my_notes_queries()
+    params = {"author_id": clinician.id, "shown": shown}
+    counts = dict.fromkeys(MY_ORDER, 0)
+    counts.update(db.session.execute(counts_query, params).all())
+    rows: dict[str, list] = {status: [] for status in MY_ORDER}
+    for row in db.session.execute(lines_query, params):
+        rows[row[5]].append(row)
+    for status, listed in rows.items():
+        if status in TO_DO:
+            listed.sort(key=lambda row: (row[6], row[0]))  # oldest session first
+        elif status == SIGNED:
+            listed.sort(key=lambda row: (row[16], row[0]))  # waiting longest first
+        else:
+            listed.sort(key=lambda row: (row[16], row[0]), reverse=True)  # latest first
+    return MyNotes(
+        by_status={status: [_note_line(row) for row in listed] for status, listed in rows.items()},
+        counts=counts,
+    )
 
 
-def _weight(weight_kg, site) -> str:
-    return history.weight_words(weight_kg, site.weight_unit)
+def _note_line(row) -> NoteLine:
+    note_id, patient_id, given, preferred, family, status, starts_at, group_name = row[:8]
+    site_name, timezone, locale, p_given, p_preferred, p_family = row[8:14]
+    return_comment, returned_at = row[14:16]
+    return NoteLine(
+        id=note_id,
+        patient_id=patient_id,
+        patient_name=person_name(given, preferred, family),
+        status=status,
+        visit_at=starts_at,
+        group_name=group_name,
+        site=Place(site_name, timezone, locale),
+        preceptor_name=person_name(p_given, p_preferred, p_family),
+        return_comment=return_comment,
+        returned_at=returned_at,
+    )

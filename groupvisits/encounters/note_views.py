@@ -10,7 +10,7 @@ from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 
 from groupvisits import audit
-from groupvisits.encounters import bp, note_fields, note_reading, note_workflow
+from groupvisits.encounters import bp, note_fields, note_reading, note_workflow, pre_visit
 from groupvisits.encounters.models import (
     BILLING_LEVELS,
     RETURNED,
@@ -84,7 +84,7 @@ def _note_page(note: EncounterNote, *, status: int = 200, **forms):
         note=note,
         site=note.group_session.group.site,
         group_session=note.group_session,
-        pre=note_reading.pre_visit(note),
+        pre=pre_visit.pre_visit(note),
         events=note_reading.note_history(note),
         event_labels=note_workflow.EVENT_LABELS,
         weight=note_fields.weight_words(note),
@@ -92,7 +92,8 @@ def _note_page(note: EncounterNote, *, status: int = 200, **forms):
         resident=note.author.discipline == note_workflow.RESIDENT,
         **forms,
     )
-    audit.record(current_user, "view", note.patient, "encounter_note", note.id)
+    # One row, written without the ORM's unit of work (as the lists write theirs).
+    audit.record_each(current_user, "view", "encounter_note", [(note.patient_id, note.id)])
     db.session.commit()
     return page, status
 
@@ -293,13 +294,11 @@ def show_attestations():
 @bp.get("/my/encounters")
 @roles(CLINICIAN)
 def show_my_encounters():
-    """My notes by status: returned ones first, with the attending's comment."""
-    by_status = note_reading.my_encounters(current_user)
+    """My notes by status: returned ones first, with the attending's comment, then drafts."""
+    notes = note_reading.my_encounters(current_user)
     page = render_template(
-        "encounters/my_encounters.html",
-        by_status=by_status,
-        finished_shown=note_reading.FINISHED_SHOWN,
+        "encounters/my_encounters.html", notes=notes, shown=note_reading.FINISHED_SHOWN
     )
-    _listed([note for listed in by_status.values() for note in listed])
+    _listed(notes.listed)
     db.session.commit()
     return page

@@ -1,18 +1,18 @@
 """Routes of the records: a session's group note and note tracker, a patient's record,
 patients' after-visit summaries and goals, and clinicians' encounter logs."""
 
-from flask import Response, abort, current_app, redirect, render_template, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from groupvisits import audit
 from groupvisits.accounts.models import CLINICIAN, PATIENT
-from groupvisits.csvutil import csv_text, safe_cell
-from groupvisits.encounters import bp, group_notes, my_records, staff_records
+from groupvisits.csvutil import csv_text
+from groupvisits.encounters import bp, encounter_log, group_notes, my_records, staff_records
 from groupvisits.encounters.models import PROGRESS
 from groupvisits.encounters.record_forms import GoalProgressForm, GroupNoteForm
 from groupvisits.errors import Conflict, ValidationFailed
 from groupvisits.extensions import db
-from groupvisits.formutil import form_status
+from groupvisits.formutil import form_status, page_number
 from groupvisits.messages import flash
 from groupvisits.permissions import (
     STAFF,
@@ -23,9 +23,6 @@ from groupvisits.permissions import (
     roles,
 )
 from groupvisits.timeutil import to_local, utcnow
-
-#: Entries of the encounter log listed on its page; the CSV holds them all.
-RECENT_LOG_ENTRIES = 25
 
 
 def note_href(note_id: int) -> str:
@@ -161,21 +158,26 @@ def show_tracker(session_id):
 @bp.get("/patients/<int:user_id>/record")
 @roles(CLINICIAN)
 def show_patient_record(user_id):
-    """A patient's encounters and group notes at the reader's sites, newest first."""
+    """A patient's encounters and group notes at the reader's sites, newest first, by pages."""
     patient = get_user_or_404(user_id)
     if not patient.is_patient:
         abort(404)
-    entries = staff_records.patient_record(patient, site_ids=current_user.site_ids)
-    audit.record(current_user, "view", patient, "record")
-    page = render_template(
+    page = page_number(request.args.get("page", 1, type=int))
+    if page is None:
+        abort(404)
+    record = staff_records.patient_record(patient, site_ids=current_user.site_ids, page=page)
+    if not record.entries and page > 1:
+        abort(404)
+    audit.record_each(current_user, "view", "record", [(patient.id, None)])
+    listing = render_template(
         "encounters/patient_record.html",
         patient=patient,
         profile=patient.patient_profile,
-        entries=entries,
+        record=record,
         note_href=note_href,
     )
     db.session.commit()
-    return page
+    return listing
 
 
 # Patients' own pages
@@ -266,69 +268,56 @@ def _goals_page(failed_goal_id: int | None = None, form=None, *, problem=None):
 # Clinicians' encounter log
 
 
+def _log_year(clinician) -> encounter_log.AcademicYear | None:
+    """The academic year asked for (``?year=2025``: July 2025 to June 2026); None for the
+    current one. A year that is not a number, or is out of reach, is not found."""
+    asked = request.args.get("year")
+    if asked is None:
+        return None
+    if not (len(asked) == 4 and asked.isascii() and asked.isdigit()):
+        abort(404)
+    year = encounter_log.AcademicYear(int(asked))
+    if not encounter_log.EARLIEST_YEAR <= year.first <= encounter_log.current_year(clinician).first:
+        abort(404)
+    return year
+
+
 @bp.get("/my/encounters/log")
 @roles(CLINICIAN)
 def my_encounter_log():
-    """My signed notes counted by month, group and preceptor, with the latest ones."""
-    log = my_records.encounter_log(current_user)
-    shown = log.entries[:RECENT_LOG_ENTRIES]
+    """My signed notes of one academic year (the current one unless asked), counted by
+    month, group and preceptor, with the latest ones."""
+    log = encounter_log.encounter_log(current_user, _log_year(current_user))
     audit.record_each(
-        current_user, "view", "encounter log", [(e.patient_id, e.note_id) for e in shown]
+        current_user, "view", "encounter log", [(e.patient_id, e.note_id) for e in log.entries]
     )
     page = render_template(
-        "encounters/encounter_log.html", log=log, shown=shown, no_preceptor=my_records.NO_PRECEPTOR
+        "encounters/encounter_log.html", log=log, no_preceptor=encounter_log.NO_PRECEPTOR
     )
     db.session.commit()
     return page
 
 
-#: The log's CSV columns. Patients appear by record number, never by name.
-LOG_COLUMNS = [
-    "date",
-    "site",
-    "group",
-    "patient_record_number",
-    "status",
-    "preceptor",
-    "attested_on",
-    "encounter_id",
-]
-
-
 @bp.get("/my/encounters/log.csv")
 @roles(CLINICIAN)
 def export_encounter_log():
-    """All my signed notes as CSV, for a residency training record (an audited export)."""
-    log = my_records.encounter_log(current_user)
-    body = csv_text(
-        LOG_COLUMNS,
-        (
-            [
-                entry.local_date.isoformat(),
-                safe_cell(entry.site.name),
-                safe_cell(entry.group_name),
-                safe_cell(entry.record_number),
-                entry.status_label,
-                safe_cell(entry.preceptor_name),
-                entry.attested_on.isoformat() if entry.attested_on else "",
-                entry.note_id,
-            ]
-            for entry in log.entries
-        ),
-    )
-    audit.record_each(
-        current_user, "export", "encounter log", [(e.patient_id, e.note_id) for e in log.entries]
-    )
+    """My signed notes of one academic year as CSV, for a residency training record (an
+    audited export)."""
+    year = _log_year(current_user) or encounter_log.current_year(current_user)
+    export = encounter_log.export_year(current_user, year)
+    body = csv_text(encounter_log.EXPORT_COLUMNS, export.rows)
+    file_name = _log_file_name(year)  # before the commit expires the user's sites
+    audit.record_each(current_user, "export", "encounter log", export.shown)
     db.session.commit()
     return Response(
         body,
         content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_log_file_name()}"'},
+        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
     )
 
 
-def _log_file_name() -> str:
-    """``encounter-log-2027-01-12.csv``: as of which day, at the clinician's first site."""
-    sites = current_user.sites
-    today = to_local(utcnow(), sites[0].timezone).date() if sites else utcnow().date()
-    return f"encounter-log-{today.isoformat()}.csv"
+def _log_file_name(year) -> str:
+    """``encounter-log-2026-2027-as-of-2027-01-12.csv``: which year, as of which day at the
+    clinician's first site."""
+    today = to_local(utcnow(), encounter_log.home_zone(current_user)).date()
+    return f"encounter-log-{year.first}-{year.first + 1}-as-of-{today.isoformat()}.csv"

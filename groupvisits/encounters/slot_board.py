@@ -5,19 +5,21 @@ queries.
 Times are UTC instants here; the planner counts whole minutes from the window's start.
 """
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, func, inspect, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from groupvisits.accounts.models import DISCIPLINES, User
 from groupvisits.encounters.models import MISSED, EncounterNote, OneOnOneSlot
 from groupvisits.errors import ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.roster.models import ATTENDED, EXCUSED, LATE, NO, NO_SHOW, YES, Attendance
-from groupvisits.schedule.models import GroupSession
+from groupvisits.schedule.models import GroupSession, SessionSegment
 from groupvisits.team.models import PRECEPTOR, PROVIDER, StaffAssignment
 
 #: Kinds of step during which a patient may leave the group for a one-on-one visit.
@@ -207,50 +209,97 @@ class Board:
         return {pid: a for pid, a in self.attendances.items() if is_expected(a)}
 
 
-def load_board(group_session: GroupSession, *, continuity: bool = True) -> Board:
-    """Read a session's one-on-one state fresh from the database: four queries (five with
-    ``continuity``), however many patients and providers."""
+@functools.cache
+def _board_queries():
+    """The session's plan, team, attendances and slots, each row with its people (built once)."""
+    session_id = bindparam("session_id")
+    segments = (
+        select(SessionSegment)
+        .where(SessionSegment.session_id == session_id)
+        .order_by(SessionSegment.position)
+    )
+    team = (
+        select(StaffAssignment, User)
+        .join(User, User.id == StaffAssignment.user_id)
+        .where(
+            StaffAssignment.session_id == session_id,
+            StaffAssignment.role.in_((PROVIDER, PRECEPTOR)),
+        )
+    )
+    attendances = (
+        select(Attendance, User)
+        .join(User, User.id == Attendance.patient_id)
+        .where(Attendance.session_id == session_id)
+    )
+    patient, provider = aliased(User), aliased(User)
+    # A note names at most one slot (its slot_id is unique): the join adds no rows.
+    slots = (
+        select(OneOnOneSlot, patient, provider, EncounterNote.id)
+        .join(patient, patient.id == OneOnOneSlot.patient_id)
+        .join(provider, provider.id == OneOnOneSlot.provider_id)
+        .outerjoin(EncounterNote, EncounterNote.slot_id == OneOnOneSlot.id)
+        .where(OneOnOneSlot.session_id == session_id)
+        .order_by(OneOnOneSlot.starts_at, OneOnOneSlot.provider_id, OneOnOneSlot.id)
+    )
+    return segments, team, attendances, slots
+
+
+def load_board(
+    group_session: GroupSession,
+    *,
+    continuity: bool = True,
+    fresh: bool = True,
+    attendances: bool = True,
+) -> Board:
+    """Read a session's one-on-one state from the database: four queries (five with
+    ``continuity``), however many patients and providers.
+
+    Each row's people come in its own query and are tied to it (``slot.patient``...), so
+    that reading them costs no query. With ``fresh`` (before a change), rows this request
+    already holds are read again; a page that only shows the board has nothing stale.
+    Without ``attendances`` (the run sheet lists slots only), the list is left empty.
+    """
+    segments_query, team_query, attendances_query, slots_query = _board_queries()
+    params = {"session_id": group_session.id}
+    if "segments" in inspect(group_session).unloaded:
+        # The plan's steps, in the cached query rather than a lazy load.
+        steps = db.session.scalars(segments_query, params).all()
+        set_committed_value(group_session, "segments", steps)
     try:
         window, problem = one_on_one_window(group_session), ""
     except ValidationFailed as exc:
         window, problem = None, str(exc)
-    team = db.session.scalars(
-        select(StaffAssignment)
-        .where(
-            StaffAssignment.session_id == group_session.id,
-            StaffAssignment.role.in_((PROVIDER, PRECEPTOR)),
-        )
-        .options(joinedload(StaffAssignment.user, innerjoin=True))
-        .execution_options(populate_existing=True)
-    ).all()
+    options = {"populate_existing": fresh}
+    team = []
+    for assignment, user in db.session.execute(team_query, params, execution_options=options):
+        set_committed_value(assignment, "user", user)
+        team.append(assignment)
     by_name = sorted(team, key=lambda a: (a.user.family_name, a.user.given_name, a.user_id))
-    attendances = db.session.scalars(
-        select(Attendance)
-        .where(Attendance.session_id == group_session.id)
-        .options(joinedload(Attendance.patient, innerjoin=True))
-        .execution_options(populate_existing=True)
-    ).all()
-    # A note names at most one slot (its slot_id is unique): the join adds no rows.
-    slot_rows = db.session.execute(
-        select(OneOnOneSlot, EncounterNote.id)
-        .outerjoin(EncounterNote, EncounterNote.slot_id == OneOnOneSlot.id)
-        .where(OneOnOneSlot.session_id == group_session.id)
-        .options(
-            joinedload(OneOnOneSlot.patient, innerjoin=True),
-            joinedload(OneOnOneSlot.provider, innerjoin=True),
-        )
-        .order_by(OneOnOneSlot.starts_at, OneOnOneSlot.provider_id, OneOnOneSlot.id)
-        .execution_options(populate_existing=True)
-    ).all()
+    on_list = {}
+    if attendances:
+        for attendance, patient in db.session.execute(
+            attendances_query, params, execution_options=options
+        ):
+            set_committed_value(attendance, "patient", patient)
+            on_list[attendance.patient_id] = attendance
+    slots, noted = [], set()
+    for slot, patient, provider, note_id in db.session.execute(
+        slots_query, params, execution_options=options
+    ):
+        set_committed_value(slot, "patient", patient)
+        set_committed_value(slot, "provider", provider)
+        slots.append(slot)
+        if note_id is not None:
+            noted.add(slot.id)
     board = Board(
         group_session=group_session,
         window=window,
         window_problem=problem,
         providers=[a for a in by_name if a.role == PROVIDER],
         preceptors=[a for a in by_name if a.role == PRECEPTOR],
-        attendances={a.patient_id: a for a in attendances},
-        slots=[slot for slot, _ in slot_rows],
-        noted={slot.id for slot, note_id in slot_rows if note_id is not None},
+        attendances=on_list,
+        slots=slots,
+        noted=noted,
     )
     if continuity:
         board.last_provider = last_providers(group_session, sorted(board.expected))

@@ -140,7 +140,7 @@ def overview(group_session: GroupSession, *, now: datetime | None = None) -> Ove
     cannot place are "left out" with its reason; the others only wait for a plan.
     """
     now = now or utcnow()
-    board = load_board(group_session, continuity=False)
+    board = load_board(group_session, continuity=False, fresh=False)
     window = board.window
     slot_of = {slot.patient_id: slot for slot in board.slots}
     expected = board.expected
@@ -189,6 +189,6 @@ def overview(group_session: GroupSession, *, now: datetime | None = None) -> Ove
 
 
 def run_sheet(group_session: GroupSession) -> tuple[Board, list[ProviderLine]]:
-    """Each provider's order of pull-outs, for the printed run sheet (four queries)."""
-    board = load_board(group_session, continuity=False)
+    """Each provider's order of pull-outs, for the printed run sheet (three queries)."""
+    board = load_board(group_session, continuity=False, fresh=False, attendances=False)
     return board, provider_lines(board)

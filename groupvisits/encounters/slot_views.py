@@ -81,6 +81,8 @@ def _planner_page(group_session, *, problem: str = "", status: int = 200):
     view = slot_overview.overview(group_session, now=now)
     audit.record_many(current_user, "view", view.patient_ids, "one-on-one plan")
     zone = group_session.timezone
+    planned = [slot for slot in view.board.slots if slot.status == PLANNED]
+    site_clock = group_session.group.site.clock
     page = render_template(
         "encounters/one_on_ones.html",
         group_session=group_session,
@@ -91,12 +93,41 @@ def _planner_page(group_session, *, problem: str = "", status: int = 200):
         problem=problem,
         hhmm=lambda instant: instant.astimezone(zone).strftime("%H:%M") if instant else "",
         need_choices=_need_choices(view),
-        planned=[slot for slot in view.board.slots if slot.status == PLANNED],
+        planned=planned,
         check_ins=CHECK_INS,
         now=now,
+        slot_urls=_slot_urls(group_session.id),
+        swap_choices=[
+            (
+                slot.id,
+                f"{site_clock(slot.starts_at)}, {slot.patient.full_name}"
+                f" ({slot.provider.full_name})",
+            )
+            for slot in planned
+        ],
     )
     db.session.commit()  # after rendering: a commit expires the rows the page shows
     return page, status
+
+
+#: Where each form of a slot posts, by what it does.
+_SLOT_ENDPOINTS = {
+    "seen": "encounters.mark_slot_seen",
+    "missed": "encounters.mark_slot_missed",
+    "move": "encounters.move_slot",
+    "swap": "encounters.swap_slots",
+}
+
+
+def _slot_urls(session_id: int) -> dict[str, str]:
+    """Each slot form's address as a pattern (``"/sessions/7/one-on-ones/%d/seen"``) that a
+    row fills with its slot's id: the routes are looked up once per page, not per form."""
+    urls = {
+        verb: url_for(endpoint, session_id=session_id, slot_id=MAX_ID)
+        for verb, endpoint in _SLOT_ENDPOINTS.items()
+    }
+    urls["note"] = url_for("encounters.open_note", slot_id=MAX_ID)
+    return {verb: url.replace(str(MAX_ID), "%d") for verb, url in urls.items()}
 
 
 def _need_choices(view) -> list[tuple[str, str]]:

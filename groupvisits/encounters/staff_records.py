@@ -7,9 +7,10 @@ Every page's data comes in a fixed number of queries.
 import functools
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy import bindparam, func, select, union
+from sqlalchemy.orm import aliased, joinedload, load_only
 
 from groupvisits.accounts.models import User
 from groupvisits.encounters.group_notes import group_note_of
@@ -19,17 +20,19 @@ from groupvisits.encounters.models import (
     DRAFT,
     FINAL,
     MISSED,
+    NOTE_STATUSES,
     RETURNED,
     SIGNED,
     EncounterNote,
     GroupNote,
     OneOnOneSlot,
 )
-from groupvisits.encounters.note_reading import SIGNED_STATUSES, with_session
+from groupvisits.encounters.note_reading import SIGNED_STATUSES, Place, person_name
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.roster.models import ATTENDED, CHECK_INS, NO, YES, Attendance
 from groupvisits.schedule.models import GroupSession
+from groupvisits.sites.models import Site
 
 # The session's note tracker
 
@@ -240,50 +243,161 @@ def session_tracker(group_session: GroupSession) -> Tracker:
 
 # A patient's record
 
+#: Sessions a patient's record shows at a time, newest first; older ones are on later pages.
+RECORD_PAGE_SIZE = 15
+
+
+@dataclass(frozen=True)
+class RecordNote:
+    """A one-on-one note as a patient's record lists it: who wrote it and where it stands."""
+
+    id: int
+    author_name: str
+    status: str
+    preceptor_name: str
+    attested_at: datetime | None
+
+    @property
+    def status_label(self) -> str:
+        return NOTE_STATUSES[self.status]
+
+
+@dataclass(frozen=True)
+class RecordGroupNote:
+    """The group note of a session the patient attended."""
+
+    topics: str
+    education: str
+    minutes: int | None
+    signed_at: datetime | None
+    author_name: str
+
 
 @dataclass
 class RecordEntry:
     """One session in a patient's record: their one-on-one note and the group note."""
 
-    group_session: GroupSession
-    note: EncounterNote | None = None
-    group_note: GroupNote | None = None
+    session_id: int
+    visit_at: datetime
+    group_name: str
+    site: Place
+    note: RecordNote | None = None
+    group_note: RecordGroupNote | None = None
 
 
-def patient_record(patient: User, *, site_ids: set[int] | None = None) -> list[RecordEntry]:
-    """A patient's encounters (status, date, provider) and the group notes of the sessions
-    they attended, newest first, in two queries.
+@dataclass
+class RecordPage:
+    """One page of a patient's record, newest session first."""
+
+    entries: list[RecordEntry]
+    page: int
+    has_older: bool
+
+
+@functools.cache
+def _record_queries(at_sites: bool):
+    """The sessions of a page of a patient's record, then their notes and group notes."""
+    patient = bindparam("patient_id")
+    attended = (
+        (Attendance.session_id == GroupNote.session_id)
+        & (Attendance.patient_id == patient)
+        & Attendance.check_in.in_(ATTENDED)
+    )
+    with_either = union(
+        select(EncounterNote.session_id.label("session_id")).where(
+            EncounterNote.patient_id == patient
+        ),
+        select(GroupNote.session_id).join(Attendance, attended),
+    ).subquery()
+    sessions = (
+        select(
+            GroupSession.id,
+            GroupSession.starts_at,
+            VisitGroup.name,
+            Site.name,
+            Site.timezone,
+            Site.locale,
+        )
+        .join(with_either, with_either.c.session_id == GroupSession.id)
+        .join(VisitGroup, VisitGroup.id == GroupSession.group_id)
+        .join(Site, Site.id == VisitGroup.site_id)
+        .order_by(GroupSession.starts_at.desc(), GroupSession.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    if at_sites:
+        sessions = sessions.where(VisitGroup.site_id.in_(bindparam("site_ids", expanding=True)))
+    on_page = bindparam("session_ids", expanding=True)
+    author, preceptor = aliased(User), aliased(User)
+    notes = (
+        select(
+            EncounterNote.session_id,
+            EncounterNote.id,
+            author.given_name,
+            author.preferred_name,
+            author.family_name,
+            EncounterNote.status,
+            preceptor.given_name,
+            preceptor.preferred_name,
+            preceptor.family_name,
+            EncounterNote.attested_at,
+        )
+        .join(author, author.id == EncounterNote.author_id)
+        .outerjoin(preceptor, preceptor.id == EncounterNote.preceptor_id)
+        .where(EncounterNote.patient_id == patient, EncounterNote.session_id.in_(on_page))
+    )
+    group_notes = (
+        select(
+            GroupNote.session_id,
+            GroupNote.topics,
+            GroupNote.education,
+            GroupNote.minutes,
+            GroupNote.signed_at,
+            User.given_name,
+            User.preferred_name,
+            User.family_name,
+        )
+        .join(Attendance, attended)
+        .join(User, User.id == GroupNote.author_id)
+        .where(GroupNote.session_id.in_(on_page))
+    )
+    return sessions, notes, group_notes
+
+
+def patient_record(
+    patient: User,
+    *,
+    site_ids: set[int] | None = None,
+    page: int = 1,
+    size: int = RECORD_PAGE_SIZE,
+) -> RecordPage:
+    """A page of a patient's record: the sessions with their one-on-one note (status,
+    provider, preceptor) or with a group note of a session they attended, newest first,
+    in three queries. Note contents are not even read.
 
     :param site_ids: only sessions at these sites (those the reader serves); None: all.
     """
-    notes = with_session(select(EncounterNote), EncounterNote).where(
-        EncounterNote.patient_id == patient.id
-    )
-    notes = notes.options(
-        load_only(*_NOTE_STATUS_COLUMNS),
-        joinedload(EncounterNote.author, innerjoin=True),
-        joinedload(EncounterNote.preceptor),
-    )
-    group_notes = (
-        with_session(select(GroupNote), GroupNote)
-        .join(
-            Attendance,
-            (Attendance.session_id == GroupNote.session_id) & (Attendance.patient_id == patient.id),
-        )
-        .where(Attendance.check_in.in_(ATTENDED))
-        .options(joinedload(GroupNote.author, innerjoin=True))
-    )
+    sessions, notes, group_notes = _record_queries(site_ids is not None)
+    params = {"patient_id": patient.id, "limit": size + 1, "offset": (page - 1) * size}
     if site_ids is not None:
-        notes = notes.where(VisitGroup.site_id.in_(sorted(site_ids)))
-        group_notes = group_notes.where(VisitGroup.site_id.in_(sorted(site_ids)))
-    entries: dict[int, RecordEntry] = {}
-    for note in db.session.scalars(notes).unique():
-        entries.setdefault(note.session_id, RecordEntry(note.group_session)).note = note
-    for group_note in db.session.scalars(group_notes).unique():
-        entry = entries.setdefault(group_note.session_id, RecordEntry(group_note.group_session))
-        entry.group_note = group_note
-    return sorted(
-        entries.values(),
-        key=lambda e: (e.group_session.starts_at, e.group_session.id),
-        reverse=True,
-    )
+        params["site_ids"] = sorted(site_ids)
+    rows = db.session.execute(sessions, params).all()
+    entries = {
+        session_id: RecordEntry(session_id, starts_at, group_name, Place(*place))
+        for session_id, starts_at, group_name, *place in rows[:size]
+    }
+    if entries:
+        params["session_ids"] = list(entries)
+        for session_id, note_id, *names, status, pg, pp, pf, attested_at in db.session.execute(
+            notes, params
+        ):
+            entries[session_id].note = RecordNote(
+                note_id, person_name(*names), status, person_name(pg, pp, pf), attested_at
+            )
+        for session_id, topics, education, minutes, signed_at, *names in db.session.execute(
+            group_notes, params
+        ):
+            entries[session_id].group_note = RecordGroupNote(
+                topics, education, minutes, signed_at, person_name(*names)
+            )
+    return RecordPage(entries=list(entries.values()), page=page, has_older=len(rows) > size)

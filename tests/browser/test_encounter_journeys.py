@@ -281,6 +281,7 @@ def test_the_attending_attests_one_note_and_returns_another_the_resident_answers
     older = _write(db, by_provider[rhea.id][0], sign_at=now - timedelta(minutes=30))
     newer = _write(db, by_provider[sam.id][0], sign_at=now - timedelta(minutes=10))
     older_patient, newer_patient = older.patient.full_name, newer.patient.full_name
+    newer_patient_id = newer.patient_id
 
     sign_in_page(page, attending)
     _nav(page, "To attest")
@@ -378,6 +379,24 @@ def test_the_attending_attests_one_note_and_returns_another_the_resident_answers
     expect(attested).to_contain_text(newer_patient)
     expect(tablet.get_by_role("region", name=re.compile(r"^Returned to you"))).to_have_count(0)
     axe_check(tablet)
+
+    # Sam's training record: this academic year's signed notes, counted, ready to download.
+    tablet.get_by_role("link", name="My encounter log (training record)").click()
+    expect(tablet).to_have_url(re.compile(r"/my/encounters/log$"))
+    expect(tablet.get_by_role("heading", level=1)).to_contain_text("My encounter log")
+    expect(
+        tablet.get_by_role("link", name=re.compile(r"^Download .* \(1\) as CSV$"))
+    ).to_be_visible()
+    expect(
+        tablet.get_by_role("table", name=re.compile("^The latest|^All of them"))
+    ).to_contain_text("Attested")
+    axe_check(tablet)
+
+    # The attending opens the patient's record: the latest visits first.
+    page.goto(f"/patients/{newer_patient_id}/record")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(newer_patient)
+    expect(page.get_by_role("link", name=re.compile(r"^Read the note"))).to_have_count(1)
+    axe_check(page)
 
 
 def test_a_patient_on_a_phone_reads_the_plan_never_the_assessment_and_marks_a_goal(

@@ -10,6 +10,16 @@ import pytest
 from sqlalchemy import func, select
 
 from groupvisits.accounts.models import COORDINATOR, PATIENT
+from groupvisits.agenda.models import (
+    ACCEPTED,
+    ANONYMOUS,
+    DECLINED,
+    DISCUSSED,
+    QUESTION,
+    AgendaItem,
+    AgendaTopic,
+)
+from groupvisits.agenda.models import OPEN as TOPIC_OPEN
 from groupvisits.audit import AuditEvent
 from groupvisits.encounters import note_fields, note_workflow
 from groupvisits.encounters.models import (
@@ -565,6 +575,26 @@ def notes_for(db, create_user, group, count: int):
     return resident, attending
 
 
+def test_my_notes_list_all_my_work_and_the_latest_of_the_rest_with_counts(
+    db, create_user, group, sign_in_as
+):
+    resident, _ = notes_for(db, create_user, group, 64)  # 16 notes in each state
+
+    page = text_of(sign_in_as(resident).get("/my/encounters"))
+
+    def section(status: str) -> str:
+        return re.search(rf'aria-labelledby="h-{status}">(.*?)</section>', page, re.S).group(1)
+
+    for status in ("returned", "draft"):  # the resident's own work: every note
+        assert section(status).count('aria-label="Open the note') == 16, status
+        assert '<span class="badge">16</span>' in section(status)
+    for status, words in (("signed", "waiting longest first"), ("attested", "latest signed")):
+        assert section(status).count('aria-label="Open the note') == 15, status
+        assert '<span class="badge">16</span>' in section(status)
+        assert f"The 15 {words}" in section(status)
+    assert "Nothing waits for you" not in page
+
+
 @pytest.mark.parametrize("url", ["/attestations", "/my/encounters"])
 def test_the_lists_cost_the_same_with_2_and_12_notes(
     db, create_user, group, sign_in_as, count_queries, url
@@ -601,6 +631,8 @@ def test_a_notes_page_costs_the_same_with_short_and_long_histories(
             note = signed(db, earlier, follow_up=f"Item {number}", goals=f"Goal {number}")
             note_workflow.add_addendum(note, f"Addendum {number}", first.provider)
             db.session.commit()
+            propose(db, first, f"Topic {number}")
+            propose(db, first, f"On the agenda {number}", on_agenda=True)
         note = signed(db, first)
         for number in range(visits):
             note_workflow.add_addendum(note, f"Later {number}", first.provider)
@@ -611,6 +643,97 @@ def test_a_notes_page_costs_the_same_with_short_and_long_histories(
             assert client.get(f"/notes/{note.id}").status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+# Before the visit: the topics the patient proposed for the group
+
+
+def propose(db, visit: Visit, title: str, *, on_agenda: bool = False, **fields) -> AgendaTopic:
+    """A topic the visit's patient put forward for the group (on this session's agenda, with
+    ``on_agenda``), made directly as the agenda's own services are another area's."""
+    values = {
+        "group_id": visit.group_session.group_id,
+        "title": title,
+        "proposer_id": visit.patient.id,
+        "status": ACCEPTED if on_agenda else TOPIC_OPEN,
+    }
+    values.update(fields)
+    topic = AgendaTopic(**values)
+    db.session.add(topic)
+    db.session.flush()
+    if on_agenda:
+        db.session.add(AgendaItem(session_id=visit.group_session.id, topic_id=topic.id, minutes=10))
+    db.session.commit()
+    return topic
+
+
+def proposed_topics(page) -> str:
+    """The "topics they proposed" part of a note's page."""
+    match = re.search(
+        r"<h3>Topics they proposed for the group</h3>(.*?)</div>", text_of(page), re.S
+    )
+    assert match, "no topics part on the page"
+    return match.group(1)
+
+
+def test_before_the_visit_the_note_shows_the_open_topics_the_patient_proposed(
+    db, create_user, create_group, site, visit, sign_in_as
+):
+    propose(db, visit, "Eating out on a budget")
+    propose(db, visit, "Sleep and sugar", on_agenda=True)
+    # Not theirs by name: put forward anonymously, even though staff could know who.
+    propose(db, visit, "Feeling low about my weight", shown_as=ANONYMOUS)
+    propose(db, visit, "Hidden by staff", hidden_at=visit.group_session.starts_at)
+    propose(db, visit, "Declined one", status=DECLINED, decline_reason="Covered last month")
+    propose(db, visit, "Talked about long ago", status=DISCUSSED)
+    propose(db, visit, "A question for today", kind=QUESTION)
+    propose(db, visit, "Another patient's", proposer_id=create_user(PATIENT).id)
+    propose(db, visit, "Another group's", group_id=create_group(site, rule=None).id)
+
+    page = sign_in_as(visit.provider).get(f"/notes/{written(db, visit).id}")
+    shown = proposed_topics(page)
+
+    assert page.status_code == 200
+    assert "Eating out on a budget" in shown and "Open for votes" in shown
+    assert "Sleep and sugar" in shown and "On this session's agenda" in shown
+    assert shown.index("Sleep and sugar") < shown.index("Eating out on a budget")
+    for hidden in (
+        "Feeling low about my weight",
+        "Hidden by staff",
+        "Declined one",
+        "Talked about long ago",
+        "A question for today",
+        "Another patient",
+        "Another group",
+    ):
+        assert hidden not in text_of(page), hidden
+
+
+def test_a_topic_proposed_anonymously_never_shows_as_the_patients(db, visit, sign_in_as):
+    propose(db, visit, "Fear of needles", shown_as=ANONYMOUS)
+    propose(db, visit, "Fear of hypos", shown_as=ANONYMOUS, on_agenda=True)
+    note = signed(db, visit)
+
+    for reader in (visit.provider, visit.preceptor):
+        page = sign_in_as(reader).get(f"/notes/{note.id}")
+        assert page.status_code == 200
+        assert "Fear of needles" not in text_of(page) and "Fear of hypos" not in text_of(page)
+        assert "No open topics of theirs." in proposed_topics(page)
+
+
+def test_only_those_who_read_the_note_see_the_topics_before_the_visit(
+    db, create_user, site, other_site, visit, sign_in_as, coordinator
+):
+    propose(db, visit, "Cooking for one")
+    note = signed(db, visit)
+    url = f"/notes/{note.id}"
+    colleague = clinician(create_user, "dietitian", sites=[site])
+    elsewhere = clinician(create_user, "dietitian", sites=[other_site])
+
+    assert "Cooking for one" in text_of(sign_in_as(colleague).get(url))
+    assert sign_in_as(elsewhere).get(url).status_code == 404
+    assert sign_in_as(coordinator).get(url).status_code == 403
+    assert sign_in_as(visit.patient).get(url).status_code == 403
 
 
 def test_no_page_title_names_the_groups_condition(db, visit, sign_in_as):

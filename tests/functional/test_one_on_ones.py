@@ -3,6 +3,7 @@ what they show, refusals with a clear message and nothing saved, and fixed query
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from groupvisits.audit import AuditEvent
 from groupvisits.encounters.models import BY_HAND, PLANNED, SEEN, OneOnOneSlot
 from groupvisits.roster.models import Attendance
 from groupvisits.team.models import StaffAssignment
+from groupvisits.timeutil import utcnow
 from tests.encounter_factories import add_attendance, add_slot, assign
 from tests.unit.test_slot_services import (
     START,
@@ -433,3 +435,38 @@ def test_the_page_shows_who_needs_attention_first(db, clinic, planned, sign_in_a
         and "is marked no-show: re-plan to free this time" in attention
     )
     assert "Providers with no visit" in attention and idle.full_name in attention
+
+
+def test_each_visits_forms_post_to_that_visit(db, clinic, planned, sign_in_as):
+    resident = clinic.residents[0]
+    page = _text(sign_in_as(resident).get(_url(clinic)))
+
+    for slot in planned:
+        for verb in ("seen", "move", "swap"):
+            assert f'action="{_url(clinic, f"/{slot.id}/{verb}")}"' in page, (slot.id, verb)
+        mine = slot.provider_id == resident.id
+        assert (f'action="/slots/{slot.id}/note"' in page) == mine
+        # A visit is swapped with any other planned one, never with itself.
+        swap = re.search(rf'<select id="swap-{slot.id}".*?</select>', page, re.S).group(0)
+        assert f'value="{slot.id}"' not in swap
+        assert swap.count("<option value=") == len(planned)  # "Choose a visit" and the others
+
+
+def test_once_the_one_on_one_time_is_over_only_seen_or_missed_remain_to_record(
+    db, clinic, planned, sign_in_as
+):
+    group_session = clinic.group_session
+    shift = group_session.starts_at - (utcnow() - timedelta(days=7))
+    for slot in stored_slots(db, group_session):
+        slot.starts_at, slot.ends_at = slot.starts_at - shift, slot.ends_at - shift
+    group_session.starts_at -= shift
+    group_session.ends_at -= shift
+    db.session.commit()
+
+    page = _text(sign_in_as(clinic.coordinator).get(_url(clinic)))
+
+    assert "The one-on-one time is over" in page
+    assert 'name="discipline"' not in page and 'name="available_from"' not in page
+    assert page.count(">Any provider<") == 0 and page.count("Any provider") >= 1
+    for slot in planned:
+        assert f'action="{_url(clinic, f"/{slot.id}/missed")}"' in page

@@ -5,13 +5,14 @@ rows they write, and queries that do not grow with the data."""
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
 from groupvisits.audit import AuditEvent
+from groupvisits.encounters import encounter_log
 from groupvisits.encounters.models import (
     ATTESTED,
     DRAFT,
@@ -339,6 +340,27 @@ def test_a_clinician_of_the_site_reads_a_patients_encounters_and_group_notes(
     assert [(r.action, r.patient_id) for r in rows] == [("view", patient.id)]
 
 
+def test_a_long_record_shows_the_latest_visits_with_older_ones_on_later_pages(
+    group, attending, clinician, sign_in_as, create_user
+):
+    patient = create_user(PATIENT)
+    sessions = [add_session(group, days_ago=3 + 7 * n) for n in range(17)]  # newest first
+    notes = [add_note(group_session, patient, attending) for group_session in sessions]
+    client = sign_in_as(clinician)
+    url = f"/patients/{patient.id}/record"
+
+    first, second = text(client.get(url)), text(client.get(f"{url}?page=2"))
+
+    assert [f'href="/notes/{n.id}"' in first for n in notes] == [True] * 15 + [False] * 2
+    assert [f'href="/notes/{n.id}"' in second for n in notes] == [False] * 15 + [True] * 2
+    assert f'href="{url}?page=2">Older visits' in first and "Newer visits" not in first
+    assert f'href="{url}?page=1">Newer visits' in second and "Older visits" not in second
+    assert client.get(f"{url}?page=3").status_code == 404
+    assert client.get(f"{url}?page=0").status_code == 404
+    rows = audit_rows(object_type="record", actor_id=clinician.id)
+    assert [(r.action, r.patient_id) for r in rows] == [("view", patient.id)] * 2
+
+
 def test_a_patients_record_is_for_clinicians_of_their_site(
     sign_in_as, coordinator, other_site_clinician, patient, create_user, clinician
 ):
@@ -462,9 +484,21 @@ def test_bad_progress_is_a_422_and_saves_nothing(group, patient_client, patient,
 # The encounter log
 
 
+def last_year(resident) -> encounter_log.AcademicYear:
+    """The academic year before the current one: all of it has happened, whatever today is."""
+    return encounter_log.AcademicYear(encounter_log.current_year(resident).first - 1)
+
+
+def in_year(year: encounter_log.AcademicYear, days: int) -> datetime:
+    """17:00 in New York, ``days`` after the year's first day (1 July)."""
+    return datetime(year.first, 7, 1, 21, 0, tzinfo=UTC) + timedelta(days=days)
+
+
 @pytest.fixture
 def logged(group, resident, attending, create_user, create_group, site):
-    """Three signed notes of the resident (one in a group named like a formula) and a draft."""
+    """Three signed notes of the resident last academic year (one in a group named like a
+    formula) and a draft."""
+    year = last_year(resident)
     trick = create_group(site, rule=None, name='=HYPERLINK("http://evil.example","x")')
     patients = [
         create_user(
@@ -474,44 +508,73 @@ def logged(group, resident, attending, create_user, create_group, site):
         create_user(PATIENT, given_name="Ana", family_name="Peña", medical_record_number="MRN-300"),
     ]
     add_note(
-        add_session(group, days_ago=40),
+        add_session(group, starts_at=in_year(year, 100)),
         patients[0],
         resident,
         status=ATTESTED,
         preceptor_id=attending.id,
     )
     add_note(
-        add_session(trick, days_ago=20),
+        add_session(trick, starts_at=in_year(year, 120)),
         patients[1],
         resident,
         status=SIGNED,
         preceptor_id=attending.id,
     )
-    add_note(add_session(group, days_ago=10), patients[2], resident, status=FINAL)
-    add_note(add_session(group, days_ago=5), patients[0], resident, status=DRAFT)
+    add_note(add_session(group, starts_at=in_year(year, 130)), patients[2], resident, status=FINAL)
+    add_note(add_session(group, starts_at=in_year(year, 135)), patients[0], resident, status=DRAFT)
     return patients
 
 
-def test_the_log_page_counts_signed_notes_by_month_group_and_preceptor(
+def test_the_log_page_counts_a_years_signed_notes_by_month_group_and_preceptor(
     logged, resident, sign_in_as
 ):
-    page = text(sign_in_as(resident).get("/my/encounters/log"))
+    year = last_year(resident)
+    page = text(sign_in_as(resident).get(f"/my/encounters/log?year={year.first}"))
     assert "<strong>3</strong> signed notes" in page
+    assert f"in the academic year {year.label}" in page
     assert "<td>Tuesday evening group</td><td>2</td>" in page
     assert "<td>Ada Tending</td><td>2</td>" in page
     assert "<td>None (no attestation needed)</td><td>1</td>" in page
     assert "MRN-100" in page
+    assert f'href="/my/encounters/log.csv?year={year.first}"' in page
     for name in ("Rosa", "Lopez", "Petrov", "Peña"):
         assert name not in page
 
 
+def test_the_log_shows_the_current_academic_year_with_earlier_years_a_click_away(
+    logged, group, resident, sign_in_as, create_user
+):
+    this_year = encounter_log.current_year(resident)
+    patient = create_user(PATIENT, medical_record_number="MRN-NOW")
+    add_note(add_session(group, starts_at=in_year(this_year, 1)), patient, resident)
+
+    page = text(sign_in_as(resident).get("/my/encounters/log"))
+
+    assert "<strong>1</strong> signed note " in page and "MRN-NOW" in page
+    assert "MRN-100" not in page  # last year's notes are on last year's page
+    assert f'<strong aria-current="page">{this_year.label}</strong>' in page
+    assert f'href="/my/encounters/log?year={this_year.first - 1}"' in page
+
+
+def test_a_log_year_that_is_not_a_year_or_out_of_reach_is_not_found(resident, sign_in_as):
+    client = sign_in_as(resident)
+    next_year = encounter_log.current_year(resident).first + 1
+    for year in ("abc", "20x5", "1999", str(next_year), "²⁰²⁵", "-2025", "02025"):
+        assert client.get(f"/my/encounters/log?year={year}").status_code == 404, year
+        assert client.get(f"/my/encounters/log.csv?year={year}").status_code == 404, year
+
+
 def test_the_log_csv_has_a_bom_guards_formulas_and_names_no_patient(logged, resident, sign_in_as):
-    response = sign_in_as(resident).get("/my/encounters/log.csv")
+    year = last_year(resident)
+    response = sign_in_as(resident).get(f"/my/encounters/log.csv?year={year.first}")
     body = response.get_data(as_text=True)
 
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
-    assert "attachment" in response.headers["Content-Disposition"]
+    disposition = response.headers["Content-Disposition"]
+    assert "attachment" in disposition
+    assert f"encounter-log-{year.first}-{year.first + 1}-as-of-" in disposition
     assert body.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
     assert rows[0] == [
@@ -530,23 +593,34 @@ def test_the_log_csv_has_a_bom_guards_formulas_and_names_no_patient(logged, resi
     assert by_number["'-2+3"][2] == '\'=HYPERLINK("http://evil.example","x")'
     assert by_number["MRN-100"][4:6] == ["Attested", "Ada Tending"]
     assert by_number["MRN-300"][4:7] == ["Signed", "", ""]
+    assert by_number["MRN-100"][0] == in_year(year, 100).date().isoformat()
     for name in ("Rosa", "Lopez", "Ivan", "Petrov", "Ana ", "Peña"):
         assert name not in body
     exported = audit_rows(action="export", object_type="encounter log")
     assert {r.patient_id for r in exported} == {p.id for p in logged}
 
 
+def test_the_log_csv_holds_one_academic_year_the_current_one_by_default(
+    logged, resident, sign_in_as
+):
+    body = text(sign_in_as(resident).get("/my/encounters/log.csv"))
+    rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+    assert len(rows) == 1  # the header: last year's notes are in last year's file
+    assert audit_rows(action="export", object_type="encounter log") == []
+
+
 def test_the_log_is_for_clinicians_and_shows_only_their_own_notes(
-    logged, sign_in_as, coordinator, patient, attending
+    logged, sign_in_as, coordinator, patient, attending, resident
 ):
     assert sign_in_as(coordinator).get("/my/encounters/log").status_code == 403
     assert sign_in_as(patient).get("/my/encounters/log.csv").status_code == 403
-    page = text(sign_in_as(attending).get("/my/encounters/log"))
+    url = f"/my/encounters/log?year={last_year(resident).first}"
+    page = text(sign_in_as(attending).get(url))
     assert "<strong>0</strong> signed notes" in page and "MRN-100" not in page
 
 
 def test_reading_the_log_is_audited_per_patient_shown(logged, resident, sign_in_as):
-    sign_in_as(resident).get("/my/encounters/log")
+    sign_in_as(resident).get(f"/my/encounters/log?year={last_year(resident).first}")
     rows = audit_rows(action="view", object_type="encounter log")
     assert {r.patient_id for r in rows} == {p.id for p in logged}
     assert len(rows) == 3
@@ -646,15 +720,16 @@ def test_the_log_runs_as_many_queries_for_many_notes_as_for_one(
     counts = []
     for size in (1, 7):
         resident = create_user(CLINICIAN, discipline="resident", training_year=2)
+        year = last_year(resident)
         for n in range(size):
             patient = create_user(PATIENT, password=None, medical_record_number=f"L{size}-{n}")
-            group_session = add_session(group, days_ago=300 - 35 * n - size)
+            group_session = add_session(group, starts_at=in_year(year, 30 * n + size))
             add_note(group_session, patient, resident, status=ATTESTED, preceptor_id=attending.id)
         client = sign_in_as(resident)
         counts.append(
             [
-                page_queries(count_queries, client, "/my/encounters/log"),
-                page_queries(count_queries, client, "/my/encounters/log.csv"),
+                page_queries(count_queries, client, f"/my/encounters/log?year={year.first}"),
+                page_queries(count_queries, client, f"/my/encounters/log.csv?year={year.first}"),
             ]
         )
     assert counts[0] == counts[1]

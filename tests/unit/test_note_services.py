@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from groupvisits.accounts.models import CLINICIAN, PATIENT, User
 from groupvisits.audit import AuditEvent
-from groupvisits.encounters import note_fields, note_reading, note_workflow
+from groupvisits.encounters import note_fields, note_reading, note_workflow, pre_visit
 from groupvisits.encounters.models import (
     ATTESTED,
     DRAFT,
@@ -660,15 +660,53 @@ def test_my_encounters_groups_notes_by_status_returned_first(db, create_user, gr
 
     listed = note_reading.my_encounters(resident)
 
-    assert list(listed) == [RETURNED, DRAFT, SIGNED, ATTESTED, FINAL]
-    assert listed == {
-        RETURNED: [returned],
-        DRAFT: [draft],
-        SIGNED: [waiting],
-        ATTESTED: [attested],
+    assert list(listed.by_status) == [RETURNED, DRAFT, SIGNED, ATTESTED, FINAL]
+    assert {status: [n.id for n in notes] for status, notes in listed.by_status.items()} == {
+        RETURNED: [returned.id],
+        DRAFT: [draft.id],
+        SIGNED: [waiting.id],
+        ATTESTED: [attested.id],
         FINAL: [],
     }
-    assert note_reading.my_encounters(attending) == {status: [] for status in note_reading.MY_ORDER}
+    assert listed.counts == {RETURNED: 1, DRAFT: 1, SIGNED: 1, ATTESTED: 1, FINAL: 0}
+    line = listed.by_status[RETURNED][0]
+    assert (line.patient_name, line.preceptor_name) == (
+        returned.patient.full_name,
+        attending.full_name,
+    )
+    assert line.return_comment == "Add the exam."
+    nobody = note_reading.my_encounters(attending)
+    assert nobody.by_status == {status: [] for status in note_reading.MY_ORDER}
+    assert nobody.total == 0
+
+
+def test_my_notes_list_all_my_work_but_only_the_latest_finished_ones(db, create_user, group):
+    resident = clinician(create_user, "resident")
+    attending = clinician(create_user, "attending")
+    visits = [
+        make_visit(
+            db,
+            create_user,
+            group,
+            starts_at=START + timedelta(days=7 * n),
+            provider=resident,
+            preceptor=attending,
+        )
+        for n in range(7)
+    ]
+    drafts = [written(db, visit) for visit in visits[:3]]
+    waiting = [signed(db, visit) for visit in visits[3:5]]
+    finished = [signed(db, visit) for visit in visits[5:]]
+    for note in finished:
+        note_workflow.attest(note, attending)
+    db.session.commit()
+
+    listed = note_reading.my_encounters(resident, shown=1)
+
+    assert [n.id for n in listed.by_status[DRAFT]] == [n.id for n in drafts]  # all, oldest first
+    assert [n.id for n in listed.by_status[SIGNED]] == [waiting[0].id]  # waiting longest
+    assert [n.id for n in listed.by_status[ATTESTED]] == [finished[-1].id]  # the latest
+    assert (listed.counts[DRAFT], listed.counts[SIGNED], listed.counts[ATTESTED]) == (3, 2, 2)
 
 
 def test_before_the_visit_the_latest_measures_goals_and_follow_ups_show(
@@ -731,7 +769,7 @@ def test_before_the_visit_the_latest_measures_goals_and_follow_ups_show(
     note = note_workflow.start_note(today.slot, provider)
     db.session.commit()
 
-    pre = note_reading.pre_visit(note)
+    pre = pre_visit.pre_visit(note)
 
     assert [(m.label, m.text, m.taken_at, m.source) for m in pre.measures] == [
         ("Blood pressure", "140/90 mmHg", second.group_session.starts_at, "visit note"),
@@ -739,12 +777,13 @@ def test_before_the_visit_the_latest_measures_goals_and_follow_ups_show(
         ("HbA1c", "8.2%", first.group_session.starts_at, "visit note"),
         ("Glucose", "180 mg/dL", first.group_session.starts_at, "visit note"),
     ]
-    assert [(g.goal.text, g.latest.state if g.latest else None) for g in pre.goals] == [
+    assert [(g.text, g.latest.state if g.latest else None) for g in pre.goals] == [
         ("Walk daily", "most"),
         ("Sleep by 11", None),
     ]
-    assert [(f.text, f.visit_at, f.author.id) for f in pre.follow_ups] == [
-        ("Recheck HbA1c in 3 months.", first.group_session.starts_at, provider.id)
+    assert pre.goals[0].latest.comment == "Back on track"
+    assert [(f.text, f.visit_at, f.author_name) for f in pre.follow_ups] == [
+        ("Recheck HbA1c in 3 months.", first.group_session.starts_at, provider.full_name)
     ]
     assert earlier.id != note.id
     assert site.weight_unit == "kg"
@@ -757,7 +796,7 @@ def test_before_the_visit_weights_show_in_the_sites_unit(db, create_user, group)
     today = another_visit(db, create_user, first, START + timedelta(days=28))
     note = note_workflow.start_note(today.slot, first.provider)
 
-    assert [m.text for m in note_reading.pre_visit(note).measures] == ["181.5 lb"]
+    assert [m.text for m in pre_visit.pre_visit(note).measures] == ["181.5 lb"]
 
 
 def test_reading_before_the_visit_costs_the_same_whatever_the_history(
@@ -776,7 +815,7 @@ def test_reading_before_the_visit_costs_the_same_whatever_the_history(
         db.session.commit()
         note = note_reading.load_note(note.id)
         with count_queries() as counter:
-            note_reading.pre_visit(note)
+            pre_visit.pre_visit(note)
         return counter.count
 
-    assert history_of(2) == history_of(8) == 4
+    assert history_of(2) == history_of(8) == 4  # measures, follow-ups, goals, topics

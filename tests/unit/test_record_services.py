@@ -2,14 +2,14 @@
 after-visit summaries, goals and the residents' encounter log."""
 
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select
 
 from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT
 from groupvisits.audit import AuditEvent
-from groupvisits.encounters import group_notes, my_records, staff_records
+from groupvisits.encounters import encounter_log, group_notes, my_records, staff_records
 from groupvisits.encounters.models import (
     ATTESTED,
     DRAFT,
@@ -388,14 +388,33 @@ def test_a_patients_record_lists_their_encounters_and_the_group_notes_of_session
     add_note(elsewhere, patient, attending)
     _db.session.commit()
 
-    entries = staff_records.patient_record(patient, site_ids={group.site_id})
+    record = staff_records.patient_record(patient, site_ids={group.site_id})
 
-    assert [e.group_session.id for e in entries] == [newer.id, older.id]
-    assert entries[0].note is None and entries[0].group_note.session_id == newer.id
-    assert entries[1].note.id == older_note.id and entries[1].group_note is not None
-    assert entries[1].note.author.id == attending.id
+    assert [e.session_id for e in record.entries] == [newer.id, older.id]
+    assert (record.page, record.has_older) == (1, False)
+    assert record.entries[0].note is None and record.entries[0].group_note.topics == "Topic"
+    assert record.entries[1].note.id == older_note.id and record.entries[1].group_note is not None
+    assert record.entries[1].note.author_name == attending.full_name
     everywhere = staff_records.patient_record(patient)
-    assert [e.group_session.id for e in everywhere][0] == elsewhere.id
+    assert [e.session_id for e in everywhere.entries][0] == elsewhere.id
+
+
+def test_a_long_record_shows_the_latest_sessions_first_and_the_older_ones_on_later_pages(
+    group, attending, create_user
+):
+    patient = create_user(PATIENT)
+    sessions = [add_session(group, days_ago=10 + 7 * n) for n in range(5)]  # newest first
+    for group_session in sessions:
+        add_note(group_session, patient, attending)
+
+    first = staff_records.patient_record(patient, site_ids={group.site_id}, size=2)
+    second = staff_records.patient_record(patient, site_ids={group.site_id}, page=2, size=2)
+    last = staff_records.patient_record(patient, site_ids={group.site_id}, page=3, size=2)
+
+    assert [e.session_id for e in first.entries] == [s.id for s in sessions[:2]]
+    assert [e.session_id for e in second.entries] == [s.id for s in sessions[2:4]]
+    assert [e.session_id for e in last.entries] == [sessions[4].id]
+    assert (first.has_older, second.has_older, last.has_older) == (True, True, False)
 
 
 # After-visit summaries
@@ -532,14 +551,14 @@ def test_the_log_counts_signed_notes_by_local_month_group_and_preceptor(
     add_note(draft, patient, resident, status=DRAFT, preceptor_id=attending.id)
     add_note(add_session(group, days_ago=3), create_user(PATIENT), attending, status=FINAL)
 
-    log = my_records.encounter_log(resident)
+    log = encounter_log.encounter_log(resident, encounter_log.AcademicYear(2025))
 
     assert log.total == 4
     assert log.by_month == [("April 2026", 1), ("March 2026", 2), ("February 2026", 1)]
     assert log.by_group == [("Tuesday evening group", 3), ("Thursday morning group", 1)]
     assert log.by_preceptor == [
         ("Ada Tending", 2),
-        (my_records.NO_PRECEPTOR, 1),
+        (encounter_log.NO_PRECEPTOR, 1),
         ("Otto Preceptor", 1),
     ]
     latest = log.entries[0]
@@ -552,3 +571,43 @@ def test_the_log_counts_signed_notes_by_local_month_group_and_preceptor(
     ]
     # Attested at 07:00 UTC on 1 March: 1 March in New York too.
     assert log.entries[-1].attested_on.isoformat() == "2026-03-01"
+
+
+def test_an_academic_year_runs_from_july_1_to_june_30_in_the_sites_time_zone(
+    group, resident, create_user
+):
+    patient = create_user(PATIENT)
+    # 03:00 UTC on 1 July 2026 is still 30 June in New York: the 2025-2026 year.
+    june_30 = add_session(group, starts_at=datetime(2026, 7, 1, 3, 0, tzinfo=UTC))
+    july_1 = add_session(group, starts_at=datetime(2026, 7, 1, 21, 0, tzinfo=UTC))
+    june_first = add_session(group, starts_at=datetime(2025, 7, 1, 21, 0, tzinfo=UTC))
+    for group_session in (june_30, july_1, june_first):
+        add_note(group_session, patient, resident, status=FINAL)
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+    year_2025 = encounter_log.encounter_log(resident, encounter_log.AcademicYear(2025), now=now)
+    this_year = encounter_log.encounter_log(resident, now=now)
+
+    assert this_year.year == encounter_log.AcademicYear(2026)
+    assert [e.visit_at for e in this_year.entries] == [july_1.starts_at]
+    assert [e.visit_at for e in year_2025.entries] == [june_30.starts_at, june_first.starts_at]
+    assert year_2025.by_month == [("June 2026", 1), ("July 2025", 1)]
+    assert [y.label for y in this_year.years] == ["2026–2027", "2025–2026"]
+    assert encounter_log.AcademicYear.of(date(2027, 6, 30)) == encounter_log.AcademicYear(2026)
+
+
+def test_the_log_page_lists_the_latest_of_the_year_and_counts_them_all(
+    group, resident, create_user
+):
+    patient = create_user(PATIENT)
+    starts = [datetime(2025, 8, 1, 21, 0, tzinfo=UTC) + timedelta(days=7 * n) for n in range(6)]
+    for starts_at in starts:
+        add_note(add_session(group, starts_at=starts_at), patient, resident, status=FINAL)
+
+    log = encounter_log.encounter_log(resident, encounter_log.AcademicYear(2025), latest=4)
+    export = encounter_log.export_year(resident, encounter_log.AcademicYear(2025))
+
+    assert log.total == 6 and sum(count for _, count in log.by_month) == 6
+    assert [e.visit_at for e in log.entries] == sorted(starts, reverse=True)[:4]
+    assert len(export.rows) == 6 and export.rows[0][0] == "2025-09-05"
+    assert {patient_id for patient_id, _ in export.shown} == {patient.id}
