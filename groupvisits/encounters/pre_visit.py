@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, cast, func, literal, null, or_, select, union_
 
 from groupvisits.accounts.models import User
 from groupvisits.agenda.models import ANONYMOUS, TOPIC, AgendaItem, AgendaTopic
+from groupvisits.agenda.models import KEPT as TOPIC_KEPT
 from groupvisits.agenda.models import OPEN as TOPIC_OPEN
 from groupvisits.agenda.models import STATUSES as TOPIC_STATUSES
 from groupvisits.encounters.models import OPEN, PROGRESS, EncounterNote, GoalProgress, PatientGoal
@@ -222,7 +223,8 @@ def _pre_visit_queries():
             # Put forward anonymously: never shown as theirs, even to their care team.
             AgendaTopic.shown_as != ANONYMOUS,
             AgendaTopic.hidden_at.is_(None),
-            or_(AgendaTopic.status == TOPIC_OPEN, on_this_agenda),
+            # Still open to votes (kept for later too), or on this session's agenda.
+            or_(AgendaTopic.status.in_((TOPIC_OPEN, TOPIC_KEPT)), on_this_agenda),
         )
         .order_by(on_this_agenda.desc(), AgendaTopic.created_at.desc(), AgendaTopic.id.desc())
         .limit(TOPICS_SHOWN)

@@ -15,6 +15,7 @@ from groupvisits.agenda.models import (
     ANONYMOUS,
     DECLINED,
     DISCUSSED,
+    KEPT,
     QUESTION,
     AgendaItem,
     AgendaTopic,
@@ -681,6 +682,7 @@ def test_before_the_visit_the_note_shows_the_open_topics_the_patient_proposed(
 ):
     propose(db, visit, "Eating out on a budget")
     propose(db, visit, "Sleep and sugar", on_agenda=True)
+    propose(db, visit, "Shoes that fit", status=KEPT)
     # Not theirs by name: put forward anonymously, even though staff could know who.
     propose(db, visit, "Feeling low about my weight", shown_as=ANONYMOUS)
     propose(db, visit, "Hidden by staff", hidden_at=visit.group_session.starts_at)
@@ -697,6 +699,7 @@ def test_before_the_visit_the_note_shows_the_open_topics_the_patient_proposed(
     assert "Eating out on a budget" in shown and "Open for votes" in shown
     assert "Sleep and sugar" in shown and "On this session's agenda" in shown
     assert shown.index("Sleep and sugar") < shown.index("Eating out on a budget")
+    assert "Shoes that fit" in shown and "Kept for later" in shown  # still open to votes
     for hidden in (
         "Feeling low about my weight",
         "Hidden by staff",
