@@ -5,7 +5,7 @@ import functools
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, case, func, or_, select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager
 
 from groupvisits import audit, searches
 from groupvisits.accounts import services
@@ -50,9 +50,9 @@ def list_people():
         params["pattern"] = f"%{search.lower()}%"
     # The page and the total in one query; past the last page there is no row to carry it.
     rows = db.session.execute(_people_query("role" in params, bool(search)), params).all()
-    people = [person for person, _ in rows]
+    people = _listed(rows)
     if rows:
-        total = rows[0][1]
+        total = rows[0][-1]
     elif page == 1:
         total = 0
     else:
@@ -95,14 +95,78 @@ def _people_filter(by_role: bool, by_search: bool):
     return conditions
 
 
+class Listed:
+    """A person on the list, from the columns it shows rather than a whole ``User`` (fifty
+    ORM objects with their sites cost a list about as much as everything else it does).
+
+    The labels are ``User``'s own properties, so the list reads as every other page does.
+    """
+
+    __slots__ = (
+        "id",
+        "role",
+        "given_name",
+        "family_name",
+        "preferred_name",
+        "discipline",
+        "training_year",
+        "email",
+        "phone",
+        "active",
+        "has_password",
+        "invited_at",
+        "site_names",
+    )
+    is_patient = User.is_patient
+    role_label = User.role_label
+    discipline_label = User.discipline_label
+
+    def __init__(self, *columns) -> None:
+        for name, value in zip(self.__slots__, columns, strict=True):
+            setattr(self, name, value)
+
+
+def _listed(rows) -> list[Listed]:
+    """The rows of :func:`_people_query` as :class:`Listed`, each with their sites' names."""
+    names: dict[int, list[str]] = {row[0]: [] for row in rows}
+    if names:
+        for user_id, name in db.session.execute(_sites_query(), {"user_ids": list(names)}):
+            names[user_id].append(name)
+    return [Listed(*row[:-1], names[row[0]]) for row in rows]
+
+
+@functools.cache
+def _sites_query():
+    """The names of the listed people's sites, in name order (built once)."""
+    return (
+        select(user_sites.c.user_id, Site.name)
+        .join(Site, Site.id == user_sites.c.site_id)
+        .where(user_sites.c.user_id.in_(bindparam("user_ids", expanding=True)))
+        .order_by(Site.name, Site.id)
+    )
+
+
 @functools.cache
 def _people_query(by_role: bool, by_search: bool):
-    """One page of the list with everyone's sites, and how many match in all (built once)."""
+    """One page of the list, and how many match in all (built once)."""
     return (
-        # The count stands alone (not correlated to the listed person): everyone who matches.
-        select(User, _people_count_query(by_role, by_search).correlate(None).scalar_subquery())
+        select(
+            User.id,
+            User.role,
+            User.given_name,
+            User.family_name,
+            User.preferred_name,
+            User.discipline,
+            User.training_year,
+            User.email,
+            User.phone,
+            User.active,
+            User.password_hash.is_not(None),
+            User.invited_at,
+            # The count stands alone (not correlated to the listed person): all who match.
+            _people_count_query(by_role, by_search).correlate(None).scalar_subquery(),
+        )
         .where(*_people_filter(by_role, by_search))
-        .options(selectinload(User.sites))
         .order_by(User.family_name, User.given_name, User.id)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
