@@ -117,7 +117,10 @@ def record_each(actor: User | None, action: str, object_type: str, rows) -> None
     if values:
         # Core's executemany on the session's own connection and transaction: the rows
         # commit or roll back with the request's changes, without the ORM's bulk path,
-        # which costs about as much again on a list of fifty people.
+        # which costs about as much again on a list of fifty people. Changes still pending
+        # (audit rows added one by one among them) are written first, so the trail keeps
+        # the order things happened in.
+        db.session.flush()
         db.session.connection().execute(insert(AuditEvent.__table__), values)
 
 
