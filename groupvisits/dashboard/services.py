@@ -11,18 +11,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import bindparam, func, literal_column, null, select, union_all
 
-from groupvisits.accounts.models import User
+from groupvisits.accounts.models import User, user_sites
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
 from groupvisits.roster.attendance import counts_for_sessions
 from groupvisits.roster.models import OFFERED, REQUESTED, Membership
 from groupvisits.schedule import census as census_rules
-from groupvisits.schedule import participation
 from groupvisits.schedule import services as schedule
 from groupvisits.schedule.models import GroupSession
+from groupvisits.sites.models import Site
 from groupvisits.team.coverage import coverage_for
 
 #: The week at a glance covers this many site-local days, today included.
@@ -73,14 +72,14 @@ class JoinRequests:
 
 @dataclass(frozen=True)
 class OfferOut:
-    """A place held for someone from the waitlist until it lapses."""
+    """A place held for someone from the waitlist until it lapses (nobody named)."""
 
-    membership: Membership
+    group_id: int
+    group_name: str
+    site: Site
+    #: When the place moves on to the next person (None: no limit was set).
+    expires_at: datetime | None
     lapses_soon: bool
-
-    @property
-    def group(self) -> VisitGroup:
-        return self.membership.group
 
 
 @dataclass
@@ -90,6 +89,8 @@ class Week:
     days: list[DayOfSessions] = field(default_factory=list)
     requests: list[JoinRequests] = field(default_factory=list)
     offers: list[OfferOut] = field(default_factory=list)
+    #: The active people of each of the coordinator's sites, by role: {site id: {role: n}}.
+    people: dict[int, dict[str, int]] = field(default_factory=dict)
 
     @property
     def low_sessions(self) -> list[SessionLine]:
@@ -109,15 +110,15 @@ class Week:
 
 
 def coordinator_week(actor: User, *, now: datetime) -> Week:
-    """The coming sessions, join requests and open offers of the groups at ``actor``'s sites.
+    """The coming sessions, join requests and open offers of the groups at ``actor``'s sites,
+    and the sites' active people by role.
 
     :param actor: the coordinator; only the groups of the sites they serve are shown.
     :param now: the instant "today" is taken from, in each site's own zone.
     """
-    group_ids = participation.group_ids_of_staff(actor)
+    group_ids, people, requests, offers = _at_the_sites(actor, now=now)
     if not group_ids:
-        return Week()
-    ids = sorted(group_ids)
+        return Week(people=people)
     sessions = [
         s
         for s in schedule.upcoming_sessions(group_ids, now=now, days=WEEK_DAYS + 1)
@@ -135,18 +136,11 @@ def coordinator_week(actor: User, *, now: datetime) -> Week:
         gaps = coverage[s.id].problems if s.id in coverage else []
         line = SessionLine(s, censuses[s.id], missing.get(s.id, 0), gaps)
         days.setdefault(s.local_start.date(), []).append(line)
-    requests = [
-        JoinRequests(group_id, name, count)
-        for group_id, name, count in db.session.execute(_requests_query(), {"group_ids": ids})
-    ]
-    offers = [
-        OfferOut(m, m.offer_expires_at is None or m.offer_expires_at - now <= OFFER_LAPSING_SOON)
-        for m in db.session.scalars(_offers_query(), {"group_ids": ids})
-    ]
     return Week(
         days=[DayOfSessions(day, lines) for day, lines in sorted(days.items())],
         requests=requests,
         offers=offers,
+        people=people,
     )
 
 
@@ -154,31 +148,82 @@ def _local_today(group_session: GroupSession, now: datetime) -> date:
     return now.astimezone(ZoneInfo(group_session.group.site.timezone)).date()
 
 
+def _at_the_sites(
+    actor: User, *, now: datetime
+) -> tuple[set[int], dict[int, dict[str, int]], list[JoinRequests], list[OfferOut]]:
+    """What the home page shows of ``actor``'s sites besides their sessions, in one query:
+    the groups, the active people by role, the join requests by group and the open offers."""
+    sites = {site.id: site for site in actor.sites}
+    group_ids: set[int] = set()
+    people: dict[int, dict[str, int]] = {}
+    requests, offers = [], []
+    rows = db.session.execute(_sites_query(), {"site_ids": sorted(sites)}).all()
+    for kind, site_id, group_id, name, role, count, expires_at, _name_key, _id_key in rows:
+        if kind == _OFFER:
+            lapses_soon = expires_at is None or expires_at - now <= OFFER_LAPSING_SOON
+            offers.append(OfferOut(group_id, name, sites[site_id], expires_at, lapses_soon))
+        elif kind == _REQUEST:
+            requests.append(JoinRequests(group_id, name, count))
+        elif kind == _GROUP:
+            group_ids.add(group_id)
+        else:
+            people.setdefault(site_id, {})[role] = count
+    return group_ids, people, requests, offers
+
+
+#: The kinds of row of :func:`_sites_query`, in the order it gives them.
+_OFFER, _REQUEST, _GROUP, _PEOPLE = range(4)
+
+
 @functools.cache
-def _requests_query():
-    return (
-        select(VisitGroup.id, VisitGroup.name, func.count(Membership.id))
+def _sites_query():
+    # Offers first: their times give the column its type. Offers come soonest lapse first,
+    # requests by group name: each kind has its own order keys, null in the others.
+    def kind(value: int):
+        return literal_column(str(value))
+
+    site_ids = bindparam("site_ids", expanding=True)
+    offers = (
+        select(
+            kind(_OFFER).label("kind"),
+            VisitGroup.site_id.label("site_id"),
+            VisitGroup.id.label("group_id"),
+            VisitGroup.name.label("name"),
+            null().label("role"),
+            null().label("count"),
+            Membership.offer_expires_at.label("expires_at"),
+            null().label("name_key"),
+            Membership.id.label("id_key"),
+        )
         .join(Membership, Membership.group_id == VisitGroup.id)
-        .where(
-            VisitGroup.id.in_(bindparam("group_ids", expanding=True)),
-            Membership.status == REQUESTED,
-        )
-        .group_by(VisitGroup.id, VisitGroup.name)
-        .order_by(VisitGroup.name, VisitGroup.id)
+        .where(VisitGroup.site_id.in_(site_ids), Membership.status == OFFERED)
     )
-
-
-@functools.cache
-def _offers_query():
-    # Joined, not selectin-loaded: one query whether there are no offers or many.
-    return (
-        select(Membership)
-        .join(Membership.group)
-        .join(VisitGroup.site)
-        .where(
-            Membership.group_id.in_(bindparam("group_ids", expanding=True)),
-            Membership.status == OFFERED,
+    requests = (
+        select(
+            kind(_REQUEST),
+            VisitGroup.site_id,
+            VisitGroup.id,
+            VisitGroup.name,
+            null(),
+            func.count(Membership.id),
+            null(),
+            VisitGroup.name,
+            VisitGroup.id,
         )
-        .options(contains_eager(Membership.group).contains_eager(VisitGroup.site))
-        .order_by(Membership.offer_expires_at, Membership.id)
+        .join(Membership, Membership.group_id == VisitGroup.id)
+        .where(VisitGroup.site_id.in_(site_ids), Membership.status == REQUESTED)
+        .group_by(VisitGroup.site_id, VisitGroup.id, VisitGroup.name)
+    )
+    groups = select(kind(_GROUP), VisitGroup.site_id, VisitGroup.id, *[null()] * 6).where(
+        VisitGroup.site_id.in_(site_ids)
+    )
+    people = (
+        select(kind(_PEOPLE), user_sites.c.site_id, null(), null(), User.role, func.count())
+        .add_columns(*[null()] * 3)
+        .join(User, User.id == user_sites.c.user_id)
+        .where(user_sites.c.site_id.in_(site_ids), User.active.is_(True))
+        .group_by(user_sites.c.site_id, User.role)
+    )
+    return union_all(offers, requests, groups, people).order_by(
+        "kind", "expires_at", "name_key", "id_key"
     )

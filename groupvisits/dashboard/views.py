@@ -4,11 +4,10 @@ import functools
 
 from flask import redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager
 
 from groupvisits import audit
-from groupvisits.accounts.models import User, user_sites
 from groupvisits.dashboard import bp
 from groupvisits.dashboard.services import WEEK_DAYS, coordinator_week
 from groupvisits.encounters import note_reading
@@ -31,16 +30,10 @@ def home():
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login"))
     if current_user.is_coordinator:
-        rows = db.session.execute(
-            _people_counts_query(), {"site_ids": sorted(current_user.site_ids)}
-        ).all()
-        counts: dict[int, dict[str, int]] = {}
-        for site_id, role, count in rows:
-            counts.setdefault(site_id, {})[role] = count
-        # What needs them first, then their sites' next two weeks.
+        # What needs them first, then their sites' next two weeks, then their sites.
         week = coordinator_week(current_user, now=utcnow())
         return render_template(
-            "dashboard/coordinator.html", counts=counts, week=week, week_days=WEEK_DAYS
+            "dashboard/coordinator.html", counts=week.people, week=week, week_days=WEEK_DAYS
         )
     if current_user.is_clinician:
         # The sessions they are on, with their roles, next first; then their sites' others.
@@ -78,20 +71,6 @@ def _patient_home():
     )
     db.session.commit()
     return page
-
-
-@functools.cache
-def _people_counts_query():
-    """Active people of each site, by role (built once)."""
-    return (
-        select(user_sites.c.site_id, User.role, func.count())
-        .join(User, User.id == user_sites.c.user_id)
-        .where(
-            user_sites.c.site_id.in_(bindparam("site_ids", expanding=True)),
-            User.active.is_(True),
-        )
-        .group_by(user_sites.c.site_id, User.role)
-    )
 
 
 @functools.cache

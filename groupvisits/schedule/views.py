@@ -39,7 +39,7 @@ from groupvisits.schedule import census as census_rules
 from groupvisits.schedule.forms import CancelForm, ExtraSessionForm, SessionForm
 from groupvisits.schedule.models import GroupSession
 from groupvisits.team import services as team_services
-from groupvisits.team.forms import RemoveByIdForm, TeamMemberForm, person_choices
+from groupvisits.team.forms import TeamMemberForm, person_choices
 from groupvisits.team.models import PEER_MENTOR
 from groupvisits.timeutil import utcnow
 
@@ -50,7 +50,7 @@ ICS_TYPE = "text/calendar; charset=utf-8"
 @signed_in
 def show_session(session_id):
     """One session: when and where, its plan, its census."""
-    return _session_page(get_session_or_404(session_id), CancelForm())
+    return _session_page(get_session_or_404(session_id))
 
 
 def _session_page(
@@ -63,11 +63,17 @@ def _session_page(
     calls = to_call(group_session) if current_user.is_staff else None
     if calls:
         audit.record_many(current_user, "view", calls.patient_ids, "call list")
-    team = team_services.session_team(group_session)  # one query, with each person
+    # The team is loaded once; staff also see its problems, worked out from it.
+    coverage = team_services.session_coverage(group_session)
+    team = coverage.team
     peer_mentors = sorted({a.user_id for a in team if a.role == PEER_MENTOR})
     if peer_mentors:
         audit.record_many(current_user, "view", peer_mentors, "session team", group_session.id)
-    if can_manage_group(current_user, group_session.group) and not group_session.is_cancelled:
+    audited = bool(calls or peer_mentors)
+    # Only the session's coordinators get its forms (each costs to build).
+    manages = can_manage_group(current_user, group_session.group) and not group_session.is_cancelled
+    if manages:
+        cancel_form = cancel_form or CancelForm()
         team_form = team_form or TeamMemberForm()
         team_form.user_id.choices = person_choices(
             *team_services.team_candidates(group_session.group)
@@ -79,18 +85,19 @@ def _session_page(
         group_session=group_session,
         group=group_session.group,
         census=census,
-        cancel_form=cancel_form or CancelForm(),
+        cancel_form=cancel_form,
         calls=calls,
         team=team,
-        problems=team_services.coverage_problems(group_session) if current_user.is_staff else [],
+        problems=coverage.problems if current_user.is_staff else [],
         team_form=team_form,
-        remove_form=RemoveByIdForm() if team_form else None,
+        can_remove=team_form is not None,
         # Members read the published agenda here; staff open the facilitator's page.
         member_agenda=agenda_sessions.member_agenda(group_session)
         if current_user.is_patient
         else None,
     )
-    db.session.commit()  # after rendering: a commit expires the rows the page shows
+    if audited:
+        db.session.commit()  # after rendering: a commit expires the rows the page shows
     return page
 
 

@@ -1,37 +1,33 @@
 """Coverage of many sessions at once, and notices to people whose schedule a team change moves.
 
 :func:`coverage_for` checks the same rules as ``services.coverage_problems`` for any number of
-sessions in a fixed number of queries (assignments, their people, staffing rules, time off),
-so that pages listing many sessions do not grow with them.
+sessions in one query (the teams, with who of them is away, and the staffing rules), so that
+pages listing many sessions do not grow with them.
 """
 
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, literal_column, null, select, union_all
 
-from groupvisits.accounts.models import CLINICIAN, COORDINATOR, DISCIPLINES, User, user_sites
+from groupvisits.accounts.models import DISCIPLINES, User
 from groupvisits.extensions import db
-from groupvisits.groups.models import VisitGroup
 from groupvisits.mail import services as mail
-from groupvisits.roster.models import ACTIVE, Membership
-from groupvisits.schedule.models import SCHEDULED, GroupSession
+from groupvisits.schedule.models import GroupSession
 from groupvisits.team.models import (
-    DEFAULT_DISCIPLINES,
-    PEER_MENTOR,
     PRECEPTOR,
     PROVIDER,
     TEAM_ROLES,
     StaffAssignment,
     StaffingRule,
     TimeOff,
+    split_disciplines,
 )
+from groupvisits.team.people import PERSON_COLUMNS, PERSON_WIDTH, Person, one_each
 from groupvisits.timeutil import utcnow
 
-#: The coverage page looks this far ahead.
-COVERAGE_DAYS = 8 * 7
 #: A team change this close to a session is sent to the people it adds or removes.
 NOTICE_WINDOW = timedelta(days=14)
 #: Neutral on purpose: no group name, focus or condition in a subject line.
@@ -42,20 +38,33 @@ ADDED, REMOVED, MOVED, CANCELLED = "added", "removed", "moved", "cancelled"
 _ROLE_ORDER = {role: index for index, role in enumerate(TEAM_ROLES)}
 
 
-@dataclass(frozen=True)
-class Assigned:
-    """One assignment as coverage pages read it: a plain row with its person (cheaper than an
-    ORM object per assignment when a page lists a site's eight weeks)."""
+class Assigned(NamedTuple):
+    """One assignment as team pages read it: a plain row with its person, and whether the
+    person is on time off during the session."""
 
     id: int
     session_id: int
     user_id: int
     role: str
-    user: User
+    away: bool
+    user: Person
 
     @property
     def role_label(self) -> str:
         return TEAM_ROLES.get(self.role, self.role)
+
+
+class Rule(NamedTuple):
+    """A staffing rule as coverage reads it: plain values rather than an ORM object, as the
+    checks read each rule many times a page. ``allows`` is ``StaffingRule``'s own."""
+
+    group_id: int
+    role: str
+    count: int
+    #: The allowed disciplines (empty: any), as ``StaffingRule.allowed``.
+    allowed: tuple[str, ...]
+
+    allows = StaffingRule.allows
 
 
 @dataclass
@@ -65,8 +74,10 @@ class SessionCoverage:
     group_session: GroupSession
     team: list[Assigned] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: Roles that need more people, in TEAM_ROLES order.
+    to_fill: list[str] = field(default_factory=list)
 
-    #: Roles still to fill (one entry per role, in TEAM_ROLES order), with the people of
+    #: The roles to fill (one entry per role, in TEAM_ROLES order), with the people of
     #: the clinic free to fill each: set by :func:`site_coverage` for coordinators.
     gaps: list["Gap"] = field(default_factory=list)
 
@@ -80,11 +91,16 @@ class Gap:
     """A role a session still needs, and who could take it (free, not away, allowed)."""
 
     role: str
-    candidates: list[User] = field(default_factory=list)
+    candidates: list[Person] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         return TEAM_ROLES[self.role]
+
+    @property
+    def offer(self) -> tuple[int, ...]:
+        """Who is offered, by id: gaps that offer the same people share one rendered list."""
+        return tuple(person.id for person in self.candidates)
 
 
 def disciplines_text(codes: tuple[str, ...]) -> str:
@@ -98,315 +114,192 @@ def _people(count: int, role: str) -> str:
     return f"{count} {label}" if count == 1 else f"{count} people as {label}"
 
 
-def gap_roles(
-    group_session: GroupSession, assignments: list[Assigned], rules: list[StaffingRule]
-) -> list[str]:
-    """Roles the session needs more people in: its template's, and a precepting attending
-    when residents are providers with none, or more than the site's ratio allows."""
-    by_role: dict[str, list[User]] = {}
+def review_team(
+    group_session: GroupSession, assignments: list[Assigned], rules: list[Rule]
+) -> tuple[list[str], list[str]]:
+    """What is wrong with a session's team as loaded, and which roles need more people
+    (no query): the rules of ``services.coverage_problems``.
+
+    Checks the count and disciplines of each role of the template, a precepting attending
+    whenever a resident is a provider, the site's supervision ratio, and time off.
+
+    :param assignments: the session's assignments in id order, with their people and
+        whether each is away during the session.
+    :param rules: the staffing rules of the session's group, in TEAM_ROLES order.
+    :returns: the problems in plain words, and the roles to fill in TEAM_ROLES order.
+    """
+    problems: list[str] = []
+    to_fill: set[str] = set()
+    by_role: dict[str, list[Person]] = {}
     for assignment in assignments:
         by_role.setdefault(assignment.role, []).append(assignment.user)
-    roles = [
-        rule.role
-        for rule in rules
-        if sum(1 for person in by_role.get(rule.role, []) if rule.allows(person)) < rule.count
-    ]
+
+    for rule in rules:
+        people = by_role.get(rule.role, [])
+        fit = 0
+        for person in people:
+            if rule.allows(person):
+                fit += 1
+            else:
+                problems.append(
+                    f"{person.full_name} is assigned as {TEAM_ROLES[rule.role].lower()}, "
+                    f"which needs: {disciplines_text(rule.allowed)}."
+                )
+        if fit < rule.count:
+            to_fill.add(rule.role)
+            kinds = f" ({disciplines_text(rule.allowed)})" if rule.allowed else ""
+            problems.append(f"Needs {_people(rule.count, rule.role)}{kinds}; {fit} assigned.")
+
     residents = sum(1 for p in by_role.get(PROVIDER, []) if p.discipline == "resident")
     preceptors = sum(1 for p in by_role.get(PRECEPTOR, []) if p.discipline == "attending")
     ratio = group_session.group.site.supervision_ratio or 1
     if residents > ratio * preceptors:
-        roles.append(PRECEPTOR)
-    return sorted(set(roles), key=_ROLE_ORDER.__getitem__)
-
-
-def problems_of(
-    group_session: GroupSession,
-    assignments: list[Assigned],
-    rules: list[StaffingRule],
-    away: set[int],
-) -> list[str]:
-    """The rules of ``services.coverage_problems``, on rows already loaded (no query).
-
-    :param assignments: the session's assignments in id order, with their users loaded.
-    :param rules: the staffing rules of the session's group.
-    :param away: ids of assigned people on time off during the session.
-    """
-    problems: list[str] = []
-    by_role: dict[str, list[User]] = {}
-    for assignment in assignments:
-        by_role.setdefault(assignment.role, []).append(assignment.user)
-
-    for rule in sorted(rules, key=lambda r: _ROLE_ORDER[r.role]):
-        people = by_role.get(rule.role, [])
-        fit = [person for person in people if rule.allows(person)]
-        label = TEAM_ROLES[rule.role].lower()
-        for person in people:
-            if not rule.allows(person):
-                problems.append(
-                    f"{person.full_name} is assigned as {label}, which needs: "
-                    f"{disciplines_text(rule.allowed)}."
-                )
-        if len(fit) < rule.count:
-            kinds = f" ({disciplines_text(rule.allowed)})" if rule.allowed else ""
-            problems.append(f"Needs {_people(rule.count, rule.role)}{kinds}; {len(fit)} assigned.")
-
-    residents = [p for p in by_role.get(PROVIDER, []) if p.discipline == "resident"]
-    preceptors = [p for p in by_role.get(PRECEPTOR, []) if p.discipline == "attending"]
+        to_fill.add(PRECEPTOR)
     if residents and not preceptors:
         problems.append("A resident is a provider, so a precepting attending is needed.")
-    ratio = group_session.group.site.supervision_ratio or 1
-    if preceptors and len(residents) > ratio * len(preceptors):
+    elif residents > ratio * preceptors:
         problems.append(
-            f"{len(residents)} residents are providers, but {len(preceptors)} precepting "
-            f"attending(s) may supervise at most {ratio * len(preceptors)} "
+            f"{residents} residents are providers, but {preceptors} precepting "
+            f"attending(s) may supervise at most {ratio * preceptors} "
             f"({ratio} each at this clinic)."
         )
 
     named: set[int] = set()
     for assignment in assignments:
-        if assignment.user_id in away and assignment.user_id not in named:
+        if assignment.away and assignment.user_id not in named:
             named.add(assignment.user_id)
             problems.append(f"{assignment.user.full_name} is on time off during this session.")
-    return problems
+    return problems, sorted(to_fill, key=_ROLE_ORDER.__getitem__)
+
+
+def away_during(user_id, starts_at, ends_at):
+    """Whether the person (a column) has time off overlapping the span (columns too)."""
+    return (
+        select(TimeOff.id)
+        .where(TimeOff.user_id == user_id, TimeOff.starts_at < ends_at, TimeOff.ends_at > starts_at)
+        .exists()
+    )
+
+
+#: Kinds of row of :func:`_teams_and_rules_query`.
+_ASSIGNMENT, _RULE = 0, 1
 
 
 @functools.cache
-def _assignments_query():
-    return (
+def _teams_and_rules_query():
+    # One statement for the sessions' teams and their groups' rules, as a query costs about
+    # as much as checking a page's every team: each assignment with its person and whether
+    # they are away (the assignment copies its session's times, so one correlated test
+    # tells), then each rule. Each kind leaves the other's columns empty.
+    away = away_during(StaffAssignment.user_id, StaffAssignment.starts_at, StaffAssignment.ends_at)
+    assignments = (
         select(
-            StaffAssignment.id,
-            StaffAssignment.session_id,
-            StaffAssignment.user_id,
-            StaffAssignment.role,
-            User,
+            literal_column(str(_ASSIGNMENT)).label("kind"),
+            StaffAssignment.id.label("assignment_id"),
+            StaffAssignment.session_id.label("owner_id"),
+            StaffAssignment.role.label("role"),
+            away.label("away"),
+            null().label("needed"),
+            null().label("disciplines"),
+            *PERSON_COLUMNS,
         )
         .join(User, User.id == StaffAssignment.user_id)
         .where(StaffAssignment.session_id.in_(bindparam("session_ids", expanding=True)))
-        .order_by(StaffAssignment.id)
     )
+    rules = select(
+        literal_column(str(_RULE)),
+        null(),
+        StaffingRule.group_id,
+        StaffingRule.role,
+        null(),
+        StaffingRule.count,
+        StaffingRule.disciplines,
+        *[null()] * PERSON_WIDTH,
+    ).where(StaffingRule.group_id.in_(bindparam("group_ids", expanding=True)))
+    return union_all(assignments, rules).order_by("kind", "assignment_id")
 
 
 @functools.cache
 def _rules_query():
-    return (
-        select(StaffingRule)
-        .where(StaffingRule.group_id.in_(bindparam("group_ids", expanding=True)))
-        .order_by(StaffingRule.id)
-    )
+    return select(
+        StaffingRule.group_id, StaffingRule.role, StaffingRule.count, StaffingRule.disciplines
+    ).where(StaffingRule.group_id.in_(bindparam("group_ids", expanding=True)))
 
 
-@functools.cache
-def _away_query():
-    # Each assignment copies its session's times, so one join finds who is away when.
-    return (
-        select(StaffAssignment.session_id, StaffAssignment.user_id)
-        .join(
-            TimeOff,
-            (TimeOff.user_id == StaffAssignment.user_id)
-            & (TimeOff.starts_at < StaffAssignment.ends_at)
-            & (TimeOff.ends_at > StaffAssignment.starts_at),
-        )
-        .where(StaffAssignment.session_id.in_(bindparam("session_ids", expanding=True)))
-        .distinct()
-    )
-
-
-def _rules_by_group(group_ids: list[int]) -> dict[int, list[StaffingRule]]:
-    by_group: dict[int, list[StaffingRule]] = {}
-    for rule in db.session.scalars(_rules_query(), {"group_ids": sorted(set(group_ids))}):
+def _by_group(rows) -> dict[int, list[Rule]]:
+    """Rules from ``(group id, role, count, disciplines)`` rows, by group, in TEAM_ROLES order."""
+    rules = [
+        Rule(group_id, role, count, split_disciplines(disciplines))
+        for group_id, role, count, disciplines in rows
+    ]
+    by_group: dict[int, list[Rule]] = {}
+    for rule in sorted(rules, key=lambda rule: _ROLE_ORDER[rule.role]):
         by_group.setdefault(rule.group_id, []).append(rule)
     return by_group
 
 
-def coverage_for(
-    sessions: list[GroupSession], rules: dict[int, list[StaffingRule]] | None = None
-) -> dict[int, SessionCoverage]:
-    """Each session's team and problems, by session id, in three queries however many.
+def rules_by_group(group_ids: list[int]) -> dict[int, list[Rule]]:
+    """Each group's staffing rules, in TEAM_ROLES order (one query)."""
+    return _by_group(db.session.execute(_rules_query(), {"group_ids": sorted(set(group_ids))}))
 
-    The sessions should come with their group and site loaded (the supervision ratio is
-    the site's), as ``schedule.services.upcoming_sessions`` loads them.
-    """
-    if not sessions:
-        return {}
-    session_ids = sorted({s.id for s in sessions})
-    group_ids = sorted({s.group_id for s in sessions})
-    by_session: dict[int, list[Assigned]] = {}
-    for row in db.session.execute(_assignments_query(), {"session_ids": session_ids}):
-        by_session.setdefault(row.session_id, []).append(Assigned(*row))
-    by_group = rules if rules is not None else _rules_by_group(group_ids)
-    away: dict[int, set[int]] = {}
-    # Run even with no assignment, so that a page's query count never depends on the data.
-    for session_id, user_id in db.session.execute(_away_query(), {"session_ids": session_ids}):
-        away.setdefault(session_id, set()).add(user_id)
+
+def teams_and_rules(
+    sessions: list[GroupSession],
+) -> tuple[dict[int, list[Assigned]], dict[int, list[Rule]]]:
+    """Each session's assignments (in id order), and each of their groups' rules: one query."""
+    params = {
+        "session_ids": sorted({s.id for s in sessions}),
+        "group_ids": sorted({s.group_id for s in sessions}),
+    }
+    teams: dict[int, list[Assigned]] = {}
+    rule_rows = []
+    people: dict[int, Person] = {}
+    rows = db.session.execute(_teams_and_rules_query(), params).all()
+    for kind, assignment_id, owner_id, role, away, needed, disciplines, *columns in rows:
+        if kind == _RULE:
+            rule_rows.append((owner_id, role, needed, disciplines))
+            continue
+        person = one_each(people, columns)
+        assigned = Assigned(assignment_id, owner_id, person.id, role, bool(away), person)
+        teams.setdefault(owner_id, []).append(assigned)
+    return teams, _by_group(rule_rows)
+
+
+def _team_key(assignment: Assigned) -> tuple[int, str, int]:
+    """Role in TEAM_ROLES order, then family name (as team tables list people)."""
+    return (_ROLE_ORDER[assignment.role], assignment.user.family_name, assignment.user_id)
+
+
+def review_all(
+    sessions: list[GroupSession],
+    teams: dict[int, list[Assigned]],
+    rules: dict[int, list[Rule]],
+) -> dict[int, SessionCoverage]:
     result = {}
     for group_session in sessions:
-        assignments = by_session.get(group_session.id, [])
-        problems = problems_of(
-            group_session,
-            assignments,
-            by_group.get(group_session.group_id, []),
-            away.get(group_session.id, set()),
+        assignments = teams.get(group_session.id, [])
+        problems, to_fill = review_team(
+            group_session, assignments, rules.get(group_session.group_id, [])
         )
-        team = sorted(assignments, key=lambda a: (_ROLE_ORDER[a.role], a.user.full_name, a.id))
-        result[group_session.id] = SessionCoverage(group_session, team, problems)
+        result[group_session.id] = SessionCoverage(
+            group_session, sorted(assignments, key=_team_key), problems, to_fill
+        )
     return result
 
 
-@functools.cache
-def _site_sessions_query():
-    return (
-        select(GroupSession)
-        .join(GroupSession.group)
-        .where(
-            VisitGroup.site_id == bindparam("site_id"),
-            GroupSession.status == SCHEDULED,
-            GroupSession.ends_at >= bindparam("now"),
-            GroupSession.starts_at < bindparam("until"),
-        )
-        .options(
-            joinedload(GroupSession.group, innerjoin=True).joinedload(
-                VisitGroup.site, innerjoin=True
-            )
-        )
-        .order_by(GroupSession.starts_at, GroupSession.id)
-    )
+def coverage_for(
+    sessions: list[GroupSession],
+) -> dict[int, SessionCoverage]:
+    """Each session's team and problems, by session id, in one query however many.
 
-
-def site_coverage(
-    site_id: int, *, now: datetime, with_candidates: bool = False
-) -> list[SessionCoverage]:
-    """The scheduled sessions of a site's groups in the next :data:`COVERAGE_DAYS` days.
-
-    Sessions with problems come first (soonest first), then the covered ones. With
-    ``with_candidates``, each line's ``gaps`` lists the roles to fill and who is free to
-    fill each (three more queries, however many sessions and people).
+    The team is loaded once, and its problems are worked out from it (:func:`review_team`).
+    The sessions should come with their group and site loaded (the supervision ratio is
+    the site's), as ``schedule.services.upcoming_sessions`` loads them; rows with the same
+    names do as well (the coverage page's ``site_coverage.ComingSession``).
     """
-    until = now + timedelta(days=COVERAGE_DAYS)
-    params = {"site_id": site_id, "now": now, "until": until}
-    sessions = list(db.session.scalars(_site_sessions_query(), params))
-    rules = _rules_by_group([s.group_id for s in sessions])
-    coverage = coverage_for(sessions, rules)
-    lines = [coverage[s.id] for s in sessions]
-    if with_candidates:
-        _fill_gaps(site_id, lines, rules, now=now, until=until)
-    return sorted(lines, key=lambda line: line.covered)  # stable: keeps time order
-
-
-@functools.cache
-def _site_staff_query():
-    return (
-        select(User)
-        .join(user_sites, user_sites.c.user_id == User.id)
-        .where(
-            user_sites.c.site_id == bindparam("site_id"),
-            User.role.in_((COORDINATOR, CLINICIAN)),
-            User.active.is_(True),
-        )
-        .order_by(User.family_name, User.given_name, User.id)
-    )
-
-
-@functools.cache
-def _busy_query():
-    # Every assignment of the clinic's staff in the window, at any clinic.
-    staff_ids = select(user_sites.c.user_id).where(user_sites.c.site_id == bindparam("site_id"))
-    return select(
-        StaffAssignment.user_id,
-        StaffAssignment.session_id,
-        StaffAssignment.role,
-        StaffAssignment.starts_at,
-        StaffAssignment.ends_at,
-    ).where(
-        StaffAssignment.user_id.in_(staff_ids),
-        StaffAssignment.ends_at > bindparam("now"),
-        StaffAssignment.starts_at < bindparam("until"),
-    )
-
-
-@functools.cache
-def _time_off_query():
-    staff_ids = select(user_sites.c.user_id).where(user_sites.c.site_id == bindparam("site_id"))
-    return select(TimeOff.user_id, TimeOff.starts_at, TimeOff.ends_at).where(
-        TimeOff.user_id.in_(staff_ids),
-        TimeOff.ends_at > bindparam("now"),
-        TimeOff.starts_at < bindparam("until"),
-    )
-
-
-@functools.cache
-def _willing_members_query():
-    return (
-        select(Membership.group_id, User)
-        .join(User, User.id == Membership.patient_id)
-        .where(
-            Membership.group_id.in_(bindparam("group_ids", expanding=True)),
-            Membership.status == ACTIVE,
-            Membership.peer_mentor_since.is_not(None),
-            User.active.is_(True),
-        )
-        .order_by(User.given_name, User.family_name, User.id)
-    )
-
-
-def _fill_gaps(
-    site_id: int,
-    lines: list[SessionCoverage],
-    rules: dict[int, list[StaffingRule]],
-    *,
-    now: datetime,
-    until: datetime,
-) -> None:
-    """Set each line's gaps with the clinic's staff free to fill them, allowed by the rules."""
-    params = {"site_id": site_id, "now": now, "until": until}
-    staff = list(db.session.scalars(_site_staff_query(), {"site_id": site_id}))
-    busy: dict[int, list[tuple[int, str, datetime, datetime]]] = {}
-    for user_id, session_id, role, starts_at, ends_at in db.session.execute(_busy_query(), params):
-        busy.setdefault(user_id, []).append((session_id, role, starts_at, ends_at))
-    away: dict[int, list[tuple[datetime, datetime]]] = {}
-    for user_id, starts_at, ends_at in db.session.execute(_time_off_query(), params):
-        away.setdefault(user_id, []).append((starts_at, ends_at))
-    group_ids = sorted({line.group_session.group_id for line in lines})
-    # Peer mentors are the group's members who said they are willing (run even if unused,
-    # so that the page's query count never depends on the data).
-    willing: dict[int, list[User]] = {}
-    for group_id, user in db.session.execute(_willing_members_query(), {"group_ids": group_ids}):
-        willing.setdefault(group_id, []).append(user)
-
-    def free(user: User, group_session: GroupSession, role: str) -> bool:
-        start, end = group_session.starts_at, group_session.ends_at
-        for session_id, held_role, starts_at, ends_at in busy.get(user.id, []):
-            if session_id == group_session.id:
-                if held_role == role:
-                    return False  # already in this role here
-            elif starts_at < end and ends_at > start:
-                return False
-        return not any(s < end and e > start for s, e in away.get(user.id, []))
-
-    for line in lines:
-        group_session = line.group_session
-        group_rules = {rule.role: rule for rule in rules.get(group_session.group_id, [])}
-        for role in gap_roles(group_session, line.team, list(group_rules.values())):
-            if role == PEER_MENTOR:
-                taken = {a.user_id for a in line.team if a.role == PEER_MENTOR}
-                members = willing.get(group_session.group_id, [])
-                line.gaps.append(Gap(role, [u for u in members if u.id not in taken]))
-                continue
-            rule = group_rules.get(role)
-            if role == PRECEPTOR or rule is None:
-                allowed = DEFAULT_DISCIPLINES[PRECEPTOR]
-            else:
-                allowed = rule.allowed
-            line.gaps.append(
-                Gap(
-                    role,
-                    [
-                        user
-                        for user in staff
-                        if (not allowed or (user.discipline or "") in allowed)
-                        and free(user, group_session, role)
-                    ],
-                )
-            )
+    if not sessions:
+        return {}
+    return review_all(sessions, *teams_and_rules(sessions))
 
 
 def queue_team_notice(

@@ -16,9 +16,9 @@ from groupvisits.permissions import STAFF, can_manage_site, get_site_or_404, rol
 from groupvisits.schedule.models import GroupSession
 from groupvisits.sites.models import Site
 from groupvisits.team import bp, services
-from groupvisits.team.coverage import COVERAGE_DAYS, site_coverage
 from groupvisits.team.forms import FillGapForm
 from groupvisits.team.models import PEER_MENTOR, TEAM_ROLES
+from groupvisits.team.site_coverage import COVERAGE_DAYS, site_coverage
 from groupvisits.timeutil import utcnow
 
 
@@ -31,7 +31,7 @@ def show_coverage(site_id):
 
 def _coverage_page(site: Site, status: int = 200):
     manages = can_manage_site(current_user, site)
-    lines = site_coverage(site.id, now=utcnow(), with_candidates=manages)
+    lines = site_coverage(site, now=utcnow(), with_candidates=manages)
     # Peer mentors are patients: showing them on a team, or offering them for one, is a
     # view of patient data.
     audit.record_each(

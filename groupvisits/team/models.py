@@ -64,7 +64,8 @@ _ROLE_CHECK = f"role IN {tuple(TEAM_ROLES)!r}"
 
 
 @functools.lru_cache(maxsize=256)
-def _split(disciplines: str) -> tuple[str, ...]:
+def split_disciplines(disciplines: str) -> tuple[str, ...]:
+    """A rule's stored comma list of disciplines as a tuple ("" allows any: empty)."""
     return tuple(part for part in (disciplines or "").split(",") if part)
 
 
@@ -171,7 +172,7 @@ class StaffingRule(db.Model):
 
     @property
     def allowed(self) -> tuple[str, ...]:
-        return _split(self.disciplines)
+        return split_disciplines(self.disciplines)
 
     def allows(self, user: User) -> bool:
         """True if ``user``'s discipline may fill this role."""
@@ -194,6 +195,10 @@ class CoreTeamMember(db.Model):
 
     group: Mapped[VisitGroup] = relationship()
     user: Mapped[User] = relationship()
+
+    @property
+    def role_label(self) -> str:
+        return TEAM_ROLES.get(self.role, self.role)
 
 
 class TimeOff(db.Model):

@@ -20,6 +20,12 @@ from groupvisits.team.models import TEAM_ROLES, StaffAssignment, TimeOff
 #: How far ahead My schedule looks.
 SCHEDULE_WEEKS = 12
 _ROLE_ORDER = list(TEAM_ROLES)
+#: Each assignment's session, group and site, from the joins of the same query.
+_WITH_SESSION_GROUP_SITE = (
+    contains_eager(StaffAssignment.group_session)
+    .contains_eager(GroupSession.group)
+    .joinedload(VisitGroup.site)
+)
 
 
 @dataclass
@@ -60,11 +66,7 @@ def coming_sessions(
             StaffAssignment.ends_at > now,
             StaffAssignment.starts_at < now + timedelta(weeks=weeks),
         )
-        .options(
-            contains_eager(StaffAssignment.group_session)
-            .contains_eager(GroupSession.group)
-            .joinedload(VisitGroup.site)
-        )
+        .options(_WITH_SESSION_GROUP_SITE)
         .order_by(StaffAssignment.starts_at, StaffAssignment.session_id)
     )
     sessions = _by_session(db.session.scalars(query).unique())
@@ -100,11 +102,7 @@ def time_off_clashes(user: User, *, now: datetime) -> dict[int, list[GroupSessio
         .join(StaffAssignment.group_session)
         .join(GroupSession.group)
         .where(TimeOff.user_id == user.id, TimeOff.ends_at > now)
-        .options(
-            contains_eager(StaffAssignment.group_session)
-            .contains_eager(GroupSession.group)
-            .joinedload(VisitGroup.site)
-        )
+        .options(_WITH_SESSION_GROUP_SITE)
         .order_by(StaffAssignment.starts_at, StaffAssignment.id)
     ).unique()
     clashes: dict[int, list[GroupSession]] = {}

@@ -1,14 +1,15 @@
 """Staffing rules: templates, core teams, per-session assignments, time off and coverage."""
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from groupvisits import audit
-from groupvisits.accounts.models import CLINICIAN, COORDINATOR, DISCIPLINES, User, user_sites
+from groupvisits.accounts.models import DISCIPLINES, User
 from groupvisits.errors import Conflict, NotAllowed, ValidationFailed
 from groupvisits.extensions import db
 from groupvisits.groups.models import VisitGroup
@@ -21,9 +22,12 @@ from groupvisits.team.coverage import (
     CANCELLED,
     MOVED,
     REMOVED,
+    Rule,
+    SessionCoverage,
     coverage_for,
     disciplines_text,
     queue_team_notice,
+    rules_by_group,
 )
 from groupvisits.team.models import (
     DEFAULT_DISCIPLINES,
@@ -35,6 +39,7 @@ from groupvisits.team.models import (
     StaffingRule,
     TimeOff,
 )
+from groupvisits.team.people import CANDIDATE_OFFSET, Person, candidates_query
 from groupvisits.timeutil import utcnow
 
 #: PostgreSQL's SQLSTATE for a row refused by an exclusion constraint.
@@ -182,6 +187,26 @@ def remove_core_member(member: CoreTeamMember, *, actor: User) -> None:
     db.session.flush()
 
 
+def staffing_rules(group: VisitGroup) -> list[Rule]:
+    """The group's staffing template, in TEAM_ROLES order (one query)."""
+    return rules_by_group([group.id]).get(group.id, [])
+
+
+@functools.cache
+def _core_team_query():
+    return (
+        select(CoreTeamMember)
+        .where(CoreTeamMember.group_id == bindparam("group_id"))
+        .options(joinedload(CoreTeamMember.user))
+        .order_by(CoreTeamMember.id)
+    )
+
+
+def core_team(group: VisitGroup) -> list[CoreTeamMember]:
+    """The group's core team, each with their person, in the order they joined (one query)."""
+    return list(db.session.scalars(_core_team_query(), {"group_id": group.id}))
+
+
 @dataclass
 class CopiedTeam:
     """What ``copy_core_team`` did: who was added, and why anyone was left off."""
@@ -197,14 +222,8 @@ def copy_core_team(group_session: GroupSession, *, actor: User | None) -> Copied
     """
     group = group_session.group
     _check_manager(group, actor)
-    members = db.session.scalars(
-        select(CoreTeamMember)
-        .where(CoreTeamMember.group_id == group.id)
-        .options(selectinload(CoreTeamMember.user))
-        .order_by(CoreTeamMember.id)
-    ).all()
     copied = CopiedTeam()
-    for member in members:
+    for member in core_team(group):
         if _existing(group_session, member.user, member.role) is not None:
             continue
         try:
@@ -257,42 +276,27 @@ def staff_new_sessions(
     return skipped
 
 
-def session_team(group_session: GroupSession) -> list[StaffAssignment]:
-    """One session's assignments with each person, in one query, by role order then name."""
-    assignments = db.session.scalars(
-        select(StaffAssignment)
-        .where(StaffAssignment.session_id == group_session.id)
-        .options(joinedload(StaffAssignment.user))
-    ).all()
-    order = list(TEAM_ROLES)
-    return sorted(assignments, key=lambda a: (order.index(a.role), a.user.family_name, a.user.id))
+def session_coverage(group_session: GroupSession) -> SessionCoverage:
+    """One session's team (each person, by role order then family name) and its problems,
+    worked out from the team as loaded: one query."""
+    return coverage_for([group_session])[group_session.id]
 
 
-def team_candidates(group: VisitGroup) -> tuple[list[User], list[User]]:
-    """Who may join the group's team: the active staff of its clinic, and the members who
-    are willing to be peer mentors."""
-    staff = db.session.scalars(
-        select(User)
-        .join(user_sites, user_sites.c.user_id == User.id)
-        .where(
-            user_sites.c.site_id == group.site_id,
-            User.role.in_((COORDINATOR, CLINICIAN)),
-            User.active.is_(True),
-        )
-        .order_by(User.family_name, User.given_name, User.id)
-    ).all()
-    members = db.session.scalars(
-        select(User)
-        .join(Membership, Membership.patient_id == User.id)
-        .where(
-            Membership.group_id == group.id,
-            Membership.status == ACTIVE,
-            Membership.peer_mentor_since.is_not(None),
-            User.active.is_(True),
-        )
-        .order_by(User.given_name, User.family_name, User.id)
-    ).all()
-    return list(staff), list(members)
+@functools.cache
+def _team_candidates_query():
+    return candidates_query(site_id=bindparam("site_id"), group_id=bindparam("group_id"))
+
+
+def team_candidates(group: VisitGroup) -> tuple[list[Person], list[Person]]:
+    """Who may join the group's team, in one query: the active staff of its clinic, and the
+    members who are willing to be peer mentors."""
+    staff: list[Person] = []
+    members: list[Person] = []
+    params = {"site_id": group.site_id, "group_id": group.id}
+    for row in db.session.execute(_team_candidates_query(), params):
+        person = Person(*row[CANDIDATE_OFFSET:])
+        (members if person.is_patient else staff).append(person)
+    return staff, members
 
 
 # Assignments to one session
@@ -427,6 +431,17 @@ def unassign_staff(assignment: StaffAssignment, *, actor: User) -> None:
     db.session.flush()
 
 
+def _assignments_of(group_session: GroupSession) -> list[StaffAssignment]:
+    """The session's assignments, each with its person."""
+    return list(
+        db.session.scalars(
+            select(StaffAssignment)
+            .where(StaffAssignment.session_id == group_session.id)
+            .options(selectinload(StaffAssignment.user))
+        )
+    )
+
+
 def sync_session_times(
     group_session: GroupSession, *, actor: User | None, old_start: datetime | None = None
 ) -> None:
@@ -439,11 +454,7 @@ def sync_session_times(
         (the move must then be undone, so the caller rolls back).
     """
     hold_sqlite_for_writing(db.session.connection())
-    assignments = db.session.scalars(
-        select(StaffAssignment)
-        .where(StaffAssignment.session_id == group_session.id)
-        .options(selectinload(StaffAssignment.user))
-    ).all()
+    assignments = _assignments_of(group_session)
     for assignment in assignments:
         clash = _clash(assignment.user_id, group_session)
         if clash is not None:
@@ -485,12 +496,8 @@ def release_team(group_session: GroupSession, *, actor: User | None) -> int:
     is told if it was less than 14 days away. Restoring the session copies the core team
     back (:func:`staff_new_sessions`).
     """
-    assignments = db.session.scalars(
-        select(StaffAssignment)
-        .where(StaffAssignment.session_id == group_session.id)
-        .options(selectinload(StaffAssignment.user))
-    ).all()
-    for user, role in _one_role_each(list(assignments)):
+    assignments = _assignments_of(group_session)
+    for user, role in _one_role_each(assignments):
         queue_team_notice(group_session, user, role, CANCELLED, actor=actor)
     for assignment in assignments:
         if assignment.role == PEER_MENTOR:
@@ -570,4 +577,4 @@ def coverage_problems(group_session: GroupSession) -> list[str]:
     that nobody is on time off. Time-off reasons are never named. One rule for one
     session and for many (:func:`groupvisits.team.coverage.coverage_for`).
     """
-    return coverage_for([group_session])[group_session.id].problems
+    return session_coverage(group_session).problems

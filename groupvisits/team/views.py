@@ -3,7 +3,6 @@
 from flask import redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from groupvisits import audit
 from groupvisits.accounts.forms import ConfirmForm
@@ -47,15 +46,8 @@ def _staffing_page(
     member_form: TeamMemberForm | None = None,
     status: int = 200,
 ):
-    rules = db.session.scalars(select(StaffingRule).where(StaffingRule.group_id == group.id)).all()
-    order = list(TEAM_ROLES)
-    rules = sorted(rules, key=lambda rule: order.index(rule.role))
-    core_team = db.session.scalars(
-        select(CoreTeamMember)
-        .where(CoreTeamMember.group_id == group.id)
-        .options(joinedload(CoreTeamMember.user))
-        .order_by(CoreTeamMember.id)
-    ).all()
+    rules = services.staffing_rules(group)
+    core_team = services.core_team(group)
     peer_mentor_ids = {m.user_id for m in core_team if m.user.is_patient}
     if peer_mentor_ids:
         audit.record_many(current_user, "view", sorted(peer_mentor_ids), "core team", group.id)
@@ -112,18 +104,47 @@ def set_staffing_rule(group_id):
 def remove_staffing_rule(group_id):
     """Stop requiring one role at the group's sessions."""
     group = get_group_or_404(group_id, manage=True)
-    form = RemoveRuleForm()
-    rule = form.validate_on_submit() and db.session.scalar(
-        select(StaffingRule).filter_by(group_id=group.id, role=form.role.data)
+    return _remove_from_staffing(
+        group,
+        RemoveRuleForm(),
+        lambda form: select(StaffingRule).filter_by(group_id=group.id, role=form.role.data),
+        services.remove_staffing_rule,
+        missing="That role is not in the staffing template.",
+        said=lambda rule: f"Removed: {TEAM_ROLES[rule.role]}.",
     )
-    if not rule:
-        flash("That role is not in the staffing template.", "warning")
-        return _staffing_page(group, status=422)
-    label = TEAM_ROLES[rule.role]
-    services.remove_staffing_rule(rule, actor=current_user)
+
+
+def _remove_from_staffing(group: VisitGroup, form, row_named, remove, *, missing, said):
+    """:func:`_remove` on the staffing page, which it shows again or goes back to."""
+    return _remove(
+        form,
+        row_named,
+        remove,
+        missing=missing,
+        said=said,
+        refused=lambda: _staffing_page(group, status=422),
+        done=lambda: _to_staffing(group),
+    )
+
+
+def _remove(form, row_named, remove, *, missing, said, refused, done):
+    """What every remove button does: find the row the form names, among its owner's only,
+    remove it with its service as the signed-in coordinator, commit, and say so.
+
+    :param row_named: the query of the named row, from the valid form.
+    :param said: the success message, from the row before it goes.
+    :param refused: the page that says ``missing`` (the row is not there, or the form expired);
+        ``done`` the answer once removed.
+    """
+    row = form.validate_on_submit() and db.session.scalar(row_named(form))
+    if not row:
+        flash(missing, "warning")
+        return refused()
+    message = said(row)
+    remove(row, actor=current_user)
     db.session.commit()
-    flash(f"Removed: {label}.", "success")
-    return _to_staffing(group)
+    flash(message, "success")
+    return done()
 
 
 def _person(form: TeamMemberForm) -> User:
@@ -158,18 +179,14 @@ def add_core_member(group_id):
 def remove_core_member(group_id):
     """Take someone off the core team; sessions already staffed keep them."""
     group = get_group_or_404(group_id, manage=True)
-    form = RemoveByIdForm()
-    member = form.validate_on_submit() and db.session.scalar(
-        select(CoreTeamMember).filter_by(id=form.row_id.data, group_id=group.id)
+    return _remove_from_staffing(
+        group,
+        RemoveByIdForm(),
+        lambda form: select(CoreTeamMember).filter_by(id=form.row_id.data, group_id=group.id),
+        services.remove_core_member,
+        missing="That person is not on the core team.",
+        said=lambda member: f"{member.user.full_name} is off the core team.",
     )
-    if not member:
-        flash("That person is not on the core team.", "warning")
-        return _staffing_page(group, status=422)
-    name = member.user.full_name
-    services.remove_core_member(member, actor=current_user)
-    db.session.commit()
-    flash(f"{name} is off the core team.", "success")
-    return _to_staffing(group)
 
 
 @bp.post("/groups/<int:group_id>/team/copy")
@@ -229,18 +246,17 @@ def assign_staff(session_id):
 def unassign_staff(session_id):
     """Take someone off one session's team in one role."""
     group_session = get_session_or_404(session_id, manage=True)
-    form = RemoveByIdForm()
-    assignment = form.validate_on_submit() and db.session.scalar(
-        select(StaffAssignment).filter_by(id=form.row_id.data, session_id=group_session.id)
+    return _remove(
+        RemoveByIdForm(),
+        lambda form: select(StaffAssignment).filter_by(
+            id=form.row_id.data, session_id=group_session.id
+        ),
+        services.unassign_staff,
+        missing="That person is not on this session's team.",
+        said=lambda a: f"{a.user.full_name} is off the team ({a.role_label.lower()}).",
+        refused=lambda: (session_page(group_session), 422),
+        done=lambda: redirect(url_for("schedule.show_session", session_id=group_session.id)),
     )
-    if not assignment:
-        flash("That person is not on this session's team.", "warning")
-        return session_page(group_session), 422
-    said = f"{assignment.user.full_name} is off the team ({assignment.role_label.lower()})."
-    services.unassign_staff(assignment, actor=current_user)
-    db.session.commit()
-    flash(said, "success")
-    return redirect(url_for("schedule.show_session", session_id=group_session.id))
 
 
 from groupvisits.team import coverage_views, schedule_views  # noqa: E402,F401 (routes)

@@ -114,7 +114,7 @@ def test_offer_lapse_times_are_the_sites_local_time(
     group = _offer(create_group, create_user, coordinator, db, name="Hold", offer_hold_hours=12)
     week = coordinator_week(coordinator, now=utcnow())
     (offer,) = week.offers
-    local = offer.membership.offer_expires_at.astimezone(ZoneInfo(group.site.timezone))
+    local = offer.expires_at.astimezone(ZoneInfo(group.site.timezone))
 
     page = coordinator_client.get("/").get_data(as_text=True)
 

@@ -391,3 +391,63 @@ def test_coverage_query_count_does_not_grow_with_the_team(
         team.coverage_problems(group_session)
 
     assert counter.count <= 4
+
+
+def test_a_sessions_team_and_its_problems_come_from_one_load_of_the_team(
+    db, group, add_session, staff, coordinator, count_queries
+):
+    group_session = add_session(group)
+    team.set_staffing_rule(group, FACILITATOR, actor=coordinator)
+    resident = staff("resident", given_name="Rae")
+    team.assign_staff(group_session, resident, PROVIDER, actor=coordinator)
+    team.add_time_off(resident, START, START + timedelta(hours=1), actor=resident)
+    db.session.commit()
+    group_session = db.session.get(GroupSession, group_session.id)
+    _ = group_session.group.site.supervision_ratio
+
+    with count_queries() as counter:
+        coverage = team.session_coverage(group_session)
+
+    assert counter.count == 1  # the team with who is away, and the staffing template
+    assert [(a.user_id, a.role, a.away) for a in coverage.team] == [(resident.id, PROVIDER, True)]
+    assert coverage.problems == team.coverage_problems(group_session)
+    assert [p.split()[0] for p in coverage.problems] == ["Needs", "A", "Rae"]
+    assert coverage.to_fill == [FACILITATOR, PRECEPTOR]
+
+
+def test_the_team_forms_plain_widgets_write_what_wtforms_writes():
+    """The quick select and checkboxes of the team forms change nothing a browser reads."""
+    from wtforms import Form, SelectField
+    from wtforms.fields.choices import SelectChoice
+    from wtforms.widgets import CheckboxInput, Select
+
+    from groupvisits.accounts.forms import MultiCheckboxField
+    from groupvisits.accounts.models import DISCIPLINES
+    from groupvisits.formutil import options
+    from groupvisits.team.forms import ROLE_CHOICES, PlainCheckbox, PlainSelect
+
+    people = [
+        SelectChoice(3, "Unsorted"),
+        SelectChoice(7, "Ana <Lopez>, Attending", optgroup="Staff & friends"),
+        SelectChoice(9, 'Bo "B" O\'Neil, Nurse', optgroup="Staff & friends"),
+        SelectChoice(12, "Cy", optgroup="Members"),
+    ]
+
+    def form(select_widget, checkbox_widget, data):
+        class TeamForm(Form):
+            role = SelectField(choices=ROLE_CHOICES, widget=select_widget)
+            person = SelectField(coerce=int, choices=people, widget=select_widget)
+            kinds = MultiCheckboxField(
+                choices=options(DISCIPLINES.items()), option_widget=checkbox_widget
+            )
+
+        return TeamForm(data=data)
+
+    for data in ({}, {"role": "vitals", "person": 9, "kinds": ["attending", "resident"]}):
+        assert form(PlainSelect(), PlainCheckbox(), data).person().count("<optgroup") == 2
+        wtforms = form(Select(), CheckboxInput(), data)
+        plain = form(PlainSelect(), PlainCheckbox(), data)
+        assert plain.role(required=True) == wtforms.role(required=True)
+        invalid = {"aria-invalid": "true"}
+        assert plain.person(**invalid) == wtforms.person(**invalid)
+        assert [box() for box in plain.kinds] == [box() for box in wtforms.kinds]
