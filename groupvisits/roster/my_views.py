@@ -5,7 +5,7 @@ import functools
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import joinedload
 from wtforms import BooleanField
 
@@ -374,7 +374,7 @@ def _back(default: str) -> str:
 
 @functools.cache
 def _rsvp_queries():
-    """A patient's answers; groups' current agreements; which of them a patient accepted."""
+    """A patient's answers; groups' current agreements the patient has not accepted."""
     answers = select(Attendance).where(
         Attendance.patient_id == bindparam("patient_id"),
         Attendance.session_id.in_(bindparam("session_ids", expanding=True)),
@@ -385,32 +385,30 @@ def _rsvp_queries():
         .group_by(GroupAgreement.group_id)
         .subquery()
     )
-    current = select(GroupAgreement).join(
-        latest,
-        (GroupAgreement.group_id == latest.c.group_id)
-        & (GroupAgreement.version == latest.c.version),
-    )
-    accepted = select(AgreementAcceptance.agreement_id).where(
+    accepted = exists().where(
+        AgreementAcceptance.agreement_id == GroupAgreement.id,
         AgreementAcceptance.patient_id == bindparam("patient_id"),
-        AgreementAcceptance.agreement_id.in_(bindparam("agreement_ids", expanding=True)),
     )
-    return answers, current, accepted
+    pending = (
+        select(GroupAgreement)
+        .join(
+            latest,
+            (GroupAgreement.group_id == latest.c.group_id)
+            & (GroupAgreement.version == latest.c.version),
+        )
+        .where(~accepted)
+    )
+    return answers, pending
 
 
 def pending_agreements(patient: User, group_ids) -> dict[int, GroupAgreement | None]:
-    """For each group, its current agreement if the patient has not accepted it (2 queries)."""
+    """For each group, its current agreement if the patient has not accepted it (1 query)."""
     group_ids = sorted(group_ids)
     if not group_ids:
         return {}
-    _, current_query, accepted_query = _rsvp_queries()
-    current = db.session.scalars(current_query, {"group_ids": group_ids}).all()
-    accepted = set(
-        db.session.scalars(
-            accepted_query, {"patient_id": patient.id, "agreement_ids": [a.id for a in current]}
-        )
-    )
-    pending = {group_id: None for group_id in group_ids}
-    for agreement in current:
-        if agreement.id not in accepted:
-            pending[agreement.group_id] = agreement
+    pending: dict[int, GroupAgreement | None] = {group_id: None for group_id in group_ids}
+    for agreement in db.session.scalars(
+        _rsvp_queries()[1], {"group_ids": group_ids, "patient_id": patient.id}
+    ):
+        pending[agreement.group_id] = agreement
     return pending
