@@ -78,12 +78,14 @@ def my_groups():
         "group members",
     )
     agreements = pending_agreements(current_user, active_ids)
-    # The coming sessions where I am peer mentor, by group.
+    # The coming sessions where I am peer mentor, by group. Only willing members are ever
+    # assigned (and taking it back takes them off coming sessions): others need no query.
     mentoring: dict[int, list[GroupSession]] = {}
-    for group_session in db.session.scalars(
-        _mentoring_query(), {"patient_id": current_user.id, "now": utcnow()}
-    ):
-        mentoring.setdefault(group_session.group_id, []).append(group_session)
+    if any(m.peer_mentor_since for m in current):
+        for group_session in db.session.scalars(
+            _mentoring_query(), {"patient_id": current_user.id, "now": utcnow()}
+        ):
+            mentoring.setdefault(group_session.group_id, []).append(group_session)
     open_groups = db.session.scalars(
         open_query, {"site_ids": sorted(current_user.site_ids), "in_group_ids": in_group_ids}
     ).all()
