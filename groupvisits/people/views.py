@@ -10,7 +10,14 @@ from sqlalchemy.orm import contains_eager
 from groupvisits import audit, searches
 from groupvisits.accounts import services
 from groupvisits.accounts.forms import ConfirmForm, UserForm, diet_data
-from groupvisits.accounts.models import COORDINATOR, PATIENT, ROLE_LABELS, User, user_sites
+from groupvisits.accounts.models import (
+    COORDINATOR,
+    PATIENT,
+    ROLE_LABELS,
+    PlainPerson,
+    User,
+    user_sites,
+)
 from groupvisits.errors import GroupVisitsError
 from groupvisits.extensions import db
 from groupvisits.formutil import form_status, options, page_count, page_number
@@ -95,12 +102,8 @@ def _people_filter(by_role: bool, by_search: bool):
     return conditions
 
 
-class Listed:
-    """A person on the list, from the columns it shows rather than a whole ``User`` (fifty
-    ORM objects with their sites cost a list about as much as everything else it does).
-
-    The labels are ``User``'s own properties, so the list reads as every other page does.
-    """
+class Listed(PlainPerson):
+    """A person on the list, from the columns it shows, with their sites' names."""
 
     __slots__ = (
         "id",
@@ -117,13 +120,6 @@ class Listed:
         "invited_at",
         "site_names",
     )
-    is_patient = User.is_patient
-    role_label = User.role_label
-    discipline_label = User.discipline_label
-
-    def __init__(self, *columns) -> None:
-        for name, value in zip(self.__slots__, columns, strict=True):
-            setattr(self, name, value)
 
 
 def _listed(rows) -> list[Listed]:

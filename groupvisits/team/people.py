@@ -1,38 +1,35 @@
 """People as team pages read them, from a few columns rather than whole ``User`` objects,
 and who may join a team: the clinic's staff and the group's willing peer mentors."""
 
-from typing import NamedTuple
-
 from sqlalchemy import literal_column, select, union_all
 
-from groupvisits.accounts.models import CLINICIAN, COORDINATOR, PATIENT, User, user_sites
+from groupvisits.accounts.models import (
+    CLINICIAN,
+    COORDINATOR,
+    PATIENT,
+    PlainPerson,
+    User,
+    user_sites,
+)
 from groupvisits.roster.models import ACTIVE, Membership
 
 
-class Person(NamedTuple):
-    """A person as team pages show them, read from a few columns instead of a whole ``User``
-    (an ORM object each costs more than the page's other work when it lists weeks of teams).
+class Person(PlainPerson):
+    """A person as team pages show them: who they are, their role and discipline."""
 
-    The names and labels are ``User``'s own properties, so both read the same.
-    """
-
-    id: int
-    role: str
-    given_name: str
-    family_name: str
-    preferred_name: str
-    discipline: str | None
-    training_year: int | None
-
-    first_name = User.first_name
-    full_name = User.full_name
-    is_patient = User.is_patient
-    role_label = User.role_label
-    discipline_label = User.discipline_label
+    __slots__ = (
+        "id",
+        "role",
+        "given_name",
+        "family_name",
+        "preferred_name",
+        "discipline",
+        "training_year",
+    )
 
 
 #: The columns a :class:`Person` is made of, in its order.
-PERSON_COLUMNS = tuple(getattr(User, name) for name in Person._fields)
+PERSON_COLUMNS = tuple(getattr(User, name) for name in Person.__slots__)
 PERSON_WIDTH = len(PERSON_COLUMNS)
 
 
